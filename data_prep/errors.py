@@ -1,0 +1,100 @@
+"""Errors raised on bad corpus input: each names the file, the record and the reason."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+  """One problem found in a corpus.
+
+  `file` is the path (relative to the corpus when possible), `record` a line number
+  ("line 12"), a candidate id ("c00042") or a candidate/answer pair ("c00042 answer 3"),
+  and `reason` a short human sentence.
+  """
+  file: str
+  record: str
+  reason: str
+  candidate_id: str | None = None
+  answer_index: int | None = None  # 0-based; None when the whole candidate is concerned.
+  modality: str | None = None  # 'text' | 'audio' | 'video'; None for the whole record.
+
+  def __str__(self) -> str:
+    return f'{self.file}: {self.record}: {self.reason}'
+
+
+class CorpusError(Exception):
+  """A corpus problem that stops the run (`--on_error=fail`)."""
+
+  def __init__(self, problem: Problem | str, file: str = '', record: str = ''):
+    if isinstance(problem, str):
+      problem = Problem(file=file, record=record, reason=problem)
+    self.problem = problem
+    super().__init__(str(problem))
+
+
+class FeatureError(Exception):
+  """Feature extraction failed for one media file; the caller adds the record."""
+
+  def __init__(self, path: str, reason: str):
+    self.path = path
+    self.reason = reason
+    super().__init__(f'{path}: {reason}')
+
+
+MANIFEST_COLUMNS = ('candidate_id', 'answer_index', 'modality', 'file', 'reason')
+
+
+class ProblemLog:
+  """Collects problems; with on_error='fail' the first one raises CorpusError."""
+
+  def __init__(self, on_error: str):
+    if on_error not in ('fail', 'skip'):
+      raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+    self.on_error = on_error
+    self.problems: list[Problem] = []
+
+  def add(self, problem: Problem) -> None:
+    if self.on_error == 'fail':
+      raise CorpusError(problem)
+    self.problems.append(problem)
+
+  def extend(self, problems) -> None:
+    for problem in problems:
+      self.add(problem)
+
+
+def manifest_row(problem: Problem) -> dict[str, str]:
+  """One excluded_manifest.csv row; the line number goes into the reason."""
+  reason = problem.reason
+  if problem.record.startswith('line') or problem.candidate_id is None:
+    reason = f'{problem.record}: {reason}'
+  return {
+      'candidate_id': problem.candidate_id or '',
+      'answer_index': '' if problem.answer_index is None else str(problem.answer_index),
+      'modality': problem.modality or 'all',
+      'file': problem.file,
+      'reason': reason,
+  }
+
+
+def write_manifest(path: str, problems, *, replace_modalities=None) -> None:
+  """Writes excluded_manifest.csv (columns MANIFEST_COLUMNS).
+
+  With `replace_modalities`, rows of other modalities already in the file are kept,
+  so building text then audio into one data_dir lists the exclusions of both.
+  """
+  rows = []
+  if replace_modalities is not None and os.path.exists(path):
+    with open(path, newline='', encoding='utf-8') as f:
+      rows = [r for r in csv.DictReader(f)
+              if r.get('modality') not in set(replace_modalities)]
+  rows += [manifest_row(p) for p in problems]
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)

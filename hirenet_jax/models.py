@@ -1,0 +1,209 @@
+"""HireNet and its sequential ablations (paper: Model section, eq. 1-15).
+
+Variants (the paper's Table 3 rows):
+  bigru:   a BiGRU over each answer alone, one logit per answer; trained on every
+           answer with its candidate's label, scored as the mean answer probability.
+  hn_avg:  the hierarchy with both attentions replaced by masked means.
+  hn_satt: the hierarchy with self-attention (no question / job-title terms).
+  hirenet: the full model, attention conditioned on the question (local context)
+           and on the job title (global context).
+Only `hirenet` reads the questions and job title (attention and the high-level
+[h_Q, a] concatenation): that is what lets the grid test hypothesis H4.
+
+Batch keys and shapes are documented in docs/contracts.md.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from hirenet_jax import attention as attention_lib
+from hirenet_jax import gru as gru_lib
+
+VARIANTS = ('bigru', 'hn_avg', 'hn_satt', 'hirenet')
+HIERARCHICAL_VARIANTS = ('hn_avg', 'hn_satt', 'hirenet')
+
+
+class ContextEncoder(nn.Module):
+  """Forward GRU over a question or job title; its last valid state (eq. 4, 11)."""
+  hidden_size: int
+  unroll: int = 1
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, words_NxLxE: jax.Array, lengths_N: jax.Array) -> jax.Array:
+    mask_NxL = gru_lib.lengths_to_mask(lengths_N, words_NxLxE.shape[1])
+    _, last_NxH = gru_lib.MaskedGRU(
+        self.hidden_size, bidirectional=False, unroll=self.unroll, dtype=self.dtype,
+        name='gru')(words_NxLxE, mask_NxL)
+    return last_NxH  # Zero for an empty question or title.
+
+
+class HireNet(nn.Module):
+  """The HireNet family; see the module docstring for the variants.
+
+  Attributes:
+    variant: one of VARIANTS.
+    vocab_size: rows of the word embedding table (questions, titles, text answers).
+    embedding_dim: word vector size (200 in the paper).
+    hidden_size: GRU units per direction, both levels.
+    context_size: GRU units of the question and job-title encoders.
+    attention_size: size of the attention vectors u.
+    dropout_rate: on the answer summaries a_i and the interview vector v.
+    train_embeddings: fine-tune the word vectors (frozen in the paper's setting).
+    features_input: answers are float frames [B, Q, T, D] (audio, video) rather
+      than token ids [B, Q, T] (text).
+    unroll: `lax.scan` unroll factor of the GRUs.
+    dtype: computation dtype; softmaxes, pooling and the loss stay float32.
+  """
+  variant: str
+  vocab_size: int
+  embedding_dim: int = 200
+  hidden_size: int = 50
+  context_size: int = 50
+  attention_size: int = 100
+  dropout_rate: float = 0.0
+  train_embeddings: bool = False
+  features_input: bool = False
+  unroll: int = 1
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, batch: dict[str, jax.Array], *, train: bool) -> jax.Array:
+    """Returns logits [B] (hierarchical variants) or [B, Q] (bigru)."""
+    if self.variant not in VARIANTS:
+      raise ValueError(f'unknown variant {self.variant!r}; expected one of {VARIANTS}')
+    embed_table = []  # Created on first use: variants without words have no table.
+
+    def embed(ids):
+      if not embed_table:
+        embed_table.append(nn.Embed(self.vocab_size, self.embedding_dim,
+                                    embedding_init=nn.initializers.normal(0.1),
+                                    name='embed'))
+      vectors = embed_table[0](ids)
+      if not self.train_embeddings:  # Pretrained and frozen (the paper's setting).
+        vectors = jax.lax.stop_gradient(vectors)
+      return vectors.astype(self.dtype)
+
+    answers = batch['answers']
+    answer_lengths_BxQ = batch['answer_lengths']
+    b, q, t = answers.shape[:3]
+    use_context = self.variant == 'hirenet'
+    dense = lambda n, name: nn.Dense(n, dtype=self.dtype, name=name)
+
+    if self.features_input:
+      answers_BxQxTxD = answers.astype(self.dtype)
+    else:
+      answers_BxQxTxD = embed(answers)
+    answers_NxTxD = answers_BxQxTxD.reshape((b * q, t, -1))
+    answer_mask_NxT = gru_lib.lengths_to_mask(answer_lengths_BxQ.reshape(-1), t)
+
+    # Low-level encoder (eq. 1-3).
+    h_NxTx2H, final_Nx2H = gru_lib.MaskedGRU(
+        self.hidden_size, unroll=self.unroll, dtype=self.dtype,
+        name='answer_encoder')(answers_NxTxD, answer_mask_NxT)
+
+    if self.variant == 'bigru':
+      final_Nx2H = nn.Dropout(self.dropout_rate, deterministic=not train)(final_Nx2H)
+      logits_N = dense(1, 'classifier')(final_Nx2H)[..., 0]
+      return logits_N.astype(jnp.float32).reshape(b, q)
+
+    question_valid_BxQ = answer_lengths_BxQ > 0
+
+    # Local context (eq. 4).
+    if use_context:
+      questions_NxLxE = embed(batch['questions'].reshape(b * q, -1))
+      h_question_NxC = ContextEncoder(
+          self.context_size, unroll=self.unroll, dtype=self.dtype,
+          name='question_encoder')(questions_NxLxE, batch['question_lengths'].reshape(-1))
+    else:
+      h_question_NxC = None
+
+    # Low-level attention (eq. 5-7).
+    if self.variant == 'hn_avg':
+      a_Nx2H, alpha_NxT = attention_lib.masked_mean(h_NxTx2H, answer_mask_NxT)
+    else:
+      a_Nx2H, alpha_NxT = attention_lib.AdditiveAttention(
+          self.attention_size, dtype=self.dtype, name='low_level_attention')(
+              h_NxTx2H, answer_mask_NxT, h_question_NxC)
+    self.sow('intermediates', 'answer_attention', alpha_NxT.reshape(b, q, t))
+    a_Nx2H = nn.Dropout(self.dropout_rate, deterministic=not train)(a_Nx2H)
+
+    # High-level encoder over [h_Q_i, a_i] (eq. 8-10).
+    pairs_Nx = a_Nx2H.astype(self.dtype)
+    if use_context:
+      pairs_Nx = jnp.concatenate([h_question_NxC, pairs_Nx], axis=-1)
+    pairs_BxQxF = pairs_Nx.reshape(b, q, -1)
+    h_BxQx2H, _ = gru_lib.MaskedGRU(
+        self.hidden_size, unroll=self.unroll, dtype=self.dtype,
+        name='interview_encoder')(pairs_BxQxF, question_valid_BxQ)
+
+    # Global context (eq. 11) and high-level attention (eq. 12-14).
+    if use_context:
+      h_job_BxC = ContextEncoder(
+          self.context_size, unroll=self.unroll, dtype=self.dtype,
+          name='job_title_encoder')(embed(batch['job_title']),
+                                    batch['job_title_length'])
+    else:
+      h_job_BxC = None
+    if self.variant == 'hn_avg':
+      v_Bx2H, beta_BxQ = attention_lib.masked_mean(h_BxQx2H, question_valid_BxQ)
+    else:
+      v_Bx2H, beta_BxQ = attention_lib.AdditiveAttention(
+          self.attention_size, dtype=self.dtype, name='high_level_attention')(
+              h_BxQx2H, question_valid_BxQ, h_job_BxC)
+    self.sow('intermediates', 'question_attention', beta_BxQ)
+    self.sow('intermediates', 'interview_vector', v_Bx2H)
+    v_Bx2H = nn.Dropout(self.dropout_rate, deterministic=not train)(v_Bx2H)
+
+    # Candidate classification (eq. 15); the sigmoid lives in the loss / scores.
+    return dense(1, 'classifier')(v_Bx2H.astype(self.dtype))[..., 0].astype(jnp.float32)
+
+
+def candidate_loss(
+    logits: jax.Array, batch: dict[str, jax.Array]
+) -> tuple[jax.Array, jax.Array]:
+  """Binary cross-entropy from logits: (sum over examples, number of examples).
+
+  Hierarchical variants: one example per real candidate. `bigru`: one example per
+  valid answer, each carrying its candidate's label.
+  """
+  labels_B = batch['label'].astype(jnp.float32)
+  weight_B = batch['weight'].astype(jnp.float32)
+  if logits.ndim == 2:  # bigru: answer-level examples.
+    weight_BxQ = weight_B[:, None] * (batch['answer_lengths'] > 0)
+    losses = optax.sigmoid_binary_cross_entropy(
+        logits, jnp.broadcast_to(labels_B[:, None], logits.shape))
+    return (losses * weight_BxQ).sum(), weight_BxQ.sum()
+  losses_B = optax.sigmoid_binary_cross_entropy(logits, labels_B)
+  return (losses_B * weight_B).sum(), weight_B.sum()
+
+
+def candidate_scores(logits: jax.Array, batch: dict[str, jax.Array]) -> jax.Array:
+  """Hirability probability per candidate [B] (bigru: mean over valid answers)."""
+  if logits.ndim == 2:
+    valid_BxQ = (batch['answer_lengths'] > 0).astype(jnp.float32)
+    probs_BxQ = jax.nn.sigmoid(logits)
+    return (probs_BxQ * valid_BxQ).sum(-1) / jnp.maximum(valid_BxQ.sum(-1), 1.0)
+  return jax.nn.sigmoid(logits)
+
+
+def create_model(model_config, *, vocab_size: int, features_input: bool,
+                 dtype: jnp.dtype = jnp.float32) -> HireNet:
+  """Builds the model from `config.model` (see experiments/configs/default.py)."""
+  return HireNet(
+      variant=model_config.variant,
+      vocab_size=vocab_size,
+      embedding_dim=model_config.embedding_dim,
+      hidden_size=model_config.hidden_size,
+      context_size=model_config.context_size,
+      attention_size=model_config.attention_size,
+      dropout_rate=model_config.dropout_rate,
+      train_embeddings=model_config.train_embeddings,
+      features_input=features_input,
+      unroll=model_config.get('unroll', 1),
+      dtype=dtype,
+  )

@@ -1,0 +1,81 @@
+"""The masked GRU against an independent NumPy reference, both directions."""
+
+import jax
+import numpy as np
+import pytest
+
+from hirenet_jax import gru
+
+
+def _np_gru(x_TxD, w_i, b_i, w_h, b_h):
+  """Plain NumPy GRU over one unpadded sequence (Cho et al., PyTorch gate form)."""
+  sig = lambda v: 1.0 / (1.0 + np.exp(-v))
+  hidden = w_h.shape[0]
+  h = np.zeros(hidden, np.float64)
+  outputs = []
+  for x in x_TxD:
+    xr, xz, xn = np.split(x @ w_i + b_i, 3)
+    hr, hz, hn = np.split(h @ w_h + b_h, 3)
+    r, z = sig(xr + hr), sig(xz + hz)
+    n = np.tanh(xn + r * hn)
+    h = (1 - z) * n + z * h
+    outputs.append(h)
+  return np.array(outputs).reshape(len(x_TxD), hidden), h
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _strict_ranks():
+  with jax.numpy_rank_promotion('raise'):
+    yield
+
+
+@pytest.mark.parametrize('bidirectional', [False, True])
+def test_masked_gru_matches_numpy_reference(bidirectional):
+  rng = np.random.default_rng(0)
+  n, t, d, h = 4, 6, 3, 5
+  x = rng.normal(size=(n, t, d)).astype(np.float32)
+  lengths = np.array([6, 3, 1, 0])
+  mask = np.arange(t)[None] < lengths[:, None]
+  module = gru.MaskedGRU(h, bidirectional=bidirectional)
+  variables = module.init(jax.random.key(1), x, mask)
+  # Non-zero biases so that a bias mix-up cannot pass.
+  params = jax.tree.map(
+      lambda p: p + 0.1 * rng.normal(size=p.shape).astype(np.float32), variables['params'])
+  outputs, final = module.apply({'params': params}, x, mask)
+  outputs, final = np.asarray(outputs), np.asarray(final)
+  p = jax.tree.map(lambda v: np.asarray(v, np.float64), params)
+
+  for i, length in enumerate(lengths):
+    seq = x[i, :length].astype(np.float64)
+    fwd, fwd_last = _np_gru(seq, p['w_i'][0], p['b_i'][0], p['w_h'][0], p['b_h'][0])
+    np.testing.assert_allclose(outputs[i, :length, :h], fwd, atol=1e-5)
+    np.testing.assert_allclose(final[i, :h], fwd_last, atol=1e-5)
+    if bidirectional:
+      # The backward direction starts at the true last element, not at the padding.
+      bwd, bwd_last = _np_gru(seq[::-1], p['w_i'][1], p['b_i'][1], p['w_h'][1], p['b_h'][1])
+      np.testing.assert_allclose(outputs[i, :length, h:], bwd[::-1], atol=1e-5)
+      np.testing.assert_allclose(final[i, h:], bwd_last, atol=1e-5)
+    # Padded outputs are exactly zero.
+    assert np.all(outputs[i, length:] == 0.0)
+  assert np.all(final[3] == 0.0)  # No valid step: zero state.
+
+
+def test_interior_masked_step_is_skipped_by_both_directions():
+  rng = np.random.default_rng(2)
+  x = rng.normal(size=(1, 5, 3)).astype(np.float32)
+  mask = np.array([[True, True, False, True, False]])
+  module = gru.MaskedGRU(4, bidirectional=True)
+  variables = module.init(jax.random.key(0), x, mask)
+  out, final = module.apply(variables, x, mask)
+  # Same as the compacted sequence of the valid steps.
+  x_compact = x[:, [0, 1, 3]]
+  out_c, final_c = module.apply(variables, x_compact, np.ones((1, 3), bool))
+  np.testing.assert_allclose(np.asarray(out)[0, [0, 1, 3]], np.asarray(out_c)[0], atol=1e-6)
+  np.testing.assert_allclose(final, final_c, atol=1e-6)
+  assert np.all(np.asarray(out)[0, [2, 4]] == 0.0)
+
+
+def test_lengths_to_mask():
+  mask = np.asarray(gru.lengths_to_mask(np.array([[2, 0], [3, 1]]), 3))
+  expected = np.array([[[1, 1, 0], [0, 0, 0]], [[1, 1, 1], [1, 0, 0]]], bool)
+  np.testing.assert_array_equal(mask, expected)

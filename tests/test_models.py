@@ -1,0 +1,279 @@
+"""Properties of the HireNet family (paper eq. 1-15) on tiny shapes."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from hirenet_jax import models
+
+VOCAB = 40
+_SIZES = dict(vocab_size=VOCAB, embedding_dim=8, hidden_size=6, context_size=5,
+              attention_size=4)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _strict_ranks():
+  with jax.numpy_rank_promotion('raise'):
+    yield
+
+
+def make_batch(seed=0, *, features_dim=None):
+  """Three candidates with ragged interviews, including every edge case.
+
+  Candidate 0: four answers, one of length 0 (failed extraction) in the middle.
+  Candidate 1: a single answer, an empty job title, an empty question.
+  Candidate 2: two answers.
+  """
+  rng = np.random.default_rng(seed)
+  b, q, t, l = 3, 4, 7, 5
+  answer_lengths = np.array([[7, 0, 3, 2], [4, 0, 0, 0], [5, 6, 0, 0]], np.int32)
+  question_lengths = np.array([[3, 2, 5, 1], [0, 0, 0, 0], [2, 4, 0, 0]], np.int32)
+  job_title_length = np.array([2, 0, 5], np.int32)
+  if features_dim:
+    answers = rng.normal(size=(b, q, t, features_dim)).astype(np.float32)
+  else:
+    answers = rng.integers(2, VOCAB, (b, q, t)).astype(np.int32)
+  batch = dict(
+      answers=answers, answer_lengths=answer_lengths,
+      questions=rng.integers(2, VOCAB, (b, q, l)).astype(np.int32),
+      question_lengths=question_lengths,
+      job_title=rng.integers(2, VOCAB, (b, l)).astype(np.int32),
+      job_title_length=job_title_length,
+      label=np.array([1, 0, 1], np.int32), weight=np.ones(b, np.float32),
+      index=np.arange(b, dtype=np.int32))
+  return zero_padding(batch)
+
+
+def zero_padding(batch):
+  """Puts zeros in every padded position, as the input pipeline does."""
+  batch = dict(batch)
+  t = batch['answers'].shape[2]
+  valid = np.arange(t)[None, None] < batch['answer_lengths'][..., None]
+  if batch['answers'].ndim == 4:
+    valid = valid[..., None]
+  batch['answers'] = np.where(valid, batch['answers'], 0).astype(batch['answers'].dtype)
+  l = batch['questions'].shape[2]
+  qvalid = np.arange(l)[None, None] < batch['question_lengths'][..., None]
+  batch['questions'] = np.where(qvalid, batch['questions'], 0).astype(np.int32)
+  jvalid = np.arange(batch['job_title'].shape[1])[None] < batch['job_title_length'][:, None]
+  batch['job_title'] = np.where(jvalid, batch['job_title'], 0).astype(np.int32)
+  return batch
+
+
+def pad_batch(batch, *, extra_t=0, extra_q=0, extra_l=0, extra_b=0, seed=1):
+  """Adds padding on every axis; extra candidates are random, real-looking ones."""
+  rng = np.random.default_rng(seed)
+  out = {}
+  for key, value in batch.items():
+    widths = [(0, 0)] * value.ndim
+    if key in ('answers', 'answer_lengths', 'questions', 'question_lengths'):
+      widths[1] = (0, extra_q)
+    if key == 'answers':
+      widths[2] = (0, extra_t)
+    if key == 'questions':
+      widths[2] = (0, extra_l)
+    if key == 'job_title':
+      widths[1] = (0, extra_l)
+    out[key] = np.pad(value, widths)
+  if extra_b:
+    other = make_batch(seed + 10, features_dim=(
+        batch['answers'].shape[-1] if batch['answers'].ndim == 4 else None))
+    other = pad_batch(other, extra_t=out['answers'].shape[2] - other['answers'].shape[2],
+                      extra_q=out['answers'].shape[1] - other['answers'].shape[1],
+                      extra_l=out['questions'].shape[2] - other['questions'].shape[2])
+    out = {k: np.concatenate([out[k], other[k][:extra_b]]) for k in out}
+    del rng
+  return out
+
+
+@functools.lru_cache(maxsize=None)
+def model_and_params(variant, features_dim=None, train_embeddings=False):
+  model = models.HireNet(variant=variant, features_input=features_dim is not None,
+                         train_embeddings=train_embeddings, **_SIZES)
+  params = model.init(jax.random.key(0), make_batch(features_dim=features_dim),
+                      train=False)['params']
+  return model, params
+
+
+def scores(variant, batch, features_dim=None):
+  model, params = model_and_params(variant, features_dim)
+  logits = model.apply({'params': params}, batch, train=False)
+  return np.asarray(models.candidate_scores(logits, batch))
+
+
+def intermediates(variant, batch):
+  model, params = model_and_params(variant)
+  _, state = model.apply({'params': params}, batch, train=False, mutable=['intermediates'])
+  return {k: np.asarray(v[0]) for k, v in state['intermediates'].items()}
+
+
+@pytest.mark.parametrize('variant', models.VARIANTS)
+@pytest.mark.parametrize('features_dim', [None, 3])
+def test_padding_does_not_change_score(variant, features_dim):
+  batch = make_batch(features_dim=features_dim)
+  base = scores(variant, batch, features_dim)
+  assert np.all(np.isfinite(base))
+  padded = pad_batch(batch, extra_t=5, extra_q=3, extra_l=4, extra_b=2)
+  assert padded['answers'].shape[:3] == (5, 7, 12)
+  np.testing.assert_allclose(scores(variant, padded, features_dim)[:3], base, atol=1e-5)
+
+
+@pytest.mark.parametrize('variant', ['hn_avg', 'hn_satt', 'hirenet'])
+def test_attention_sums_to_one_on_valid_and_is_zero_on_padding(variant):
+  batch = pad_batch(make_batch(), extra_t=2, extra_q=1)
+  inter = intermediates(variant, batch)
+  alpha, beta = inter['answer_attention'], inter['question_attention']
+  lengths = batch['answer_lengths']
+  t = alpha.shape[-1]
+  valid_t = np.arange(t)[None, None] < lengths[..., None]
+  assert np.all(alpha[~valid_t] == 0.0)
+  np.testing.assert_allclose(alpha.sum(-1)[lengths > 0], 1.0, atol=1e-6)
+  assert np.all(alpha.sum(-1)[lengths == 0] == 0.0)  # Failed answer: no weight, no NaN.
+  valid_q = lengths > 0
+  assert np.all(beta[~valid_q] == 0.0)  # Includes the failed answer in the middle.
+  np.testing.assert_allclose(beta.sum(-1), 1.0, atol=1e-6)
+
+
+def test_hn_avg_pools_the_mean_of_valid_outputs():
+  batch = make_batch()
+  model, params = model_and_params('hn_avg')
+  _, state = model.apply({'params': params}, batch, train=False,
+                         capture_intermediates=True, mutable=['intermediates'])
+  inter = state['intermediates']
+  outputs_BxQxH = np.asarray(inter['interview_encoder']['__call__'][0][0])
+  v = np.asarray(inter['interview_vector'][0])
+  valid = batch['answer_lengths'] > 0
+  for i in range(3):
+    np.testing.assert_allclose(v[i], outputs_BxQxH[i][valid[i]].mean(0), atol=1e-6)
+  alpha = intermediates('hn_avg', batch)['answer_attention']
+  np.testing.assert_allclose(alpha[0, 0], np.full(7, 1 / 7), atol=1e-7)
+
+
+def _change_context(batch):
+  changed = dict(batch)
+  rng = np.random.default_rng(99)
+  changed['questions'] = rng.integers(2, VOCAB, batch['questions'].shape).astype(np.int32)
+  changed['question_lengths'] = np.full_like(batch['question_lengths'], 4)
+  changed['job_title'] = rng.integers(2, VOCAB, batch['job_title'].shape).astype(np.int32)
+  changed['job_title_length'] = np.full_like(batch['job_title_length'], 3)
+  return zero_padding(changed)
+
+
+@pytest.mark.parametrize('variant', ['bigru', 'hn_avg', 'hn_satt'])
+def test_context_free_variants_ignore_questions_and_job_title(variant):
+  batch = make_batch()
+  np.testing.assert_array_equal(scores(variant, batch), scores(variant, _change_context(batch)))
+
+
+def test_hirenet_uses_questions_and_job_title():
+  batch = make_batch()
+  diff = np.abs(scores('hirenet', batch) - scores('hirenet', _change_context(batch)))
+  assert np.all(diff[[0, 2]] > 1e-6)
+  only_title = dict(batch)
+  only_title['job_title'] = _change_context(batch)['job_title']
+  only_title['job_title_length'] = np.full_like(batch['job_title_length'], 3)
+  only_title = zero_padding(only_title)
+  # The job title alone steers the high-level attention (eq. 12-13); candidate 1 has
+  # a single answer, whose weight is 1 whatever the title.
+  beta = intermediates('hirenet', batch)['question_attention']
+  beta_title = intermediates('hirenet', only_title)['question_attention']
+  assert np.all(np.abs(beta - beta_title).max(-1)[[0, 2]] > 1e-5)
+  np.testing.assert_array_equal(beta[1], beta_title[1])
+
+
+@pytest.mark.parametrize('variant', models.VARIANTS)
+def test_every_parameter_receives_a_gradient(variant):
+  batch = make_batch()
+  model, params = model_and_params(variant, train_embeddings=True)
+
+  def loss_fn(p):
+    logits = model.apply({'params': p}, batch, train=True,
+                         rngs={'dropout': jax.random.key(3)})
+    total, count = models.candidate_loss(logits, batch)
+    return total / count
+
+  grads = jax.grad(loss_fn)(params)
+  for path, g in jax.tree_util.tree_leaves_with_path(grads):
+    g = np.asarray(g)
+    assert np.all(np.isfinite(g)), jax.tree_util.keystr(path)
+    assert np.any(g != 0.0), f'no gradient reaches {jax.tree_util.keystr(path)}'
+
+
+def test_frozen_embeddings_get_no_gradient():
+  batch = make_batch()
+  model, params = model_and_params('hirenet')
+  grads = jax.grad(lambda p: models.candidate_loss(
+      model.apply({'params': p}, batch, train=False), batch)[0])(params)
+  assert np.all(np.asarray(grads['embed']['embedding']) == 0.0)
+  assert np.any(np.asarray(grads['classifier']['kernel']) != 0.0)
+
+
+@pytest.mark.parametrize('variant', ['bigru', 'hirenet'])
+def test_jit_and_eager_agree(variant):
+  batch = make_batch()
+  model, params = model_and_params(variant)
+  apply = lambda p, b: model.apply({'params': p}, b, train=False)
+  eager = np.asarray(apply(params, batch))
+  jitted = np.asarray(jax.jit(apply)(params, batch))
+  np.testing.assert_allclose(eager, jitted, atol=1e-6)
+
+
+def test_bigru_scores_are_the_mean_of_valid_answer_probabilities():
+  batch = make_batch()
+  model, params = model_and_params('bigru')
+  logits = np.asarray(model.apply({'params': params}, batch, train=False))
+  assert logits.shape == (3, 4)
+  probs = 1 / (1 + np.exp(-logits))
+  valid = batch['answer_lengths'] > 0
+  expected = [probs[i][valid[i]].mean() for i in range(3)]
+  np.testing.assert_allclose(scores('bigru', batch), expected, atol=1e-6)
+  total, count = models.candidate_loss(logits, batch)
+  assert float(count) == valid.sum()  # One training example per valid answer.
+
+
+def test_unknown_variant_is_rejected():
+  model = models.HireNet(variant='hierarchical', **_SIZES)
+  with pytest.raises(ValueError, match='unknown variant'):
+    model.init(jax.random.key(0), make_batch(), train=False)
+
+
+def test_hirenet_overfits_a_cue_inside_one_answer():
+  """32 interviews; hirable iff the cue word occurs in the second answer."""
+  rng = np.random.default_rng(0)
+  b, q, t, cue = 32, 3, 8, 2
+  answers = rng.integers(3, VOCAB, (b, q, t)).astype(np.int32)
+  labels = np.arange(b) % 2
+  positions = rng.integers(0, t, b)
+  answers[labels == 1, 1, positions[labels == 1]] = cue
+  batch = dict(
+      answers=answers, answer_lengths=np.full((b, q), t, np.int32),
+      questions=rng.integers(3, VOCAB, (b, q, 4)).astype(np.int32),
+      question_lengths=np.full((b, q), 4, np.int32),
+      job_title=rng.integers(3, VOCAB, (b, 3)).astype(np.int32),
+      job_title_length=np.full((b,), 3, np.int32),
+      label=labels.astype(np.int32), weight=np.ones(b, np.float32))
+  model = models.HireNet(variant='hirenet', **{**_SIZES, 'hidden_size': 16})
+  params = model.init(jax.random.key(0), batch, train=False)['params']
+  tx = optax.adam(1e-2)
+  opt_state = tx.init(params)
+
+  @jax.jit
+  def step(params, opt_state):
+    def loss_fn(p):
+      total, count = models.candidate_loss(model.apply({'params': p}, batch, train=False),
+                                           batch)
+      return total / count
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  for _ in range(200):
+    params, opt_state, loss = step(params, opt_state)
+  probs = np.asarray(models.candidate_scores(
+      model.apply({'params': params}, batch, train=False), batch))
+  assert float(loss) < 0.1
+  np.testing.assert_array_equal(probs > 0.5, labels == 1)
