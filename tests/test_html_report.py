@@ -1,0 +1,42 @@
+"""The HTML report renders the right words, in order, shaded by attention."""
+
+import html.parser
+
+from hirenet_jax import html_report
+
+
+class _Words(html.parser.HTMLParser):
+  """Collects (text, style) of every word span."""
+
+  def __init__(self):
+    super().__init__()
+    self.words, self._style = [], None
+
+  def handle_starttag(self, tag, attrs):
+    attrs = dict(attrs)
+    if tag == 'span' and attrs.get('class') == 'w':
+      self._style = attrs['style']
+
+  def handle_data(self, data):
+    if self._style is not None:
+      self.words.append((data, float(self._style.split(':')[1])))
+      self._style = None
+
+
+def test_html_renders_words_in_order_with_their_shading():
+  answers = [
+      html_report.AnswerView('Présentez-vous.', 0.8, ['je', 'suis', '<vendeur>'],
+                             [0.1, 0.2, 0.7]),
+      html_report.AnswerView('Pourquoi nous ?', 0.2, ['parce', 'que'], [0.5, 0.5]),
+      html_report.AnswerView('Et ensuite ?', 0.0, available=False),
+  ]
+  page = html_report.render_candidate('c1', 0.73, answers, job_title='Vendeur', label=1)
+  parser = _Words()
+  parser.feed(page)
+  assert [w for w, _ in parser.words] == ['je', 'suis', '<vendeur>', 'parce', 'que']
+  shades = [s for _, s in parser.words]
+  assert shades[2] == max(shades[:3]) and shades[0] < shades[1] < shades[2]
+  assert '&lt;vendeur&gt;' in page  # Escaped, not injected.
+  assert 'Présentez-vous.' in page and 'No features for this answer' in page
+  assert page.index('Présentez-vous.') < page.index('Pourquoi nous') < page.index('Et ensuite')
+  assert '0.730' in page and 'hirable' in page
