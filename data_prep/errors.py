@@ -35,6 +35,9 @@ class CorpusError(Exception):
     self.problem = problem
     super().__init__(str(problem))
 
+  def __reduce__(self):
+    return CorpusError, (self.problem,)
+
 
 class FeatureError(Exception):
   """Feature extraction failed for one media file; the caller adds the record."""
@@ -43,6 +46,9 @@ class FeatureError(Exception):
     self.path = path
     self.reason = reason
     super().__init__(f'{path}: {reason}')
+
+  def __reduce__(self):  # Crosses process pools intact.
+    return FeatureError, (self.path, self.reason)
 
 
 MANIFEST_COLUMNS = ('candidate_id', 'answer_index', 'modality', 'file', 'reason')

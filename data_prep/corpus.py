@@ -1,0 +1,223 @@
+"""Reads and checks the raw interview corpus (`interviews.jsonl` + media files).
+
+The format is documented in docs/corpus_format.md. This module only looks at the JSON
+structure, labels and whether referenced files exist; feature extraction (and the
+problems it finds) lives in data_prep.build / data_prep.validate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Iterable, Sequence
+
+from data_prep.errors import CorpusError
+from data_prep.errors import Problem
+
+INTERVIEWS_FILE = 'interviews.jsonl'
+MODALITIES = ('text', 'audio', 'video')
+
+# Recruiter decisions (paper, "Dataset"): liked or shortlisted -> hirable vote.
+HIRABLE_DECISIONS = frozenset({'like', 'liked', 'shortlist', 'shortlisted'})
+NOT_HIRABLE_DECISIONS = frozenset({'dislike', 'disliked'})
+
+# Answer key holding each modality's input.
+MODALITY_KEY = {'text': 'transcript', 'audio': 'audio', 'video': 'video'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+  """One answer of an interview; media paths are absolute, None when missing."""
+  index: int  # 0-based position in the raw interview.
+  question: str
+  transcript: str | None
+  audio: str | None
+  video: str | None
+
+  def source(self, modality: str) -> str | None:
+    """The transcript (text) or the media path (audio/video), None if absent."""
+    return getattr(self, MODALITY_KEY[modality])
+
+
+@dataclasses.dataclass(frozen=True)
+class Interview:
+  """One candidate: a structurally valid line of interviews.jsonl."""
+  candidate_id: str
+  position_id: str
+  job_title: str
+  label: int
+  answers: tuple[Answer, ...]
+  line: int  # 1-based line number in interviews.jsonl.
+
+
+def label_from_decisions(decisions: Sequence[str]) -> int:
+  """Majority vote of recruiter decisions; a draw counts as hirable (paper, "Dataset").
+
+  A recruiter who liked or shortlisted votes hirable (1), one who disliked votes not
+  hirable (0).
+
+  Raises:
+    ValueError: no decision, or a decision that is none of like/dislike/shortlist.
+  """
+  if not decisions:
+    raise ValueError('"decisions" is empty')
+  hirable = 0
+  for d in decisions:
+    key = str(d).strip().lower()
+    if key in HIRABLE_DECISIONS:
+      hirable += 1
+    elif key not in NOT_HIRABLE_DECISIONS:
+      raise ValueError(
+          f'unknown decision {d!r} (expected "like", "dislike" or "shortlist")')
+  return int(2 * hirable >= len(decisions))
+
+
+def _relative(path: str, corpus_dir: str) -> str:
+  try:
+    return os.path.relpath(path, corpus_dir)
+  except ValueError:
+    return path
+
+
+def _is_str(x) -> bool:
+  return isinstance(x, str)
+
+
+def _parse_label(record: dict) -> int:
+  """The label of a record; raises ValueError with the reason."""
+  if 'label' in record and record['label'] is not None:
+    label = record['label']
+    if isinstance(label, bool) or label not in (0, 1):
+      raise ValueError(f'"label" must be 0 or 1, got {label!r}')
+    return int(label)
+  if 'decisions' in record and record['decisions'] is not None:
+    decisions = record['decisions']
+    if not isinstance(decisions, list):
+      raise ValueError('"decisions" must be a list of strings')
+    return label_from_decisions(decisions)
+  raise ValueError('missing field "label" (or "decisions")')
+
+
+def _parse_answer(raw, index: int, corpus_dir: str) -> Answer:
+  """One answer; raises ValueError on a structural problem."""
+  if not isinstance(raw, dict):
+    raise ValueError(f'answer {index} is not a JSON object')
+  if not _is_str(raw.get('question')):
+    raise ValueError(f'answer {index}: missing field "question" (a string)')
+  fields = {}
+  for key in ('transcript', 'audio', 'video'):
+    value = raw.get(key)
+    if value is not None and not _is_str(value):
+      raise ValueError(f'answer {index}: "{key}" must be a string or null')
+    fields[key] = value or None
+  for key in ('audio', 'video'):
+    if fields[key] is not None:
+      fields[key] = os.path.normpath(os.path.join(corpus_dir, fields[key]))
+  return Answer(index=index, question=raw['question'], **fields)
+
+
+def _parse_record(record, line: int, corpus_dir: str) -> Interview:
+  """One candidate; raises ValueError on a structural problem."""
+  if not isinstance(record, dict):
+    raise ValueError('line is not a JSON object')
+  for key in ('candidate_id', 'position_id', 'job_title'):
+    if key not in record:
+      raise ValueError(f'missing field "{key}"')
+    if not _is_str(record[key]) or (key != 'job_title' and not record[key]):
+      raise ValueError(f'"{key}" must be a non-empty string')
+  if 'answers' not in record:
+    raise ValueError('missing field "answers"')
+  if not isinstance(record['answers'], list) or not record['answers']:
+    raise ValueError('"answers" must be a non-empty list')
+  label = _parse_label(record)
+  answers = tuple(
+      _parse_answer(a, i, corpus_dir) for i, a in enumerate(record['answers']))
+  return Interview(
+      candidate_id=record['candidate_id'], position_id=record['position_id'],
+      job_title=record['job_title'], label=label, answers=answers, line=line)
+
+
+def read_corpus(corpus_dir: str) -> tuple[list[Interview], list[Problem]]:
+  """Parses interviews.jsonl: every structurally valid candidate and every problem.
+
+  A problem here excludes the whole line (malformed JSON, missing field, bad label,
+  duplicate candidate id: the first occurrence is kept). Media files are not opened.
+
+  Raises:
+    CorpusError: the directory or interviews.jsonl cannot be read.
+  """
+  path = os.path.join(corpus_dir, INTERVIEWS_FILE)
+  if not os.path.isdir(corpus_dir):
+    raise CorpusError(Problem(corpus_dir, '-', 'corpus directory not found'))
+  if not os.path.isfile(path):
+    raise CorpusError(Problem(path, '-', f'{INTERVIEWS_FILE} not found'))
+  interviews, problems = [], []
+  first_line = {}
+  try:
+    with open(path, encoding='utf-8') as f:
+      lines = f.readlines()
+  except (OSError, UnicodeDecodeError) as e:
+    raise CorpusError(Problem(path, '-', f'cannot read: {e}')) from None
+  for line_no, text in enumerate(lines, start=1):
+    if not text.strip():
+      continue
+    where = f'line {line_no}'
+    try:
+      record = json.loads(text)
+    except json.JSONDecodeError as e:
+      problems.append(Problem(INTERVIEWS_FILE, where, f'malformed JSON: {e.msg}'))
+      continue
+    cid = record.get('candidate_id') if isinstance(record, dict) else None
+    cid = cid if _is_str(cid) and cid else None
+    try:
+      interview = _parse_record(record, line_no, corpus_dir)
+    except ValueError as e:
+      record_name = f'{where} ({cid})' if cid else where
+      problems.append(Problem(INTERVIEWS_FILE, record_name, str(e), candidate_id=cid))
+      continue
+    if interview.candidate_id in first_line:
+      problems.append(Problem(
+          INTERVIEWS_FILE, f'{where} ({cid})',
+          f'duplicate candidate_id {cid!r} (first on line {first_line[cid]})',
+          candidate_id=cid))
+      continue
+    first_line[interview.candidate_id] = line_no
+    interviews.append(interview)
+  if not interviews and not problems:
+    problems.append(Problem(INTERVIEWS_FILE, '-', 'no interview in the corpus'))
+  return interviews, problems
+
+
+def missing_files(interviews: Iterable[Interview], corpus_dir: str,
+                  modalities: Sequence[str]) -> list[Problem]:
+  """Answer-level problems for media paths that do not exist."""
+  problems = []
+  for interview in interviews:
+    for answer in interview.answers:
+      for modality in modalities:
+        if modality == 'text':
+          continue
+        path = answer.source(modality)
+        if path is not None and not os.path.isfile(path):
+          problems.append(answer_problem(
+              interview, answer, modality, path, corpus_dir, 'file not found'))
+  return problems
+
+
+def answer_problem(interview: Interview, answer: Answer, modality: str,
+                   file: str | None, corpus_dir: str, reason: str) -> Problem:
+  """A problem that drops one answer for one modality."""
+  return Problem(
+      file=_relative(file, corpus_dir) if file else INTERVIEWS_FILE,
+      record=f'{interview.candidate_id} answer {answer.index}',
+      reason=f'{modality}: {reason}', candidate_id=interview.candidate_id,
+      answer_index=answer.index, modality=modality)
+
+
+def no_usable_answer(interview: Interview, modality: str) -> Problem:
+  return Problem(
+      file=INTERVIEWS_FILE, record=f'line {interview.line} ({interview.candidate_id})',
+      reason=f'{modality}: no usable answer left', candidate_id=interview.candidate_id,
+      modality=modality)
+

@@ -1,0 +1,85 @@
+"""Train/validation/test splits: 80/10/10 by candidate (stratified) or by position.
+
+Splits are computed once per corpus from the structurally valid candidates, before any
+modality drops answers, so a candidate is in the same split for text, audio and video
+(late fusion needs aligned test sets).
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Sequence
+
+import numpy as np
+
+SPLITS = ('train', 'validation', 'test')
+FRACTIONS = (0.8, 0.1, 0.1)
+METHODS = ('by_candidate', 'by_position')
+
+
+def _counts(n: int, fractions: Sequence[float]) -> list[int]:
+  """Sizes summing to n, rounding the cumulative fractions."""
+  edges = np.round(np.cumsum(fractions) * n).astype(int)
+  edges[-1] = n
+  return list(np.diff(np.concatenate([[0], edges])))
+
+
+def split_by_candidate(candidate_ids: Sequence[str], labels: Sequence[int], *,
+                       seed: int, fractions: Sequence[float] = FRACTIONS
+                       ) -> dict[str, str]:
+  """candidate_id -> split, stratified by label, deterministic for a seed."""
+  by_label = collections.defaultdict(list)
+  for cid, label in zip(candidate_ids, labels):
+    by_label[int(label)].append(cid)
+  assignment = {}
+  for label in sorted(by_label):
+    ids = sorted(by_label[label])
+    rng = np.random.default_rng([seed, label])
+    ids = [ids[i] for i in rng.permutation(len(ids))]
+    start = 0
+    for split, n in zip(SPLITS, _counts(len(ids), fractions)):
+      for cid in ids[start:start + n]:
+        assignment[cid] = split
+      start += n
+  return assignment
+
+
+def split_by_position(candidate_ids: Sequence[str], position_ids: Sequence[str], *,
+                      seed: int, fractions: Sequence[float] = FRACTIONS
+                      ) -> dict[str, str]:
+  """candidate_id -> split holding out whole positions.
+
+  Positions are shuffled with the seed and filled greedily into the split that is
+  furthest below its target share of candidates, so split sizes approach 80/10/10 of
+  candidates (exactly only as far as position sizes allow).
+  """
+  members = collections.defaultdict(list)
+  for cid, pos in zip(candidate_ids, position_ids):
+    members[pos].append(cid)
+  positions = sorted(members)
+  rng = np.random.default_rng([seed, 1])
+  positions = [positions[i] for i in rng.permutation(len(positions))]
+  total = len(candidate_ids)
+  filled = dict.fromkeys(SPLITS, 0)
+  assignment = {}
+  # Give each split a first position (when there are enough) so none is empty.
+  for k, pos in enumerate(positions):
+    if k < len(SPLITS) and len(positions) >= len(SPLITS):
+      split = SPLITS[k]
+    else:
+      deficits = [f * total - filled[s] for s, f in zip(SPLITS, fractions)]
+      split = SPLITS[int(np.argmax(deficits))]
+    for cid in members[pos]:
+      assignment[cid] = split
+    filled[split] += len(members[pos])
+  return assignment
+
+
+def make_splits(candidate_ids: Sequence[str], labels: Sequence[int],
+                position_ids: Sequence[str], *, method: str, seed: int
+                ) -> dict[str, str]:
+  if method == 'by_candidate':
+    return split_by_candidate(candidate_ids, labels, seed=seed)
+  if method == 'by_position':
+    return split_by_position(candidate_ids, position_ids, seed=seed)
+  raise ValueError(f'unknown split method {method!r} (expected one of {METHODS})')

@@ -1,0 +1,156 @@
+"""Text pipeline for transcripts, questions and job titles: tokens, vocabulary, word2vec.
+
+Tokenisation (French and English, Unicode-aware), kept deliberately simple:
+  1. NFC-normalise, lowercase, map the typographic apostrophe ’ to '.
+  2. Words are runs of letters/digits, joined by inner hyphens or apostrophes
+     ("peut-être", "aujourd'hui", "don't" stay one token).
+  3. French elisions are split off: "l'entreprise" -> "l'", "entreprise"
+     (c' d' j' l' m' n' s' t' qu' jusqu' lorsqu' puisqu').
+  4. Punctuation is dropped: ASR transcripts have little of it, so keeping it in the
+     questions only would make questions and answers look different for no gain.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import unicodedata
+import zlib
+from typing import Iterable, Sequence
+
+from absl import logging
+import numpy as np
+
+PAD, UNK = '<pad>', '<unk>'
+PAD_ID, UNK_ID = 0, 1
+EMBEDDING_DIM = 200
+
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+_ELISION = re.compile(r"^(c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu)'(?=[^\W_])")
+
+
+def tokenize(text: str) -> list[str]:
+  """Lowercased word tokens of `text`, French elisions split, punctuation dropped."""
+  text = unicodedata.normalize('NFC', text).lower().replace('’', "'")
+  tokens = []
+  for word in _WORD.findall(text):
+    m = _ELISION.match(word)
+    if m:
+      tokens.append(word[:m.end()])
+      word = word[m.end():]
+    tokens.append(word)
+  return tokens
+
+
+class Vocabulary:
+  """Token <-> id; id 0 is padding, 1 the unknown word."""
+
+  def __init__(self, tokens: Sequence[str]):
+    self.tokens = [PAD, UNK] + [t for t in tokens if t not in (PAD, UNK)]
+    self._ids = {t: i for i, t in enumerate(self.tokens)}
+
+  @classmethod
+  def build(cls, texts: Iterable[Sequence[str]], min_count: int = 1) -> 'Vocabulary':
+    """Tokens seen at least `min_count` times, most frequent first (ties by token)."""
+    counts = collections.Counter()
+    for tokens in texts:
+      counts.update(tokens)
+    kept = sorted((t for t, c in counts.items() if c >= min_count),
+                  key=lambda t: (-counts[t], t))
+    return cls(kept)
+
+  @classmethod
+  def load(cls, path: str) -> 'Vocabulary':
+    with open(path, encoding='utf-8') as f:
+      tokens = [line.rstrip('\n') for line in f]
+    if tokens[:2] != [PAD, UNK]:
+      raise ValueError(f'{path}: first two lines must be {PAD} and {UNK}')
+    return cls(tokens[2:])
+
+  def save(self, path: str) -> None:
+    with open(path, 'w', encoding='utf-8') as f:
+      f.writelines(t + '\n' for t in self.tokens)
+
+  def __len__(self) -> int:
+    return len(self.tokens)
+
+  def __contains__(self, token: str) -> bool:
+    return token in self._ids
+
+  def encode(self, tokens: Sequence[str]) -> np.ndarray:
+    """<int32>[len(tokens)] ids, unknown words -> UNK_ID."""
+    return np.asarray([self._ids.get(t, UNK_ID) for t in tokens], np.int32)
+
+
+def oov_rate(texts: Iterable[Sequence[str]], vocab: Vocabulary) -> float:
+  """Fraction of tokens outside the vocabulary (0 when there is no token)."""
+  total = oov = 0
+  for tokens in texts:
+    total += len(tokens)
+    oov += sum(t not in vocab for t in tokens)
+  return oov / total if total else 0.0
+
+
+def _stable_hash(text: str) -> int:
+  # gensim's default `hash` is salted per process (PYTHONHASHSEED).
+  return zlib.crc32(text.encode('utf-8'))
+
+
+def train_word2vec(sentences: Sequence[Sequence[str]], vocab: Vocabulary, *,
+                   dim: int = EMBEDDING_DIM, seed: int = 0,
+                   epochs: int = 10) -> np.ndarray:
+  """<float32>[V, dim] skip-gram word2vec trained on `sentences` (deterministic).
+
+  Skip-gram rather than CBOW: it represents rare words better, and a training split
+  of a few thousand interviews has many of them. One worker thread and a fixed seed
+  make the vectors reproducible. Rows follow `vocab`; padding is zero.
+  """
+  from gensim.models import Word2Vec  # pylint: disable=g-import-not-at-top
+  sentences = [list(s) for s in sentences if s]
+  matrix = _random_rows(len(vocab), dim, seed)
+  if not sentences:
+    logging.warning('No training text: word2vec embeddings are random.')
+    return matrix
+  model = Word2Vec(
+      sentences=sentences, vector_size=dim, window=5, min_count=1, sg=1,
+      negative=5, workers=1, seed=seed, epochs=epochs, hashfxn=_stable_hash)
+  for i, token in enumerate(vocab.tokens):
+    if i >= 2 and token in model.wv.key_to_index:
+      matrix[i] = model.wv[token]
+  return matrix
+
+
+def load_word2vec(path: str, vocab: Vocabulary, *, seed: int = 0
+                  ) -> tuple[np.ndarray, int]:
+  """Embeddings for `vocab` from a word2vec file (.bin binary, .txt/.vec text).
+
+  Returns (<float32>[V, D], number of vocabulary words missing from the file); missing
+  words get small seeded random vectors, padding is zero.
+
+  Raises:
+    ValueError: the file cannot be parsed as word2vec.
+  """
+  from gensim.models import KeyedVectors  # pylint: disable=g-import-not-at-top
+  binary = path.endswith('.bin') or path.endswith('.bin.gz')
+  try:
+    kv = KeyedVectors.load_word2vec_format(path, binary=binary,
+                                           unicode_errors='ignore')
+  except Exception as e:  # gensim raises many kinds on a bad file.
+    raise ValueError(f'{path}: not a word2vec {"binary" if binary else "text"} '
+                     f'file ({type(e).__name__}: {e})') from None
+  matrix = _random_rows(len(vocab), kv.vector_size, seed,
+                        scale=float(np.std(kv.vectors)) or 0.1)
+  missing = 0
+  for i, token in enumerate(vocab.tokens[2:], start=2):
+    if token in kv.key_to_index:
+      matrix[i] = kv[token]
+    else:
+      missing += 1
+  return matrix, missing
+
+
+def _random_rows(n: int, dim: int, seed: int, scale: float = 0.1) -> np.ndarray:
+  rng = np.random.default_rng([seed, 7])
+  matrix = (scale * rng.standard_normal((n, dim))).astype(np.float32)
+  matrix[PAD_ID] = 0.0
+  return matrix

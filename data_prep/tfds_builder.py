@@ -1,0 +1,134 @@
+"""TFDS builder `hirenet_interviews` with one config per modality (docs/contracts.md).
+
+The builder only writes examples that data_prep.build has already prepared (features
+extracted, normalised, tokenised); readers do not need this module: they open the
+written directory with `tfds.builder_from_directory` or `tfds.data_source`.
+TensorFlow is not needed: TFDS serialises and reads array_record without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import tempfile
+from typing import Iterator, Mapping, Sequence
+
+from absl import logging
+import numpy as np
+import tensorflow_datasets as tfds
+
+NAME = 'hirenet_interviews'
+VERSION = '1.0.0'
+
+
+@dataclasses.dataclass(eq=False)
+class HirenetConfig(tfds.core.BuilderConfig):
+  """One modality; feature_dim 0 means token ids (text)."""
+  modality: str = 'text'
+
+
+class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
+  """Asynchronous video interviews, one example per candidate (HireNet, AAAI 2019)."""
+
+  VERSION = tfds.core.Version(VERSION)
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = [
+      HirenetConfig(name='text', modality='text',
+                    description='Answers as word ids of the transcripts.'),
+      HirenetConfig(name='audio', modality='audio',
+                    description='Answers as normalised eGeMAPS LLD frames.'),
+      HirenetConfig(name='video', modality='video',
+                    description='Answers as normalised OpenFace 0.5 s windows.'),
+  ]
+
+  def __init__(self, *, examples: Mapping[str, Sequence[dict]] | None = None,
+               feature_dim: int | None = None, **kwargs):
+    """`examples`: split -> examples in record order (for writing only)."""
+    self._examples = examples
+    self._feature_dim = feature_dim
+    super().__init__(**kwargs)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    ids = lambda: tfds.features.Tensor(shape=(None,), dtype=np.int32)
+    if self.builder_config.modality == 'text':
+      answers = ids()
+    else:
+      answers = tfds.features.Tensor(shape=(None, self._feature_dim),
+                                     dtype=np.float32)
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=__doc__,
+        features=tfds.features.FeaturesDict({
+            'candidate_id': tfds.features.Text(),
+            'position_id': tfds.features.Text(),
+            'label': tfds.features.Scalar(dtype=np.int64),
+            'answers': answers,
+            'answer_lengths': ids(),
+            'answer_index': ids(),
+            'questions': ids(),
+            'question_lengths': ids(),
+            'job_title': ids(),
+        }),
+        # Records keep the order data_prep.build gives them, so meta.json can list
+        # lengths and candidate ids per record without reading the shards back.
+        disable_shuffling=True,
+        homepage='https://arxiv.org/abs/1907.11139',
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    if self._examples is None:
+      raise ValueError('HirenetInterviews is written by data_prep.build only.')
+    return {split: self._generate_examples(examples)
+            for split, examples in self._examples.items()}
+
+  def _generate_examples(self, examples: Sequence[dict]) -> Iterator[tuple[int, dict]]:
+    yield from enumerate(examples)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ClampedShardConfig(tfds.core.utils.shard_utils.ShardConfig):
+  """A fixed shard count, lowered for a split with fewer examples than shards."""
+
+  def get_number_shards(self, total_size: int, num_examples: int,
+                        uses_precise_sharding: bool = True) -> int:
+    if self.num_shards:
+      return max(1, min(self.num_shards, num_examples))
+    return super().get_number_shards(total_size, num_examples, uses_precise_sharding)
+
+
+@dataclasses.dataclass
+class _DownloadConfig(tfds.download.DownloadConfig):
+
+  def get_shard_config(self):
+    return _ClampedShardConfig(num_shards=self.num_shards,
+                               min_shard_size=self.min_shard_size,
+                               max_shard_size=self.max_shard_size)
+
+
+def write(examples: Mapping[str, Sequence[dict]], *, modality: str, data_dir: str,
+          feature_dim: int | None, num_shards: int | None = None) -> str:
+  """Writes the array_record shards and dataset info; returns the dataset directory.
+
+  `num_shards` per split (lowered for a split with fewer examples); None lets TFDS
+  choose (one shard per 64 MiB to 1 GiB).
+  """
+  builder = HirenetInterviews(
+      config=modality, data_dir=data_dir, file_format='array_record',
+      examples=examples, feature_dim=feature_dim)
+  # TFDS prints banners and progress bars; a library logs instead.
+  was_active = tfds.core.utils.tqdm_utils._active  # pylint: disable=protected-access
+  banner = io.StringIO()
+  try:
+    tfds.display_progress_bar(False)
+    with tempfile.TemporaryDirectory() as download_dir, \
+        contextlib.redirect_stdout(banner):
+      builder.download_and_prepare(
+          download_dir=download_dir,
+          download_config=_DownloadConfig(num_shards=num_shards))
+  finally:
+    tfds.display_progress_bar(was_active)
+  if banner.getvalue().strip():
+    logging.info('TFDS: %s', banner.getvalue().strip())
+  return str(builder.data_dir)

@@ -1,0 +1,156 @@
+"""Tests for data_prep.corpus (reading, labels) and data_prep.splits."""
+
+import collections
+import json
+import os
+
+import pytest
+
+from data_prep import corpus
+from data_prep import splits
+from data_prep.errors import CorpusError
+
+
+def _record(cid, **overrides):
+  record = {'candidate_id': cid, 'position_id': 'pos1', 'job_title': 'Vendeur',
+            'label': 1, 'answers': [{'question': 'Présentez-vous.',
+                                     'transcript': 'Bonjour je suis là'}]}
+  record.update(overrides)
+  return record
+
+
+def _write(tmp_path, lines):
+  with open(tmp_path / 'interviews.jsonl', 'w', encoding='utf-8') as f:
+    for line in lines:
+      f.write((line if isinstance(line, str) else json.dumps(line)) + '\n')
+  return str(tmp_path)
+
+
+@pytest.mark.parametrize('decisions, label', [
+    (['like'], 1), (['shortlist'], 1), (['dislike'], 0),
+    (['like', 'dislike'], 1),  # Draw -> hirable.
+    (['shortlist', 'dislike', 'dislike'], 0),
+    (['like', 'shortlist', 'dislike'], 1),
+    (['dislike', 'dislike', 'like', 'shortlist'], 1),  # Draw again.
+    (['Like', ' DISLIKE ', 'dislike'], 0),
+])
+def test_label_is_majority_of_hirable_votes_and_draw_is_hirable(decisions, label):
+  assert corpus.label_from_decisions(decisions) == label
+
+
+@pytest.mark.parametrize('decisions', [[], ['maybe']])
+def test_label_rejects_empty_or_unknown_decisions(decisions):
+  with pytest.raises(ValueError):
+    corpus.label_from_decisions(decisions)
+
+
+def test_read_corpus_takes_label_from_decisions_when_no_label(tmp_path):
+  rec = _record('c1', decisions=['like', 'dislike', 'dislike'])
+  del rec['label']
+  interviews, problems = corpus.read_corpus(_write(tmp_path, [rec]))
+  assert not problems
+  assert interviews[0].label == 0
+
+
+def test_read_corpus_resolves_paths_and_keeps_answer_order(tmp_path):
+  rec = _record('c1', answers=[
+      {'question': 'q0', 'transcript': 'a', 'audio': 'audio/c1_0.wav'},
+      {'question': 'q1', 'video': 'openface/c1_1.csv'}])
+  (interview,), _ = corpus.read_corpus(_write(tmp_path, [rec]))
+  assert [a.index for a in interview.answers] == [0, 1]
+  assert interview.answers[0].audio == os.path.join(str(tmp_path), 'audio', 'c1_0.wav')
+  assert interview.answers[1].transcript is None
+  assert interview.answers[1].source('video').endswith('openface/c1_1.csv')
+
+
+@pytest.mark.parametrize('line, expected', [
+    ('{"candidate_id": "c9", "answers": [', 'malformed JSON'),
+    ('[1, 2]', 'not a JSON object'),
+    (json.dumps({k: v for k, v in _record('c9').items() if k != 'position_id'}),
+     'missing field "position_id"'),
+    (json.dumps({k: v for k, v in _record('c9').items() if k != 'label'}),
+     'missing field "label"'),
+    (json.dumps(_record('c9', answers=[])), '"answers" must be a non-empty list'),
+    (json.dumps(_record('c9', answers=[{'transcript': 'x'}])), 'missing field "question"'),
+    (json.dumps(_record('c9', label=3)), '"label" must be 0 or 1'),
+    (json.dumps(_record('c9', label=None, decisions=['perhaps'])), 'unknown decision'),
+])
+def test_each_structural_problem_names_the_line_and_reason(tmp_path, line, expected):
+  interviews, problems = corpus.read_corpus(
+      _write(tmp_path, [_record('c1'), line, _record('c2')]))
+  assert [i.candidate_id for i in interviews] == ['c1', 'c2']
+  (problem,) = problems
+  assert problem.file == 'interviews.jsonl'
+  assert problem.record.startswith('line 2')
+  assert expected in problem.reason
+
+
+def test_duplicate_candidate_id_keeps_first_and_reports_second(tmp_path):
+  interviews, problems = corpus.read_corpus(
+      _write(tmp_path, [_record('c1'), _record('c2'), _record('c1', label=0)]))
+  assert [(i.candidate_id, i.label) for i in interviews] == [('c1', 1), ('c2', 1)]
+  (problem,) = problems
+  assert problem.candidate_id == 'c1'
+  assert 'line 3' in problem.record and 'first on line 1' in problem.reason
+
+
+def test_missing_corpus_file_is_a_clear_corpus_error(tmp_path):
+  with pytest.raises(CorpusError, match='interviews.jsonl not found'):
+    corpus.read_corpus(str(tmp_path))
+
+
+def test_missing_media_file_is_an_answer_problem(tmp_path):
+  rec = _record('c1', answers=[{'question': 'q', 'audio': 'audio/nope.wav'}])
+  interviews, _ = corpus.read_corpus(_write(tmp_path, [rec]))
+  (problem,) = corpus.missing_files(interviews, str(tmp_path), ['audio'])
+  where = (problem.candidate_id, problem.answer_index, problem.modality)
+  assert where == ('c1', 0, 'audio')
+  assert problem.file == os.path.join('audio', 'nope.wav')
+  assert 'file not found' in problem.reason
+
+
+def _ids_labels(n, positive_every=3):
+  ids = [f'c{i:04d}' for i in range(n)]
+  return ids, [int(i % positive_every == 0) for i in range(n)]
+
+
+def test_split_by_candidate_is_80_10_10_and_stratified():
+  ids, labels = _ids_labels(1000)
+  assignment = splits.split_by_candidate(ids, labels, seed=0)
+  sizes = collections.Counter(assignment.values())
+  assert sizes == {'train': 800, 'validation': 100, 'test': 100}
+  label_of = dict(zip(ids, labels))
+  for split in splits.SPLITS:
+    members = [c for c, s in assignment.items() if s == split]
+    share = sum(label_of[c] for c in members) / len(members)
+    assert abs(share - sum(labels) / len(labels)) < 0.01
+
+
+def test_split_is_deterministic_for_a_seed_and_changes_with_it():
+  ids, labels = _ids_labels(200)
+  a = splits.split_by_candidate(ids, labels, seed=3)
+  assert a == splits.split_by_candidate(list(reversed(ids)), list(reversed(labels)), seed=3)
+  assert a != splits.split_by_candidate(ids, labels, seed=4)
+
+
+def test_split_by_position_holds_out_whole_positions():
+  ids, _ = _ids_labels(600)
+  positions = [f'pos{(i * 7) % 40}' for i in range(600)]
+  assignment = splits.split_by_position(ids, positions, seed=0)
+  split_of_position = collections.defaultdict(set)
+  for cid, pos in zip(ids, positions):
+    split_of_position[pos].add(assignment[cid])
+  assert all(len(s) == 1 for s in split_of_position.values())
+  sizes = collections.Counter(assignment.values())
+  assert set(sizes) == set(splits.SPLITS)
+  assert abs(sizes['train'] / 600 - 0.8) < 0.05
+  assert assignment == splits.split_by_position(ids, positions, seed=0)
+
+
+def test_errors_survive_pickling_across_process_pools():
+  import pickle  # pylint: disable=g-import-not-at-top
+  from data_prep.errors import FeatureError, Problem  # pylint: disable=g-import-not-at-top
+  e = pickle.loads(pickle.dumps(FeatureError('a.wav', 'empty audio')))
+  assert (e.path, e.reason) == ('a.wav', 'empty audio')
+  problem = Problem('f', 'line 1', 'bad', candidate_id='c1', modality='audio')
+  assert pickle.loads(pickle.dumps(CorpusError(problem))).problem == problem
