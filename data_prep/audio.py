@@ -47,12 +47,17 @@ DEFAULT_FRAME_POOLING = 1
 _SNDFILE_SUFFIXES = ('.wav', '.flac', '.mp3', '.ogg', '.aiff', '.aif', '.au', '.caf', '.w64')
 
 
+NUM_FUNCTIONALS = 88    # eGeMAPSv02 Functionals: the non-sequential audio baseline.
+
+
 @functools.lru_cache(maxsize=None)
-def _smile():
-  """One openSMILE extractor per process (created lazily in each worker)."""
+def _smile(level: str = 'lld'):
+  """One openSMILE extractor per process and level (created lazily in each worker)."""
   import opensmile  # pylint: disable=g-import-not-at-top
+  feature_level = {'lld': opensmile.FeatureLevel.LowLevelDescriptors,
+                   'functionals': opensmile.FeatureLevel.Functionals}[level]
   return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                         feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+                         feature_level=feature_level)
 
 
 def pool_frames(frames_TxD: np.ndarray, frame_pooling: int) -> np.ndarray:
@@ -169,10 +174,37 @@ def extract_lld(path: str, *, frame_pooling: int = DEFAULT_FRAME_POOLING) -> np.
   return pool_frames(frames, frame_pooling)
 
 
-def _extract_job(job: tuple[str, int]):
-  """Worker entry point: returns (frames or (path, reason), seconds of audio)."""
-  path, frame_pooling = job
+def extract_functionals(path: str) -> np.ndarray:
+  """eGeMAPSv02 Functionals of one answer's audio: float32 [88] (Eyben et al. 2016).
+
+  The paper's non-sequential audio representation. It needs the audio itself:
+  precomputed LLD files (.csv / .npy) cannot give the official functionals.
+
+  Raises:
+    FeatureError: not an audio file, unreadable / too short audio, NaN / inf output.
+  """
+  if os.path.splitext(path)[1].lower() in ('.npy', '.csv'):
+    raise FeatureError(path, 'eGeMAPS functionals need the audio file, not precomputed LLDs')
+  samples = load_audio(path)
   try:
+    values = _smile('functionals').process_signal(samples, SAMPLE_RATE).to_numpy(np.float32)
+  except Exception as e:  # pylint: disable=broad-except
+    raise FeatureError(path, f'openSMILE failed ({type(e).__name__}: {e})') from None
+  values = values.reshape(-1)
+  if values.shape[0] != NUM_FUNCTIONALS or not np.all(np.isfinite(values)):
+    raise FeatureError(path, f'expected {NUM_FUNCTIONALS} finite functionals, '
+                       f'got {values.shape[0]}')
+  return values
+
+
+def _extract_job(job: tuple[str, int, str]):
+  """Worker entry point: returns (features or (path, reason), seconds of audio)."""
+  path, frame_pooling, level = job
+  try:
+    if level == 'functionals':
+      values = extract_functionals(path)
+      return values, float(soundfile.info(path).duration) if path.lower().endswith(
+          ('.wav', '.flac')) else 0.0
     frames = extract_lld(path, frame_pooling=frame_pooling)
   except FeatureError as e:  # FeatureError does not pickle with its two fields.
     return (e.path, e.reason), 0.0
@@ -190,9 +222,10 @@ def _mp_context():
 
 def extract_many(paths: Sequence[str], *, frame_pooling: int = DEFAULT_FRAME_POOLING,
                  workers: int | None = None,
-                 on_progress: Callable[[int, int], None] | None = None
-                 ) -> list[np.ndarray | FeatureError]:
-  """`extract_lld` over many files on `workers` processes (None: all cores).
+                 on_progress: Callable[[int, int], None] | None = None,
+                 level: str = 'lld') -> list[np.ndarray | FeatureError]:
+  """`extract_lld` (or, with level='functionals', `extract_functionals`) over many
+  files on `workers` processes (None: all cores).
 
   Returns one entry per path, in input order: the [T, 25] array, or the FeatureError
   (returned, not raised) for a file that failed. Shows a tqdm bar on stderr, calls
@@ -202,7 +235,9 @@ def extract_many(paths: Sequence[str], *, frame_pooling: int = DEFAULT_FRAME_POO
   """
   paths = [os.fspath(p) for p in paths]
   workers = max(1, min(workers or os.cpu_count() or 1, len(paths) or 1))
-  jobs = [(p, frame_pooling) for p in paths]
+  if level not in ('lld', 'functionals'):
+    raise ValueError(f"level must be 'lld' or 'functionals', got {level!r}")
+  jobs = [(p, frame_pooling, level) for p in paths]
   start = time.time()
   results, seconds = [], 0.0
   bar = tqdm.tqdm(total=len(jobs), desc='openSMILE', unit='file', leave=False)

@@ -151,3 +151,15 @@ def test_extract_many_keeps_order_and_returns_errors(wav_path, lld, tmp_path):
 
 def test_feature_names_are_opensmiles_order():
   assert tuple(audio._smile().feature_names) == audio.FEATURE_NAMES
+
+
+def test_functionals_are_88_finite_values_and_need_the_audio(wav_path, lld, tmp_path):
+  values = audio.extract_functionals(wav_path)
+  assert values.shape == (audio.NUM_FUNCTIONALS,) and np.all(np.isfinite(values))
+  npy = str(tmp_path / 'lld.npy')
+  np.save(npy, lld)
+  with pytest.raises(FeatureError, match='need the audio file'):
+    audio.extract_functionals(npy)
+  results = audio.extract_many([wav_path, npy], workers=1, level='functionals')
+  np.testing.assert_allclose(results[0], values)
+  assert isinstance(results[1], FeatureError)
