@@ -1,0 +1,129 @@
+"""PyTorch reference implementations for side-by-side speed comparisons.
+
+Not part of the library: imported only by `experiments.benchmark --compare_torch`, so
+torch is needed only then (`pip install torch==2.13.0`). The models mirror
+hirenet_jax.models.HireNet (variant `hirenet`) with the same sizes and the same batch
+dicts (docs/contracts.md), and encode variable-length sequences the correct masked way
+in PyTorch: `pack_padded_sequence`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import rnn as rnn_utils
+
+
+def _packed_gru(gru: nn.GRU, x_NxTxD: torch.Tensor, lengths_N: torch.Tensor,
+                total_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+  """Runs `gru` on the sequences with length > 0; zero outputs/states for the others."""
+  n = x_NxTxD.shape[0]
+  hidden = gru.hidden_size * (2 if gru.bidirectional else 1)
+  out = x_NxTxD.new_zeros((n, total_length, hidden))
+  final = x_NxTxD.new_zeros((n, hidden))
+  keep = torch.nonzero(lengths_N > 0).squeeze(-1)
+  if keep.numel() == 0:
+    return out, final
+  packed = rnn_utils.pack_padded_sequence(x_NxTxD[keep], lengths_N[keep].cpu(),
+                                          batch_first=True, enforce_sorted=False)
+  ys, h_n = gru(packed)
+  ys, _ = rnn_utils.pad_packed_sequence(ys, batch_first=True, total_length=total_length)
+  out = out.index_copy(0, keep, ys)
+  final = final.index_copy(0, keep, torch.cat(list(h_n), dim=-1))
+  return out, final
+
+
+class AdditiveAttention(nn.Module):
+  """u = tanh(W h + W_c c + b); alpha = masked softmax(u_p . u); sum alpha h."""
+
+  def __init__(self, input_size: int, context_size: int | None, attention_size: int):
+    super().__init__()
+    self.w_h = nn.Linear(input_size, attention_size)
+    self.w_c = nn.Linear(context_size, attention_size, bias=False) if context_size else None
+    self.u = nn.Linear(attention_size, 1, bias=False)
+
+  def forward(self, h_NxTxH, mask_NxT, context_NxC=None):
+    proj = self.w_h(h_NxTxH)
+    if self.w_c is not None:
+      proj = proj + self.w_c(context_NxC)[:, None]
+    logits = self.u(torch.tanh(proj))[..., 0].masked_fill(~mask_NxT, -1e9)
+    weights = torch.softmax(logits, -1) * mask_NxT
+    return torch.einsum('nt,nth->nh', weights, h_NxTxH), weights
+
+
+class TorchHireNet(nn.Module):
+  """HireNet (full variant) in PyTorch with packed sequences at every level."""
+
+  def __init__(self, vocab_size: int, *, embedding_dim=200, hidden_size=50, context_size=50,
+               attention_size=100, feature_dim: int | None = None):
+    super().__init__()
+    self.embed = nn.Embedding(vocab_size, embedding_dim)
+    self.embed.weight.requires_grad_(False)  # Frozen, as in the JAX default.
+    input_size = feature_dim or embedding_dim
+    self.features_input = feature_dim is not None
+    self.answer_gru = nn.GRU(input_size, hidden_size, batch_first=True, bidirectional=True)
+    self.question_gru = nn.GRU(embedding_dim, context_size, batch_first=True)
+    self.job_gru = nn.GRU(embedding_dim, context_size, batch_first=True)
+    self.low_attention = AdditiveAttention(2 * hidden_size, context_size, attention_size)
+    self.interview_gru = nn.GRU(context_size + 2 * hidden_size, hidden_size,
+                                batch_first=True, bidirectional=True)
+    self.high_attention = AdditiveAttention(2 * hidden_size, context_size, attention_size)
+    self.classifier = nn.Linear(2 * hidden_size, 1)
+
+  def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    answers = batch['answers']
+    b, q, t = answers.shape[:3]
+    x = answers.float() if self.features_input else self.embed(answers)
+    lengths = batch['answer_lengths'].reshape(-1)
+    h, _ = _packed_gru(self.answer_gru, x.reshape(b * q, t, -1), lengths, t)
+    questions = self.embed(batch['questions'].reshape(b * q, -1))
+    _, h_q = _packed_gru(self.question_gru, questions, batch['question_lengths'].reshape(-1),
+                         questions.shape[1])
+    mask = torch.arange(t)[None] < lengths[:, None]
+    a, _ = self.low_attention(h, mask, h_q)
+    pairs = torch.cat([h_q, a], -1).reshape(b, q, -1)
+    # Valid answers are contiguous in the benchmark batches, so lengths describe them.
+    num_answers = (batch['answer_lengths'] > 0).sum(-1)
+    h_i, _ = _packed_gru(self.interview_gru, pairs, num_answers, q)
+    _, h_j = _packed_gru(self.job_gru, self.embed(batch['job_title']),
+                         batch['job_title_length'], batch['job_title'].shape[1])
+    v, _ = self.high_attention(h_i, torch.arange(q)[None] < num_answers[:, None], h_j)
+    return self.classifier(v)[..., 0]
+
+
+def to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+  out = {}
+  for key, value in batch.items():
+    value = np.asarray(value)
+    out[key] = torch.from_numpy(value.astype(np.int64) if value.dtype.kind in 'iu' else value)
+  return out
+
+
+def make_train_step(model: TorchHireNet, learning_rate: float = 1e-3, clip: float = 1.0):
+  """Adam + gradient clipping + BCE from logits, as in hirenet_jax.train_lib."""
+  params = [p for p in model.parameters() if p.requires_grad]
+  opt = torch.optim.Adam(params, lr=learning_rate)
+  loss_fn = nn.BCEWithLogitsLoss(reduction='none')
+
+  def step(batch: dict[str, torch.Tensor]) -> float:
+    opt.zero_grad(set_to_none=True)
+    logits = model(batch)
+    weight = batch['weight'].float()
+    loss = (loss_fn(logits, batch['label'].float()) * weight).sum() / weight.sum()
+    loss.backward()
+    nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
+    return float(loss)
+
+  return step
+
+
+def encoder_step(gru: nn.GRU, x_NxTxD: torch.Tensor, lengths_N: torch.Tensor,
+                 packed: bool) -> None:
+  """Forward and backward pass of a bidirectional GRU (the encoder benchmark)."""
+  if packed:
+    out, _ = _packed_gru(gru, x_NxTxD, lengths_N, x_NxTxD.shape[1])
+  else:
+    out, _ = gru(x_NxTxD)
+  out.square().sum().backward()

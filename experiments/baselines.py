@@ -1,0 +1,127 @@
+r"""Runs the paper's baselines for one modality (Table 3 rows above the neural models).
+
+  python -m experiments.baselines --modality=audio [--corpus_dir=DIR | --data_dir=D] \
+      [--workdir=W] [--seed=S] [--baselines=vote,non_sequential,bow] [--num_clusters=100]
+
+Vote (random, position-majority), non-sequential (Doc2Vec / eGeMAPS functionals / video
+functionals) and Bag-of-*-Words, each with SVM, Ridge and Random Forest tuned on
+validation F1. Writes W/results.json (default W: workdirs/baselines_{modality}_s{seed}).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from experiments import common
+
+_MODALITY = flags.DEFINE_enum('modality', 'text', ['text', 'audio', 'video'], 'Modality.')
+_CORPUS_DIR = flags.DEFINE_string('corpus_dir', None, 'Raw corpus (interviews.jsonl).')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Prepared dataset (data_prep.build).')
+_WORKDIR = flags.DEFINE_string('workdir', None,
+                               'Output directory; default workdirs/baselines_{modality}_s{seed}.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of k-means, Doc2Vec, forests, random votes.')
+_BASELINES = flags.DEFINE_list('baselines', ['vote', 'non_sequential', 'bow'],
+                               'Which baselines to run.')
+_NUM_CLUSTERS = flags.DEFINE_integer('num_clusters', 100, 'Bag-of-*-Words codebook size.')
+_WORKERS = flags.DEFINE_integer('workers', None, 'Processes for openSMILE (default: all).')
+_DATA_CACHE = flags.DEFINE_string(
+    'prepared_cache_dir', os.path.expanduser('~/.cache/hirenet_jax/datasets'),
+    'Where datasets built from --corpus_dir (or the default corpus) are cached.')
+
+RESULTS_FILE = 'results.json'
+
+
+def audio_functionals_fn(corpus_dir: str, workers: int | None):
+  """Maps split answers to eGeMAPS functionals read from the corpus's audio files."""
+  from data_prep import audio
+  from data_prep import corpus as corpus_lib
+
+  def compute(splits):
+    interviews, _ = corpus_lib.read_corpus(corpus_dir)
+    by_id = {i.candidate_id: i for i in interviews}
+    out, failed = {}, 0
+    for split, answers in splits.items():
+      paths = []
+      for row, slot in zip(answers.candidate, answers.answer_index):
+        answer = by_id[answers.candidate_ids[row]].answers[slot]
+        paths.append(os.path.join(corpus_dir, answer.audio))
+      values = audio.extract_many(paths, workers=workers, level='functionals')
+      rows = []
+      for v in values:
+        if isinstance(v, np.ndarray):
+          rows.append(v)
+        else:
+          failed += 1
+          logging.warning('functionals: %s', v)
+          rows.append(np.full(audio.NUM_FUNCTIONALS, np.nan, np.float32))
+      out[split] = np.stack(rows)
+    # A failed answer gets the training mean: counted and reported, never dropped silently.
+    train_mean = np.nanmean(out['train'], axis=0)
+    for split in out:
+      out[split] = np.where(np.isnan(out[split]), train_mean, out[split])
+    if failed:
+      print(f'warning: eGeMAPS functionals failed for {failed} answers '
+            '(imputed with the training mean)', file=sys.stderr)
+    return out
+
+  return compute
+
+
+def format_table(results: dict) -> str:
+  lines = [f'{"baseline":<16} {"model":<14} {"split":<11} {"precision":>9} {"recall":>7} '
+           f'{"f1":>7}']
+  for name in ('random_vote', 'majority_vote', 'non_sequential', 'bow'):
+    if name not in results:
+      continue
+    entry = results[name]
+    if 'skipped' in entry:
+      lines.append(f'{name:<16} skipped: {entry["skipped"]}')
+      continue
+    family = entry.get('family', '-')
+    for split in ('validation', 'test'):
+      m = entry[split]
+      lines.append(f'{name:<16} {family:<14} {split:<11} {m["precision"]:>9.3f} '
+                   f'{m["recall"]:>7.3f} {m["f1"]:>7.3f}')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  from experiments.configs import default
+  from hirenet_jax import baseline_lib
+  from hirenet_jax import input_pipeline
+  config = default.get_config()
+  common.apply_shorthands(config, modality=_MODALITY.value, seed=_SEED.value,
+                          corpus_dir=_CORPUS_DIR.value, data_dir=_DATA_DIR.value)
+  try:
+    data_dir = common.prepare_data(config, _DATA_CACHE.value)
+    corpus_dir = input_pipeline.load_meta(data_dir, config.modality).get('corpus_dir')
+    functionals = None
+    if config.modality == 'audio' and corpus_dir and os.path.isdir(corpus_dir):
+      functionals = audio_functionals_fn(corpus_dir, _WORKERS.value)
+    results = baseline_lib.run_baselines(
+        data_dir, config.modality, seed=config.seed, num_clusters=_NUM_CLUSTERS.value,
+        which=_BASELINES.value, audio_functionals=functionals,
+        log=lambda msg: print(msg, flush=True))
+  except (common.CommandError, ValueError, FileNotFoundError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  workdir = _WORKDIR.value or os.path.join(
+      'workdirs', f'baselines_{config.modality}_s{config.seed}')
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, RESULTS_FILE), 'w') as f:
+    json.dump(results, f, indent=2)
+  print(format_table(results))
+  print(f'wrote {os.path.join(workdir, RESULTS_FILE)}')
+
+
+if __name__ == '__main__':
+  app.run(main)
