@@ -94,6 +94,7 @@ def plot_f1(summary: Mapping, rows: Sequence[str], columns: Sequence[str],
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   rows = [r for r in rows if any((r, c) in summary for c in columns)]
+  columns = [c for c in columns if any((r, c) in summary for r in rows)]
   fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4))
   width = 0.8 / max(len(columns), 1)
   x = np.arange(len(rows))

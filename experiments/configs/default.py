@@ -11,6 +11,14 @@ def get_config() -> ml_collections.ConfigDict:
   """Returns the default training configuration."""
   config = ml_collections.ConfigDict()
 
+  # --- data (paper: Dataset; 80/10/10 split by candidate).
+  config.modality = 'text'  # text | audio | video (the --modality shorthand).
+  config.corpus_dir = ''  # Raw corpus (interviews.jsonl); '' = the default synthetic one.
+  config.data_dir = ''  # Prepared dataset; '' = built from corpus_dir into a cache.
+  config.split = 'by_candidate'  # data_prep.build split method.
+  config.num_buckets = 4  # Length buckets = compiled shapes per split.
+  config.pretrained_embeddings = True  # Load the dataset's word vectors into the table.
+
   # --- model (paper: Model section). The paper gives no sizes; ours follow the
   # hierarchical attention network HireNet builds on (Yang et al. 2016): 50 GRU units
   # per direction, 100-d attention vectors. Small enough to train on 2 CPU cores.
@@ -23,5 +31,35 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.dropout_rate = 0.2  # On answer summaries and the interview vector.
   config.model.train_embeddings = False  # Paper: pretrained word vectors, frozen.
   config.model.unroll = 1  # lax.scan unroll of the GRU recurrences.
+
+  # --- optimisation (the paper does not give these).
+  config.seed = 0  # Parameters, dropout and data order (the --seed shorthand).
+  config.batch_size = 32  # Global batch (candidates); divisible by the device count.
+  config.eval_batch_size = 0  # 0 = batch_size.
+  config.num_epochs = 30  # Upper bound; early stopping usually ends sooner.
+  config.learning_rate = 1e-3  # Peak Adam learning rate.
+  config.schedule = 'constant'  # constant | cosine | linear (decay after warmup).
+  config.warmup_steps = 0  # Linear warmup from 0 to learning_rate.
+  config.end_learning_rate_factor = 0.0  # cosine / linear: final lr = factor * lr.
+  config.adam_b1 = 0.9  # Adam beta1.
+  config.adam_b2 = 0.999  # Adam beta2.
+  config.adam_eps = 1e-8  # Adam epsilon.
+  config.grad_clip_norm = 1.0  # Clip gradients to this global norm; 0 = off.
+
+  # --- model selection (paper: best validation F1 is evaluated on test).
+  config.early_stopping_patience = 8  # Epochs without a better validation F1; 0 = off.
+  config.select_threshold = False  # Also pick the decision threshold on validation F1.
+
+  # --- numerics.
+  config.dtype = 'float32'  # Model computation dtype; bfloat16 also runs the GRU state in bf16.
+  config.matmul_precision = 'default'  # jax.default_matmul_precision for the steps.
+
+  # --- logging and checkpoints.
+  config.log_every_steps = 20  # Progress line, JSONL and TensorBoard train scalars.
+  config.tensorboard = True  # Write TensorBoard event files (tensorboardX).
+  config.checkpoint_every_steps = 0  # Extra mid-epoch checkpoints; 0 = end of epoch only.
+  config.max_checkpoints_to_keep = 2  # Latest checkpoints kept for resuming.
+  config.async_checkpointing = True  # Write checkpoints in a background thread.
+  config.debug_kill_after_steps = 0  # Tests: SIGKILL the run after this step; 0 = off.
 
   return config
