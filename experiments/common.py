@@ -1,0 +1,92 @@
+"""Helpers shared by the entry points (no flags here: each entry point defines its own)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+
+class CommandError(Exception):
+  """A one-line error for the user (bad flags, corpus or dataset)."""
+
+
+def setup_jax(cache_dir: str, multihost: bool = False, coordinator: str | None = None,
+              num_processes: int | None = None, process_id: int | None = None) -> None:
+  """Compilation cache and, for multi-host runs, jax.distributed.initialize."""
+  import jax
+  from hirenet_jax import logging_utils
+  logging_utils.quiet_third_party_logs()
+  if cache_dir:
+    jax.config.update('jax_compilation_cache_dir', cache_dir)
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+  if multihost:
+    from hirenet_jax import sharding
+    sharding.initialize_multihost(coordinator, num_processes, process_id)
+
+
+def apply_shorthands(config, *, modality=None, variant=None, seed=None, corpus_dir=None,
+                     data_dir=None) -> None:
+  """Copies the shorthand flags that were given into the (locked) config."""
+  if modality is not None:
+    config.modality = modality
+  if variant is not None:
+    config.model.variant = variant
+  if seed is not None:
+    config.seed = seed
+  if corpus_dir is not None:
+    config.corpus_dir = corpus_dir
+  if data_dir is not None:
+    config.data_dir = data_dir
+
+
+def prepare_data(config, prepared_cache_dir: str) -> str:
+  """The prepared dataset directory for `config`, building it if needed.
+
+  `config.data_dir` wins; otherwise `config.corpus_dir` (or the default synthetic corpus)
+  is built once into `prepared_cache_dir`. Multi-host: process 0 builds, the others wait.
+  """
+  import jax
+  from hirenet_jax import train_lib
+  train_lib.check_config(config)
+  if config.data_dir:
+    return config.data_dir
+  from data_prep import build
+  from data_prep import synthetic
+  from data_prep.errors import CorpusError
+  corpus_dir = config.corpus_dir
+  is_chief = jax.process_index() == 0
+  if not corpus_dir:
+    corpus_dir = synthetic.default_cache_dir()
+    if is_chief:
+      synthetic.ensure_default_corpus([config.modality])
+  corpus_dir = os.path.abspath(corpus_dir)
+  if not os.path.exists(os.path.join(corpus_dir, 'interviews.jsonl')) and is_chief:
+    raise CommandError(f'{corpus_dir} is not a corpus (no interviews.jsonl)')
+  key = hashlib.sha1(f'{corpus_dir}|{config.split}'.encode()).hexdigest()[:12]
+  data_dir = os.path.join(prepared_cache_dir, f'{os.path.basename(corpus_dir)}_{key}')
+  if is_chief:
+    try:
+      build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
+                          overwrite=False)
+    except (CorpusError, ValueError, FileExistsError) as e:
+      raise CommandError(f'cannot prepare the {config.modality} data of {corpus_dir}: {e}')
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices('hirenet_prepare_data')
+  return data_dir
+
+
+def default_workdir(config) -> str:
+  return os.path.join('workdirs', f'{config.modality}_{config.model.variant}_s{config.seed}')
+
+
+def format_results(results: dict) -> str:
+  """Validation and test precision / recall / F1 of the hirable class."""
+  lines = [f'{"split":<11} {"precision":>9} {"recall":>7} {"f1":>7} {"accuracy":>8} '
+           f'{"roc_auc":>7}']
+  for split in ('validation', 'test'):
+    m = results[split]
+    auc = 'n/a' if m.get('roc_auc') is None else f'{m["roc_auc"]:.3f}'
+    lines.append(f'{split:<11} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f} '
+                 f'{m["accuracy"]:>8.3f} {auc:>7}')
+  return '\n'.join(lines)

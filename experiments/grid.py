@@ -1,0 +1,145 @@
+r"""Runs every (modality, variant, seed) and writes the paper's Table 3 layout.
+
+  python -m experiments.grid --modalities=text,audio,video \
+      --variants=bigru,hn_avg,hn_satt,hirenet --seeds=3 --workdir=W [--config.X=...]
+
+Each run lives in W/{modality}_{variant}_s{seed}: a finished run (results.json) is read
+back, an interrupted one resumes from its checkpoint. Writes W/table3.md and W/table3.csv
+(precision / recall / F1 of the hirable class, mean and std over seeds) and
+W/grid_results.json (every run's test metrics).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from experiments import common
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', 'experiments/configs/default.py', 'Training configuration file.',
+    lock_config=True)
+_MODALITIES = flags.DEFINE_list('modalities', ['text', 'audio', 'video'], 'Modalities.')
+_VARIANTS = flags.DEFINE_list('variants', ['bigru', 'hn_avg', 'hn_satt', 'hirenet'],
+                              'Model variants (Table 3 rows).')
+_SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds-1 per combination.')
+_WORKDIR = flags.DEFINE_string('workdir', 'workdirs/grid', 'Grid directory.')
+_CORPUS_DIR = flags.DEFINE_string('corpus_dir', None, 'Raw corpus; default synthetic one.')
+_DATA_DIR = flags.DEFINE_string('data_dir', None,
+                                'Prepared datasets (one data_dir holding every modality).')
+_CACHE_DIR = flags.DEFINE_string('jax_cache_dir',
+                                 os.path.expanduser('~/.cache/hirenet_jax/xla'),
+                                 'Persistent XLA compilation cache ("" = off).')
+_DATA_CACHE = flags.DEFINE_string('prepared_cache_dir',
+                                  os.path.expanduser('~/.cache/hirenet_jax/datasets'),
+                                  'Where datasets built from a corpus are cached.')
+
+ROW_NAMES = {'bigru': 'Bidirectional GRU', 'hn_avg': 'HN AVG', 'hn_satt': 'HN SATT',
+             'hirenet': 'HireNet'}
+METRICS = ('precision', 'recall', 'f1')
+
+
+def summarise(runs: list[dict]) -> dict:
+  """{(variant, modality): {metric: (mean, std, n)}} over seeds (std with ddof=1)."""
+  groups: dict = {}
+  for run in runs:
+    groups.setdefault((run['variant'], run['modality']), []).append(run['test'])
+  out = {}
+  for key, tests in groups.items():
+    out[key] = {}
+    for m in METRICS:
+      values = np.asarray([t[m] for t in tests], np.float64)
+      std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+      out[key][m] = (float(values.mean()), std, len(values))
+  return out
+
+
+def table3_markdown(summary: dict, modalities, variants) -> str:
+  """Table 3 layout: one row per model, precision / recall / F1 per modality."""
+  head = '| Model | ' + ' | '.join(f'{mod.capitalize()} {m.capitalize() if m != "f1" else "F1"}'
+                                     for mod in modalities for m in METRICS) + ' |'
+  lines = [head, '|' + '---|' * (1 + len(modalities) * len(METRICS))]
+  for v in variants:
+    cells = []
+    for mod in modalities:
+      for m in METRICS:
+        stat = summary.get((v, mod), {}).get(m)
+        cells.append('-' if stat is None else f'{stat[0]:.3f} ± {stat[1]:.3f}')
+    lines.append(f'| {ROW_NAMES.get(v, v)} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def write_table3_csv(path: str, summary: dict, modalities, variants) -> None:
+  with open(path, 'w', newline='') as f:
+    w = csv.writer(f)
+    w.writerow(['model', 'variant', 'modality', 'num_seeds'] +
+               [f'{m}_{s}' for m in METRICS for s in ('mean', 'std')])
+    for v in variants:
+      for mod in modalities:
+        if (v, mod) not in summary:
+          continue
+        stats = summary[(v, mod)]
+        w.writerow([ROW_NAMES.get(v, v), v, mod, stats['f1'][2]] +
+                   [f'{stats[m][i]:.6f}' for m in METRICS for i in (0, 1)])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  common.setup_jax(_CACHE_DIR.value)
+  from hirenet_jax import train_lib
+  root = _WORKDIR.value
+  os.makedirs(root, exist_ok=True)
+  runs = []
+  try:
+    for modality in _MODALITIES.value:
+      base = copy.deepcopy(_CONFIG.value)
+      common.apply_shorthands(base, modality=modality, corpus_dir=_CORPUS_DIR.value,
+                              data_dir=_DATA_DIR.value)
+      data_dir = None
+      for variant in _VARIANTS.value:
+        for seed in range(_SEEDS.value):
+          config = copy.deepcopy(base)
+          common.apply_shorthands(config, variant=variant, seed=seed)
+          train_lib.check_config(config)
+          workdir = os.path.join(root, f'{modality}_{variant}_s{seed}')
+          results_path = os.path.join(workdir, train_lib.RESULTS_FILE)
+          if os.path.exists(results_path):
+            with open(results_path) as f:
+              results = json.load(f)
+            logging.info('%s: done already', workdir)
+          else:
+            if data_dir is None:
+              data_dir = common.prepare_data(base, _DATA_CACHE.value)
+            config.data_dir = data_dir
+            logging.info('%s: training', workdir)
+            results = train_lib.train_and_evaluate(config, workdir)
+          runs.append({'modality': modality, 'variant': variant, 'seed': seed,
+                       'workdir': workdir, 'validation': results['validation'],
+                       'test': results['test']})
+  except (common.CommandError, train_lib.ConfigError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  summary = summarise(runs)
+  markdown = table3_markdown(summary, _MODALITIES.value, _VARIANTS.value)
+  with open(os.path.join(root, 'table3.md'), 'w') as f:
+    f.write(markdown)
+  write_table3_csv(os.path.join(root, 'table3.csv'), summary, _MODALITIES.value,
+                   _VARIANTS.value)
+  with open(os.path.join(root, 'grid_results.json'), 'w') as f:
+    json.dump(runs, f, indent=2)
+  print(markdown)
+  print(f'wrote {root}/table3.md, table3.csv and grid_results.json ({len(runs)} runs)')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,218 @@
+"""End to end on tiny synthetic corpora: the train / predict commands, resume after a kill,
+one-line errors, and that HireNet learns a planted cue (beats the position-majority vote).
+
+The helpers here (`tiny_data`, `run_cli`, `load_final_params`) are shared by
+test_multidevice.py and test_multihost.py.
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+import jax
+import numpy as np
+import pytest
+
+from hirenet_jax import metrics as metrics_lib
+from hirenet_jax import train_lib
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRATCH = os.path.join(tempfile.gettempdir(), f'hirenet_train_tests_{os.getuid()}')
+XLA_CACHE = os.path.join(SCRATCH, 'xla_cache')
+# Tiny model on a tiny corpus: a run takes seconds. embedding_dim must match the
+# dataset's 200-d word2vec vectors.
+TINY_FLAGS = ['--config=experiments/configs/test.py', '--config.model.embedding_dim=200']
+
+# Compiled programs are shared by every test and subprocess of the session.
+jax.config.update('jax_compilation_cache_dir', XLA_CACHE)
+jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+
+
+def tiny_data(name: str = 'tiny', *, num_candidates: int = 40, **corpus_kwargs
+              ) -> tuple[str, str]:
+  """(corpus_dir, data_dir) of a text-only synthetic corpus, built once per machine."""
+  from data_prep import build
+  from data_prep import synthetic
+  os.makedirs(SCRATCH, exist_ok=True)
+  corpus_dir = os.path.join(SCRATCH, f'{name}_corpus')
+  data_dir = os.path.join(SCRATCH, f'{name}_data')
+  kwargs = dict(num_candidates=num_candidates, seed=1, modalities=('text',),
+                words_per_answer=12, seconds_per_answer=3, workers=1)
+  kwargs.update(corpus_kwargs)
+  with open(os.path.join(SCRATCH, f'{name}.lock'), 'a') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers build it once.
+    synthetic.generate_corpus(corpus_dir, **kwargs)
+    build.build_dataset(corpus_dir, 'text', data_dir, workers=1)
+  return corpus_dir, data_dir
+
+
+def cli_env(num_devices: int = 1) -> dict:
+  env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS='cpu')
+  flags = env.get('XLA_FLAGS', '').replace('--xla_force_host_platform_device_count', '--x')
+  env['XLA_FLAGS'] = f'{flags} --xla_force_host_platform_device_count={num_devices}'.strip()
+  return env
+
+
+def cli_command(module: str, *args: str) -> list[str]:
+  return [sys.executable, '-m', module, *args, f'--jax_cache_dir={XLA_CACHE}']
+
+
+def run_cli(module: str, *args: str, num_devices: int = 1, check: bool = True
+            ) -> subprocess.CompletedProcess:
+  """Runs `python -m module args` in the repository like a user would."""
+  proc = subprocess.run(cli_command(module, *args), cwd=REPO, env=cli_env(num_devices),
+                        capture_output=True, text=True, timeout=300)
+  if check and proc.returncode != 0:
+    raise AssertionError(f'{module} failed ({proc.returncode}):\n{proc.stderr[-4000:]}')
+  return proc
+
+
+def tiny_config(data_dir: str, **overrides):
+  """experiments/configs/test.py on `data_dir` with dotted-key overrides."""
+  from experiments.configs import test as test_config
+  config = test_config.get_config()
+  config.model.embedding_dim = 200
+  config.data_dir = data_dir
+  for key, value in overrides.items():
+    target = config
+    *path, last = key.split('.')
+    for p in path:
+      target = target[p]
+    target[last] = value
+  return config
+
+
+def load_final_params(workdir: str) -> dict:
+  """Parameters of the latest checkpoint, as numpy arrays."""
+  import orbax.checkpoint as ocp
+  ckpt_dir = os.path.join(workdir, 'checkpoints')
+  step = max(int(s) for s in os.listdir(ckpt_dir) if s.isdigit())
+  path = os.path.join(ckpt_dir, str(step), 'state')
+  with ocp.PyTreeCheckpointer() as ckptr:
+    structure = ckptr.metadata(path).item_metadata.tree
+    as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), structure)
+    tree = ckptr.restore(path, args=ocp.args.PyTreeRestore(restore_args=as_numpy))
+  return jax.tree.map(np.asarray, tree['params'])
+
+
+def train_losses(workdir: str) -> list[float]:
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    rows = [json.loads(line) for line in f]
+  by_step = {r['step']: r['loss'] for r in rows if r['split'] == 'train'}
+  return [by_step[s] for s in sorted(by_step)]
+
+
+@pytest.fixture(scope='module')
+def tiny():
+  return tiny_data()
+
+
+def test_train_then_predict_commands(tiny, tmp_path):
+  corpus_dir, _ = tiny
+  workdir = str(tmp_path / 'run')
+  proc = run_cli('experiments.train', '--modality=text', '--variant=hirenet',
+                 f'--corpus_dir={corpus_dir}', f'--workdir={workdir}', '--seed=3',
+                 f'--prepared_cache_dir={tmp_path / "prepared"}', *TINY_FLAGS)
+  assert 'validation' in proc.stdout and 'test' in proc.stdout and 'precision' in proc.stdout
+  with open(os.path.join(workdir, 'results.json')) as f:
+    results = json.load(f)
+  for split in ('validation', 'test'):
+    assert {'precision', 'recall', 'f1', 'accuracy', 'roc_auc'} <= set(results[split])
+  assert results['config']['seed'] == 3
+  with open(os.path.join(workdir, 'predictions.csv')) as f:
+    header, *rows = f.read().splitlines()
+  assert header == 'candidate_id,position_id,label,score,split'
+  assert len(rows) == results['validation']['num_examples'] + results['test']['num_examples']
+
+  output = str(tmp_path / 'scores.jsonl')
+  run_cli('experiments.predict', f'--workdir={workdir}', f'--corpus_dir={corpus_dir}',
+          f'--output={output}')
+  with open(output) as f:
+    lines = [json.loads(line) for line in f]
+  with open(os.path.join(corpus_dir, 'interviews.jsonl')) as f:
+    interviews = {json.loads(line)['candidate_id']: json.loads(line) for line in f}
+  assert {line['candidate_id'] for line in lines} == set(interviews)
+  for line in lines:
+    num_answers = len(interviews[line['candidate_id']]['answers'])
+    assert len(line['question_attention']) == num_answers
+    assert len(line['answer_attention']) == num_answers
+    assert line['answer_index'] == list(range(num_answers))
+    assert sum(line['question_attention']) == pytest.approx(1.0, abs=1e-4)
+    for weights in line['answer_attention']:
+      assert len(weights) > 0 and sum(weights) == pytest.approx(1.0, abs=1e-4)
+  # predict uses the selected checkpoint: the same scores as predictions.csv.
+  test_scores = {r.split(',')[0]: float(r.split(',')[3]) for r in rows}
+  for line in lines:
+    if line['candidate_id'] in test_scores:
+      assert line['score'] == pytest.approx(test_scores[line['candidate_id']], abs=1e-5)
+
+
+def test_killed_run_resumes_to_the_same_parameters_and_metrics(tiny, tmp_path):
+  _, data_dir = tiny
+  overrides = {'num_epochs': 3, 'checkpoint_every_steps': 3}
+  full_dir = str(tmp_path / 'full')
+  full = train_lib.train_and_evaluate(tiny_config(data_dir, **overrides), full_dir)
+
+  killed_dir = str(tmp_path / 'killed')
+  proc = run_cli('experiments.train', f'--data_dir={data_dir}', f'--workdir={killed_dir}',
+                 *TINY_FLAGS, '--config.num_epochs=3', '--config.checkpoint_every_steps=3',
+                 '--config.debug_kill_after_steps=7', check=False)
+  assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+  assert not os.path.exists(os.path.join(killed_dir, 'results.json'))
+  resumed = train_lib.train_and_evaluate(tiny_config(data_dir, **overrides), killed_dir)
+
+  for split in ('validation', 'test'):
+    assert resumed[split] == pytest.approx(full[split], rel=1e-6, abs=1e-6)
+  assert resumed['history'] == full['history']  # Per-epoch train / validation metrics.
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6),
+               load_final_params(full_dir), load_final_params(killed_dir))
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--variant=transformer'], 'unknown variant'),
+    (['--modality=smell'], 'unknown modality'),
+    (['--modality=audio'], 'audio'),  # The tiny corpus has no audio.
+])
+def test_bad_configuration_is_one_clear_line(tiny, tmp_path, args, message):
+  corpus_dir, _ = tiny
+  proc = run_cli('experiments.train', f'--corpus_dir={corpus_dir}',
+                 f'--workdir={tmp_path}/w', f'--prepared_cache_dir={tmp_path}/p',
+                 *TINY_FLAGS, *args, check=False)
+  assert proc.returncode == 1
+  errors = [l for l in proc.stderr.splitlines() if l.startswith('error:')]
+  assert len(errors) == 1 and message in errors[0], proc.stderr[-2000:]
+  assert 'Traceback' not in proc.stderr
+
+
+def position_majority_f1(data_dir: str, split: str) -> float:
+  """The paper's Majority Vote baseline: each position's majority training label."""
+  data = train_lib.PreparedDataset(data_dir, 'text', seed=0, num_buckets=2)
+  train, target = data.record_info('train'), data.record_info(split)
+  votes = collections.defaultdict(list)
+  for pos, label in zip(train['position_id'], train['label']):
+    votes[pos].append(label)
+  overall = float(np.mean(train['label']) >= 0.5)
+  scores = [float(np.mean(votes[p]) >= 0.5) if p in votes else overall
+            for p in target['position_id']]
+  return metrics_lib.classification_metrics(target['label'], scores)['f1']
+
+
+def test_hirenet_beats_the_position_majority_vote(tmp_path):
+  """Fails if the model learns nothing: with an exact cue (the order of two phrases in the
+  key answers of each job family) HireNet must clearly beat the paper's Majority Vote."""
+  _, data_dir = tiny_data('cue', num_candidates=600, cue_strength=1.0, label_noise=0.0)
+  config = tiny_config(data_dir, **{
+      'num_epochs': 15, 'batch_size': 16, 'learning_rate': 5e-3,
+      'model.hidden_size': 16, 'model.context_size': 16, 'model.attention_size': 16,
+      'model.train_embeddings': True, 'log_every_steps': 1000, 'tensorboard': False})
+  results = train_lib.train_and_evaluate(config, str(tmp_path / 'cue'))
+  majority = position_majority_f1(data_dir, 'test')
+  assert results['test']['f1'] > majority + 0.15, (results['test'], majority)
+  assert results['test']['roc_auc'] > 0.85, results['test']
