@@ -29,17 +29,27 @@ _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 _ELISION = re.compile(r"^(c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu)'(?=[^\W_])")
 
 
-def tokenize(text: str) -> list[str]:
-  """Lowercased word tokens of `text`, French elisions split, punctuation dropped."""
-  text = unicodedata.normalize('NFC', text).lower().replace('’', "'")
+def tokenize_with_offsets(text: str) -> list[tuple[str, int, int]]:
+  """(token, start, end) of each token; offsets index the NFC-normalised text."""
+  text = unicodedata.normalize('NFC', text)
+  lowered = text.lower().replace('’', "'")
+  if len(lowered) != len(text):  # A rare case change that alters lengths: no offsets.
+    lowered = ''.join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    lowered = lowered.replace('’', "'")
   tokens = []
-  for word in _WORD.findall(text):
+  for match in _WORD.finditer(lowered):
+    word, start = match.group(), match.start()
     m = _ELISION.match(word)
     if m:
-      tokens.append(word[:m.end()])
-      word = word[m.end():]
-    tokens.append(word)
+      tokens.append((word[:m.end()], start, start + m.end()))
+      word, start = word[m.end():], start + m.end()
+    tokens.append((word, start, start + len(word)))
   return tokens
+
+
+def tokenize(text: str) -> list[str]:
+  """Lowercased word tokens of `text`, French elisions split, punctuation dropped."""
+  return [token for token, _, _ in tokenize_with_offsets(text)]
 
 
 class Vocabulary:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 
@@ -90,3 +91,63 @@ def format_results(results: dict) -> str:
     lines.append(f'{split:<11} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f} '
                  f'{m["accuracy"]:>8.3f} {auc:>7}')
   return '\n'.join(lines)
+
+
+def _sources(config, corpus_dir: str | None, scratch: str):
+  """(data_dir, splits) holding the corpus featurised like the training data."""
+  from hirenet_jax import input_pipeline
+  meta = input_pipeline.load_meta(config.data_dir, config.modality)
+  trained_on = os.path.abspath(meta.get('corpus_dir') or '')
+  if corpus_dir is None or os.path.abspath(corpus_dir) == trained_on:
+    return config.data_dir, ('train', 'validation', 'test')
+  from data_prep import build
+  featurise = getattr(build, 'featurize_corpus', None)
+  if featurise is None:
+    raise CommandError(
+        'this version of data_prep cannot featurise a new corpus with an existing '
+        'dataset\'s vocabulary (data_prep.build.featurize_corpus is missing)')
+  out_dir = os.path.join(scratch, 'data')
+  info = featurise(corpus_dir, config.modality, config.data_dir, out_dir)
+  return out_dir, tuple(info.get('splits', ('test',)) if isinstance(info, dict) else ('test',))
+
+
+def score_corpus(workdir: str, corpus_dir: str | None, scratch: str):
+  """Scores a corpus with a run's selected checkpoint.
+
+  Returns (config, meta of the featurised data, rows): one row per candidate with
+  candidate_id, position_id, label, split, score, hirable, threshold,
+  question_attention, answer_attention and answer_index (see the module docstring).
+  """
+  import ml_collections
+  from hirenet_jax import train_lib
+  config_path = os.path.join(workdir, train_lib.CONFIG_FILE)
+  if not os.path.exists(config_path):
+    raise CommandError(f'{workdir} is not a training run (no {config_path})')
+  with open(config_path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  data_dir, splits = _sources(config, corpus_dir, scratch)
+  data = train_lib.PreparedDataset(data_dir, config.modality, seed=config.seed,
+                                   num_buckets=config.num_buckets)
+  state, steps, threshold, config = train_lib.load_for_prediction(workdir, data, config)
+  batch_size = config.eval_batch_size or config.batch_size
+  rows = []
+  for split in splits:
+    if data.num_records(split) == 0:
+      continue
+    info = data.record_info(split)
+    batches = data.batches(split, batch_size=batch_size, epoch=0, shuffle=False)
+    for row in train_lib.predict_batches(steps, state, batches):
+      i = row['index']
+      rows.append({
+          'candidate_id': info['candidate_id'][i],
+          'position_id': info['position_id'][i],
+          'label': info['label'][i],
+          'split': split,
+          'score': row['score'],
+          'hirable': row['score'] >= threshold,
+          'threshold': threshold,
+          'question_attention': row['question_attention'],
+          'answer_attention': row['answer_attention'],
+          'answer_index': [info['answer_index'][i][q] for q in row['answer_slots']],
+      })
+  return config, data.meta, rows

@@ -207,3 +207,76 @@ def run_baselines(data_dir: str, modality: str, *, seed: int = 0, num_clusters: 
     classify('bow', bow_features(splits, embeddings=embeddings, num_clusters=num_clusters,
                                  seed=seed))
   return results
+
+
+# ---------------------------------------------------------------------- fusion
+
+
+@dataclasses.dataclass
+class ModalityOutputs:
+  """A trained monomodal model's outputs on one split, candidates in any order."""
+  candidate_ids: list[str]
+  position_ids: list[str]
+  labels: np.ndarray
+  scores: np.ndarray  # ỹ (eq. 15) per candidate.
+  vectors: np.ndarray  # v (eq. 14) per candidate: [num_candidates, 2H].
+
+
+def align(outputs: Mapping[str, ModalityOutputs]) -> tuple[list[str], dict[str, np.ndarray]]:
+  """Candidates present in every modality (sorted) and each modality's row of them."""
+  common = sorted(set.intersection(*(set(o.candidate_ids) for o in outputs.values())))
+  rows = {}
+  for m, o in outputs.items():
+    where = {c: i for i, c in enumerate(o.candidate_ids)}
+    rows[m] = np.array([where[c] for c in common], np.int64)
+  return common, rows
+
+
+def run_fusion(outputs: Mapping[str, Mapping[str, ModalityOutputs]], *, seed: int = 0,
+               num_draws: int = 1000) -> dict:
+  """Table 4: early and late fusion and the vote baselines on the candidates that have
+  every modality.
+
+  Args:
+    outputs: {modality: {split: ModalityOutputs}} for train, validation and test.
+    seed: classifiers of early fusion and random votes.
+    num_draws: random-vote draws.
+
+  Early fusion concatenates the modalities' v and goes through the non-sequential
+  classifiers (one example per candidate, tuned on validation F1); late fusion averages
+  the modalities' scores ỹ.
+  """
+  modalities = sorted(outputs)
+  if len(modalities) < 2:
+    raise ValueError(f'fusion needs at least two modalities, got {modalities}')
+  aligned: dict[str, dict] = {}
+  for split in SPLITS:
+    per_split = {m: outputs[m][split] for m in modalities}
+    ids, rows = align(per_split)
+    if not ids:
+      raise ValueError(f'no {split} candidate has all of {modalities}')
+    first = per_split[modalities[0]]
+    labels = first.labels[rows[modalities[0]]]
+    for m in modalities[1:]:
+      if not np.array_equal(per_split[m].labels[rows[m]], labels):
+        raise ValueError(f'{split}: the {m} model has other labels than the '
+                         f'{modalities[0]} model for the same candidates')
+    aligned[split] = {
+        'ids': ids, 'labels': labels,
+        'positions': [first.position_ids[i] for i in rows[modalities[0]]],
+        'scores': {m: per_split[m].scores[rows[m]] for m in modalities},
+        'vectors': np.concatenate([per_split[m].vectors[rows[m]] for m in modalities], -1),
+    }
+  results: dict = {'modalities': modalities, 'seed': seed,
+                   'num_candidates': {s: len(a['ids']) for s, a in aligned.items()}}
+  results['late_fusion'] = {
+      s: metrics.json_safe(metrics.classification_metrics(
+          aligned[s]['labels'], baselines.late_fusion(aligned[s]['scores'])))
+      for s in ('validation', 'test')}
+  sets = [baselines.AnswerSet(aligned[s]['vectors'], np.arange(len(aligned[s]['ids'])),
+                              aligned[s]['labels']) for s in SPLITS]
+  results['early_fusion'] = _selection_result(baselines.fit_and_select(*sets, seed=seed))
+  splits = {s: SplitAnswers([], np.zeros(0, np.int64), np.zeros(0, np.int64), a['ids'],
+                            a['positions'], a['labels']) for s, a in aligned.items()}
+  results.update(vote_results(splits, seed=seed, num_draws=num_draws))
+  return results

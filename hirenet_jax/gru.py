@@ -36,24 +36,29 @@ def _scan_gru(
 ) -> tuple[jax.Array, jax.Array]:
   """Runs S independent GRU stacks in one scan over T.
 
+  The recurrent state, gates and outputs are float32 whatever the dtype of the inputs
+  and weights (bf16 matmuls accumulate in float32): a bf16 state would drift over the
+  thousands of steps of an audio answer.
+
   Returns (outputs [S, T, N, H] zero at masked steps, final states [S, N, H]).
   """
   num_stacks, _, n, three_h = xproj_SxTxNx3H.shape
   hidden = three_h // 3
-  h0_SxNxH = jnp.zeros((num_stacks, n, hidden), xproj_SxTxNx3H.dtype)
+  h0_SxNxH = jnp.zeros((num_stacks, n, hidden), jnp.float32)
+  b_h_Sx1x3H = b_h_Sx3H.astype(jnp.float32)[:, None]
 
   def step(h_SxNxH, inputs):
     xp_SxNx3H, m_SxN = inputs
-    hp_SxNx3H = jnp.einsum('snh,shk->snk', h_SxNxH, w_h_SxHx3H) + b_h_Sx3H[:, None]
-    xr, xz, xn = jnp.split(xp_SxNx3H, 3, axis=-1)
+    hp_SxNx3H = jnp.einsum('snh,shk->snk', h_SxNxH.astype(w_h_SxHx3H.dtype), w_h_SxHx3H,
+                           preferred_element_type=jnp.float32) + b_h_Sx1x3H
+    xr, xz, xn = jnp.split(xp_SxNx3H.astype(jnp.float32), 3, axis=-1)
     hr, hz, hn = jnp.split(hp_SxNx3H, 3, axis=-1)
     r = jax.nn.sigmoid(xr + hr)
     z = jax.nn.sigmoid(xz + hz)
     cand = jnp.tanh(xn + r * hn)
     h_new = (1.0 - z) * cand + z * h_SxNxH
     m = m_SxN[..., None]
-    h_next = jnp.where(m, h_new, h_SxNxH)
-    return h_next, jnp.where(m, h_new, 0.0).astype(h_new.dtype)
+    return jnp.where(m, h_new, h_SxNxH), jnp.where(m, h_new, 0.0)
 
   xs = (jnp.swapaxes(xproj_SxTxNx3H, 0, 1), jnp.swapaxes(mask_SxTxN, 0, 1))
   h_final, ys_TxSxNxH = jax.lax.scan(step, h0_SxNxH, xs, unroll=unroll)
@@ -67,7 +72,8 @@ class MaskedGRU(nn.Module):
     hidden_size: units per direction.
     bidirectional: also run right-to-left and concatenate (eq. 3, eq. 10).
     unroll: `lax.scan` unroll factor.
-    dtype: computation dtype (params stay float32).
+    dtype: dtype of the input projections and matmul operands (params, recurrent
+      state and outputs stay float32).
   """
   hidden_size: int
   bidirectional: bool = True
@@ -108,7 +114,7 @@ class MaskedGRU(nn.Module):
     xs_SxNxTxD = jnp.stack([x, jnp.flip(x, axis=1)][:num_dirs])
     masks_SxNxT = jnp.stack([mask, jnp.flip(mask, axis=1)][:num_dirs])
     xproj = jnp.einsum('sntd,sdk->stnk', xs_SxNxTxD, w_i_SxDx3H.astype(self.dtype))
-    xproj = xproj + b_i_Sx3H[:, None, None].astype(self.dtype)
+    xproj = xproj + b_i_Sx3H[:, None, None].astype(self.dtype)  # Stored in dtype.
     ys_SxTxNxH, final_SxNxH = _scan_gru(
         xproj, jnp.swapaxes(masks_SxNxT, 1, 2), w_h_SxHx3H.astype(self.dtype),
         b_h_Sx3H.astype(self.dtype), self.unroll)

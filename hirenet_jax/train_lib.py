@@ -284,12 +284,15 @@ def predict_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, ja
   else:
     question_BxQ = valid_BxQ / jnp.maximum(valid_BxQ.sum(-1, keepdims=True), 1.0)
     answer_BxQxT = jnp.zeros(batch['answers'].shape[:3], jnp.float32)
-  return {
+  out = {
       'scores': models.candidate_scores(logits, batch),
       'index': batch['index'],
       'question_attention': question_BxQ,
       'answer_attention': answer_BxQxT,
   }
+  if 'interview_vector' in inter:  # v (eq. 14): the input of early fusion.
+    out['interview_vector'] = inter['interview_vector'][0]
+  return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -617,7 +620,8 @@ def load_for_prediction(workdir: str, data: DataSource,
 def predict_batches(steps: Steps, state: TrainState,
                     batches: Iterator[dict[str, np.ndarray]]) -> Iterator[dict[str, Any]]:
   """Per real candidate: `index`, `score`, `question_attention` (one weight per valid
-  answer slot) and `answer_attention` (per valid slot, one weight per valid step)."""
+  answer slot), `answer_attention` (per valid slot, one weight per valid step) and
+  `interview_vector` (v, eq. 14; None for bigru)."""
   for batch in batches:
     out = jax.device_get(steps.predict(state, sharding.shard_batch(batch, steps.mesh)))
     lengths = np.asarray(batch['answer_lengths'])
@@ -632,4 +636,6 @@ def predict_batches(steps: Steps, state: TrainState,
           'question_attention': [float(out['question_attention'][row, q]) for q in slots],
           'answer_attention': [out['answer_attention'][row, q, :lengths[row, q]].tolist()
                                for q in slots],
+          'interview_vector': (np.asarray(out['interview_vector'][row])
+                               if 'interview_vector' in out else None),
       }

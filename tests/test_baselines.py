@@ -73,3 +73,34 @@ def test_late_fusion_is_the_mean_of_the_scores():
   fused = baselines.late_fusion({'text': np.array([0.2, 0.9]), 'audio': np.array([0.4, 0.3]),
                                  'video': np.array([0.6, 0.0])})
   np.testing.assert_allclose(fused, [0.4, 0.4])
+
+
+def test_run_fusion_aligns_candidates_and_late_fusion_is_the_mean():
+  from hirenet_jax import baseline_lib
+  rng = np.random.default_rng(0)
+  outputs = {}
+  n = 30
+  ids = [f'c{i:02d}' for i in range(n)]
+  labels = rng.integers(0, 2, n)
+  positions = [f'p{i % 4}' for i in range(n)]
+  scores = {m: rng.random(n) for m in ('text', 'audio', 'video')}
+  for m in scores:
+    per_split = {}
+    for split, part in (('train', range(0, 18)), ('validation', range(18, 24)),
+                        ('test', range(24, 30))):
+      rows = [i for i in part if not (m == 'video' and i in (20, 27))]  # No video for two.
+      rows = rows[::-1] if m == 'audio' else rows  # Another record order.
+      per_split[split] = baseline_lib.ModalityOutputs(
+          [ids[i] for i in rows], [positions[i] for i in rows], labels[rows],
+          scores[m][rows], rng.normal(size=(len(rows), 4)) + labels[rows, None])
+    outputs[m] = per_split
+  results = baseline_lib.run_fusion(outputs, seed=0, num_draws=50)
+  assert results['num_candidates'] == {'train': 18, 'validation': 5, 'test': 5}
+  test_rows = [i for i in range(24, 30) if i != 27]
+  fused = np.mean([scores[m][test_rows] for m in scores], axis=0)
+  assert results['late_fusion']['test'] == metrics.json_safe(
+      metrics.classification_metrics(labels[test_rows], fused))
+  assert {'family', 'validation', 'test'} <= set(results['early_fusion'])
+  assert results['majority_vote']['test']['num_examples'] == 5
+  with pytest.raises(ValueError, match='at least two'):
+    baseline_lib.run_fusion({'text': outputs['text']})

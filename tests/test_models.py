@@ -277,3 +277,18 @@ def test_hirenet_overfits_a_cue_inside_one_answer():
       model.apply({'params': params}, batch, train=False), batch))
   assert float(loss) < 0.1
   np.testing.assert_array_equal(probs > 0.5, labels == 1)
+
+
+def test_bfloat16_compute_keeps_a_float32_state_and_close_scores():
+  batch = make_batch(features_dim=3)
+  model32, params = model_and_params('hirenet', 3)
+  model16 = models.HireNet(variant='hirenet', features_input=True, dtype=jnp.bfloat16,
+                           **_SIZES)
+  s32 = np.asarray(models.candidate_scores(model32.apply({'params': params}, batch,
+                                                         train=False), batch))
+  logits16, state = model16.apply({'params': params}, batch, train=False,
+                                  mutable=['intermediates'])
+  s16 = np.asarray(models.candidate_scores(logits16, batch))
+  assert logits16.dtype == jnp.float32
+  assert state['intermediates']['interview_vector'][0].dtype == jnp.float32
+  np.testing.assert_allclose(s16, s32, atol=2e-2)

@@ -94,3 +94,14 @@ def test_load_word2vec_rejects_a_file_that_is_not_word2vec(tmp_path):
   path.write_text('this is not\na word2vec file\n')
   with pytest.raises(ValueError, match='not a word2vec'):
     text.load_word2vec(str(path), text.Vocabulary(['a']))
+
+
+def test_token_offsets_point_at_the_tokens():
+  from data_prep import text as text_lib
+  sentence = "Bonjour, j'aime l’entreprise Équipe-Vente !"
+  tokens = text_lib.tokenize_with_offsets(sentence)
+  assert [t for t, _, _ in tokens] == text_lib.tokenize(sentence)
+  assert [t for t, _, _ in tokens] == ['bonjour', "j'", 'aime', "l'", 'entreprise',
+                                        'équipe-vente']
+  for token, start, end in tokens:
+    assert sentence[start:end].lower().replace('’', "'") == token

@@ -153,6 +153,24 @@ def test_train_then_predict_commands(tiny, tmp_path):
     if line['candidate_id'] in test_scores:
       assert line['score'] == pytest.approx(test_scores[line['candidate_id']], abs=1e-5)
 
+  # Any corpus in the raw format: featurised with the run's vocabulary, every candidate
+  # scored, one attention weight per word of each answer.
+  from data_prep import synthetic
+  other = synthetic.generate_corpus(str(tmp_path / 'other'), num_candidates=6, seed=7,
+                                    modalities=('text',), words_per_answer=9, workers=1)
+  output = str(tmp_path / 'other.jsonl')
+  run_cli('experiments.predict', f'--workdir={workdir}', f'--corpus_dir={other}',
+          f'--output={output}')
+  with open(output) as f:
+    lines = [json.loads(line) for line in f]
+  with open(os.path.join(other, 'interviews.jsonl')) as f:
+    others = {r['candidate_id']: r for r in map(json.loads, f)}
+  assert sorted(line['candidate_id'] for line in lines) == sorted(others)
+  for line in lines:
+    answers = others[line['candidate_id']]['answers']
+    assert len(line['answer_attention']) == len(answers)
+    assert 0.0 <= line['score'] <= 1.0
+
 
 def test_killed_run_resumes_to_the_same_parameters_and_metrics(tiny, tmp_path):
   _, data_dir = tiny

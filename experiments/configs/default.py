@@ -51,7 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.select_threshold = False  # Also pick the decision threshold on validation F1.
 
   # --- numerics.
-  config.dtype = 'float32'  # Model computation dtype; bfloat16 also runs the GRU state in bf16.
+  config.dtype = 'float32'  # Matmul operands / projections; bfloat16 keeps a float32 GRU state.
   config.matmul_precision = 'default'  # jax.default_matmul_precision for the steps.
 
   # --- logging and checkpoints.

@@ -1,0 +1,101 @@
+r"""Multimodal fusion of trained monomodal HireNets (paper Table 4).
+
+  python -m experiments.fusion --workdir=W [--seed=0] [--variant=hirenet] \
+      [--modalities=text,audio,video]
+
+Loads the selected checkpoints of W/{modality}_{variant}_s{seed} (experiments.grid or
+experiments.train runs on the same corpus), scores every candidate of every split, and
+on the candidates that have all the modalities computes:
+  - early fusion: the modalities' last layers v concatenated, then SVM / Ridge / Random
+    Forest tuned on validation F1 (as the non-sequential baselines);
+  - late fusion: the mean of the modalities' scores;
+  - the random and position-majority vote baselines on the same candidates.
+Writes W/fusion_s{seed}/results.json, which experiments.report reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from experiments import common
+
+_WORKDIR = flags.DEFINE_string('workdir', 'workdirs/grid', 'Grid directory.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Which seed\'s runs to fuse.')
+_VARIANT = flags.DEFINE_enum('variant', 'hirenet', ['hn_avg', 'hn_satt', 'hirenet'],
+                             'Which (hierarchical) variant to fuse.')
+_MODALITIES = flags.DEFINE_list('modalities', ['text', 'audio', 'video'], 'Modalities.')
+_CACHE_DIR = flags.DEFINE_string('jax_cache_dir',
+                                 os.path.expanduser('~/.cache/hirenet_jax/xla'),
+                                 'Persistent XLA compilation cache ("" = off).')
+
+RESULTS_FILE = 'results.json'
+
+
+def modality_outputs(run_dir: str):
+  """{split: ModalityOutputs} of one finished run's selected checkpoint."""
+  import ml_collections
+  from hirenet_jax import baseline_lib
+  from hirenet_jax import train_lib
+  config_path = os.path.join(run_dir, train_lib.CONFIG_FILE)
+  if not os.path.exists(os.path.join(run_dir, train_lib.RESULTS_FILE)):
+    raise common.CommandError(f'{run_dir} is not a finished run (no results.json): '
+                              'train it first (experiments.grid or experiments.train)')
+  with open(config_path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  data = train_lib.PreparedDataset(config.data_dir, config.modality, seed=config.seed,
+                                   num_buckets=config.num_buckets)
+  state, steps, _, config = train_lib.load_for_prediction(run_dir, data, config)
+  batch_size = config.eval_batch_size or config.batch_size
+  outputs = {}
+  for split in baseline_lib.SPLITS:
+    info = data.record_info(split)
+    rows = list(train_lib.predict_batches(
+        steps, state, data.batches(split, batch_size=batch_size, epoch=0, shuffle=False)))
+    order = [r['index'] for r in rows]
+    outputs[split] = baseline_lib.ModalityOutputs(
+        candidate_ids=[info['candidate_id'][i] for i in order],
+        position_ids=[info['position_id'][i] for i in order],
+        labels=np.asarray([info['label'][i] for i in order]),
+        scores=np.asarray([r['score'] for r in rows]),
+        vectors=np.stack([r['interview_vector'] for r in rows]))
+  return outputs
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  common.setup_jax(_CACHE_DIR.value)
+  from hirenet_jax import baseline_lib
+  from hirenet_jax import train_lib
+  root, seed = _WORKDIR.value, _SEED.value
+  try:
+    outputs = {}
+    for modality in _MODALITIES.value:
+      run_dir = os.path.join(root, f'{modality}_{_VARIANT.value}_s{seed}')
+      print(f'scoring {run_dir}', flush=True)
+      outputs[modality] = modality_outputs(run_dir)
+    results = baseline_lib.run_fusion(outputs, seed=seed)
+  except (common.CommandError, train_lib.ConfigError, ValueError, FileNotFoundError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  out_dir = os.path.join(root, f'fusion_s{seed}')
+  os.makedirs(out_dir, exist_ok=True)
+  with open(os.path.join(out_dir, RESULTS_FILE), 'w') as f:
+    json.dump(results, f, indent=2)
+  print(f'candidates with {", ".join(results["modalities"])}: {results["num_candidates"]}')
+  print(f'{"model":<14} {"precision":>9} {"recall":>7} {"f1":>7}')
+  for key, name in (('random_vote', 'Random vote'), ('majority_vote', 'Majority vote'),
+                    ('early_fusion', 'Early Fusion'), ('late_fusion', 'Late Fusion')):
+    m = results[key]['test']
+    print(f'{name:<14} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f}')
+  print(f'wrote {os.path.join(out_dir, RESULTS_FILE)}')
+
+
+if __name__ == '__main__':
+  app.run(main)
