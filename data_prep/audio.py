@@ -259,3 +259,28 @@ def extract_many(paths: Sequence[str], *, frame_pooling: int = DEFAULT_FRAME_POO
   logging.info('%d files, %.1f min of audio in %.1f s: %.2f min of audio per second',
                len(paths), seconds / 60, elapsed, seconds / 60 / elapsed)
   return results
+
+
+def answer_functionals(corpus_dir: str, answers: Sequence[tuple[str, int]], *,
+                       workers: int | None = None) -> tuple[np.ndarray, list[FeatureError]]:
+  """eGeMAPS functionals of (candidate_id, answer_index) answers of a raw corpus.
+
+  Returns ([len(answers), 88] with NaN rows where extraction failed, the failures).
+  """
+  from data_prep import corpus as corpus_lib  # pylint: disable=g-import-not-at-top
+  interviews, _ = corpus_lib.read_corpus(corpus_dir)
+  by_id = {i.candidate_id: i for i in interviews}
+  paths = []
+  for candidate_id, index in answers:
+    answer = by_id[candidate_id].answers[index]
+    paths.append(os.path.join(corpus_dir, answer.audio) if answer.audio else
+                 f'{candidate_id} answer {index + 1}: no audio')
+  values = extract_many(paths, workers=workers, level='functionals')
+  out = np.full((len(paths), NUM_FUNCTIONALS), np.nan, np.float32)
+  failures = []
+  for k, value in enumerate(values):
+    if isinstance(value, np.ndarray):
+      out[k] = value
+    else:
+      failures.append(value)
+  return out, failures

@@ -39,35 +39,27 @@ RESULTS_FILE = 'results.json'
 
 
 def audio_functionals_fn(corpus_dir: str, workers: int | None):
-  """Maps split answers to eGeMAPS functionals read from the corpus's audio files."""
+  """Maps split answers to eGeMAPS functionals read from the corpus's audio files.
+
+  An answer whose functionals fail gets the training mean: counted and reported, never
+  dropped silently.
+  """
   from data_prep import audio
-  from data_prep import corpus as corpus_lib
 
   def compute(splits):
-    interviews, _ = corpus_lib.read_corpus(corpus_dir)
-    by_id = {i.candidate_id: i for i in interviews}
-    out, failed = {}, 0
+    out, failed = {}, []
     for split, answers in splits.items():
-      paths = []
-      for row, slot in zip(answers.candidate, answers.answer_index):
-        answer = by_id[answers.candidate_ids[row]].answers[slot]
-        paths.append(os.path.join(corpus_dir, answer.audio))
-      values = audio.extract_many(paths, workers=workers, level='functionals')
-      rows = []
-      for v in values:
-        if isinstance(v, np.ndarray):
-          rows.append(v)
-        else:
-          failed += 1
-          logging.warning('functionals: %s', v)
-          rows.append(np.full(audio.NUM_FUNCTIONALS, np.nan, np.float32))
-      out[split] = np.stack(rows)
-    # A failed answer gets the training mean: counted and reported, never dropped silently.
+      keys = [(answers.candidate_ids[row], int(slot))
+              for row, slot in zip(answers.candidate, answers.answer_index)]
+      out[split], failures = audio.answer_functionals(corpus_dir, keys, workers=workers)
+      failed += failures
     train_mean = np.nanmean(out['train'], axis=0)
     for split in out:
       out[split] = np.where(np.isnan(out[split]), train_mean, out[split])
+    for failure in failed:
+      logging.warning('eGeMAPS functionals: %s', failure)
     if failed:
-      print(f'warning: eGeMAPS functionals failed for {failed} answers '
+      print(f'warning: eGeMAPS functionals failed for {len(failed)} answers '
             '(imputed with the training mean)', file=sys.stderr)
     return out
 

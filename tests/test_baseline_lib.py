@@ -1,0 +1,75 @@
+"""Every baseline end to end on a tiny corpus of each modality (paper Table 3 rows)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hirenet_jax import baseline_lib
+from hirenet_jax import metrics
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+  from data_prep import build
+  from data_prep import synthetic
+  root = tmp_path_factory.mktemp('baselines')
+  corpus = synthetic.generate_corpus(
+      str(root / 'corpus'), num_candidates=30, seed=3, words_per_answer=12,
+      seconds_per_answer=2.0, missing_audio_rate=0.0, missing_video_rate=0.0, workers=1)
+  data_dir = str(root / 'data')
+  for modality in ('text', 'audio', 'video'):
+    build.build_dataset(corpus, modality, data_dir, workers=1)
+  return corpus, data_dir
+
+
+@pytest.mark.parametrize('modality', ['text', 'video'])
+def test_every_baseline_runs_and_reports_the_shared_metrics(tiny, modality):
+  _, data_dir = tiny
+  results = baseline_lib.run_baselines(data_dir, modality, seed=0, num_clusters=6,
+                                       log=lambda _: None)
+  splits = {s: baseline_lib.load_split_answers(data_dir, modality, s)
+            for s in baseline_lib.SPLITS}
+  assert results['num_candidates'] == {s: len(a.candidate_ids) for s, a in splits.items()}
+  keys = {'precision', 'recall', 'f1', 'accuracy', 'roc_auc'}
+  for name in ('random_vote', 'majority_vote', 'non_sequential', 'bow'):
+    for split in ('validation', 'test'):
+      assert keys <= set(results[name][split]), (name, split)
+      assert 0.0 <= results[name][split]['f1'] <= 1.0
+  assert results['non_sequential']['family'] in ('svm', 'ridge', 'random_forest')
+  assert len(results['bow']['search']) == 10
+  # The majority vote is the shared metrics function on the position-majority scores.
+  from hirenet_jax import baselines
+  scores = baselines.position_majority_scores(splits['train'].position_ids,
+                                              splits['train'].labels,
+                                              splits['test'].position_ids)
+  assert results['majority_vote']['test'] == metrics.json_safe(
+      metrics.classification_metrics(splits['test'].labels, scores))
+
+
+def test_answers_are_split_back_out_of_the_records(tiny):
+  _, data_dir = tiny
+  answers = baseline_lib.load_split_answers(data_dir, 'video', 'train')
+  assert len(answers.sequences) == len(answers.candidate) == len(answers.answer_index)
+  assert all(seq.ndim == 2 and seq.shape[1] == 49 for seq in answers.sequences)
+  assert set(answers.candidate) == set(range(len(answers.candidate_ids)))
+
+
+def test_audio_baselines_command_uses_egemaps_functionals(tiny, tmp_path):
+  _, data_dir = tiny
+  env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS='cpu')
+  proc = subprocess.run(
+      [sys.executable, '-m', 'experiments.baselines', '--modality=audio',
+       f'--data_dir={data_dir}', f'--workdir={tmp_path}', '--num_clusters=6', '--workers=1'],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(tmp_path / 'results.json') as f:
+    results = json.load(f)
+  assert 'skipped' not in results['non_sequential']
+  assert results['non_sequential']['family'] in ('svm', 'ridge', 'random_forest')
+  assert 'non_sequential' in proc.stdout and 'bow' in proc.stdout
