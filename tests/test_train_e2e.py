@@ -153,6 +153,23 @@ def test_train_then_predict_commands(tiny, tmp_path):
     if line['candidate_id'] in test_scores:
       assert line['score'] == pytest.approx(test_scores[line['candidate_id']], abs=1e-5)
 
+  # explain: every number in explain.json, an HTML report, hit rates against the
+  # synthetic corpus's planted spans.
+  out_dir = tmp_path / 'explain'
+  proc = run_cli('experiments.explain', f'--workdir={workdir}', f'--out_dir={out_dir}',
+                 '--split=all', '--num_reports=2')
+  with open(out_dir / 'explain.json') as f:
+    explained = json.load(f)
+  run = explained['runs']['text']
+  assert run['num_candidates'] == len(interviews)
+  gt = run['ground_truth']['answer_peak_in_cue_span']
+  assert gt['total'] > 0 and 0.0 < gt['chance'] < 1.0 and 0.0 <= gt['rate'] <= 1.0
+  first = explained['candidates']['text'][0]['answers'][0]
+  assert len(first['words']) == len(first['attention']) == len(first['word_importance'])
+  assert len(list((out_dir / 'candidates').glob('*.html'))) == 2
+  assert (out_dir / 'text_top_words.png').exists() or not run['top_words']
+  assert 'attention peak inside the planted cue span' in proc.stdout
+
   # Any corpus in the raw format: featurised with the run's vocabulary, every candidate
   # scored, one attention weight per word of each answer.
   from data_prep import synthetic
