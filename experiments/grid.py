@@ -12,12 +12,10 @@ W/grid_results.json (every run's test metrics).
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import os
 import sys
 
-import numpy as np
 from absl import app
 from absl import flags
 from absl import logging
@@ -42,55 +40,6 @@ _CACHE_DIR = flags.DEFINE_string('jax_cache_dir',
 _DATA_CACHE = flags.DEFINE_string('prepared_cache_dir',
                                   os.path.expanduser('~/.cache/hirenet_jax/datasets'),
                                   'Where datasets built from a corpus are cached.')
-
-ROW_NAMES = {'bigru': 'Bidirectional GRU', 'hn_avg': 'HN AVG', 'hn_satt': 'HN SATT',
-             'hirenet': 'HireNet'}
-METRICS = ('precision', 'recall', 'f1')
-
-
-def summarise(runs: list[dict]) -> dict:
-  """{(variant, modality): {metric: (mean, std, n)}} over seeds (std with ddof=1)."""
-  groups: dict = {}
-  for run in runs:
-    groups.setdefault((run['variant'], run['modality']), []).append(run['test'])
-  out = {}
-  for key, tests in groups.items():
-    out[key] = {}
-    for m in METRICS:
-      values = np.asarray([t[m] for t in tests], np.float64)
-      std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-      out[key][m] = (float(values.mean()), std, len(values))
-  return out
-
-
-def table3_markdown(summary: dict, modalities, variants) -> str:
-  """Table 3 layout: one row per model, precision / recall / F1 per modality."""
-  head = '| Model | ' + ' | '.join(f'{mod.capitalize()} {m.capitalize() if m != "f1" else "F1"}'
-                                     for mod in modalities for m in METRICS) + ' |'
-  lines = [head, '|' + '---|' * (1 + len(modalities) * len(METRICS))]
-  for v in variants:
-    cells = []
-    for mod in modalities:
-      for m in METRICS:
-        stat = summary.get((v, mod), {}).get(m)
-        cells.append('-' if stat is None else f'{stat[0]:.3f} ± {stat[1]:.3f}')
-    lines.append(f'| {ROW_NAMES.get(v, v)} | ' + ' | '.join(cells) + ' |')
-  return '\n'.join(lines) + '\n'
-
-
-def write_table3_csv(path: str, summary: dict, modalities, variants) -> None:
-  with open(path, 'w', newline='') as f:
-    w = csv.writer(f)
-    w.writerow(['model', 'variant', 'modality', 'num_seeds'] +
-               [f'{m}_{s}' for m in METRICS for s in ('mean', 'std')])
-    for v in variants:
-      for mod in modalities:
-        if (v, mod) not in summary:
-          continue
-        stats = summary[(v, mod)]
-        w.writerow([ROW_NAMES.get(v, v), v, mod, stats['f1'][2]] +
-                   [f'{stats[m][i]:.6f}' for m in METRICS for i in (0, 1)])
-
 
 def main(argv):
   if len(argv) > 1:
@@ -129,12 +78,15 @@ def main(argv):
   except (common.CommandError, train_lib.ConfigError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
-  summary = summarise(runs)
-  markdown = table3_markdown(summary, _MODALITIES.value, _VARIANTS.value)
+  from hirenet_jax import reporting
+  summary = reporting.summarise(
+      {'model': reporting.VARIANT_ROWS[r['variant']], **r} for r in runs)
+  rows = [reporting.VARIANT_ROWS[v] for v in _VARIANTS.value]
+  markdown = reporting.table_markdown(summary, rows, _MODALITIES.value)
   with open(os.path.join(root, 'table3.md'), 'w') as f:
     f.write(markdown)
-  write_table3_csv(os.path.join(root, 'table3.csv'), summary, _MODALITIES.value,
-                   _VARIANTS.value)
+  reporting.write_table_csv(os.path.join(root, 'table3.csv'), summary, rows,
+                            _MODALITIES.value)
   with open(os.path.join(root, 'grid_results.json'), 'w') as f:
     json.dump(runs, f, indent=2)
   print(markdown)

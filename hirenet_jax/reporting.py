@@ -59,7 +59,7 @@ def _metric_title(metric: str) -> str:
 
 def table_markdown(summary: Mapping, rows: Sequence[str], columns: Sequence[str]) -> str:
   """One row per model, precision / recall / F1 per column (modality)."""
-  multi = len(columns) > 1
+  multi = list(columns) != [MULTIMODAL]  # Table 4 has one unnamed column group.
   head = ['Model'] + [f'{c.capitalize()} {_metric_title(m)}' if multi else _metric_title(m)
                       for c in columns for m in METRICS]
   lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]

@@ -251,3 +251,25 @@ def test_hirenet_beats_the_position_majority_vote(tmp_path):
   majority = position_majority_f1(data_dir, 'test')
   assert results['test']['f1'] > majority + 0.15, (results['test'], majority)
   assert results['test']['roc_auc'] > 0.85, results['test']
+
+
+def test_grid_writes_table3_and_reads_finished_runs_back(tiny, tmp_path):
+  _, data_dir = tiny
+  root = tmp_path / 'grid'
+  args = ['--modalities=text', '--variants=hn_avg,hirenet', '--seeds=1',
+          f'--workdir={root}', f'--data_dir={data_dir}', *TINY_FLAGS,
+          '--config.num_epochs=1']
+  run_cli('experiments.grid', *args)
+  table = (root / 'table3.md').read_text()
+  assert '| HN AVG |' in table and '| HireNet |' in table and 'Text F1' in table
+  for variant in ('hn_avg', 'hirenet'):
+    assert (root / f'text_{variant}_s0' / 'results.json').exists()
+  stamp = (root / 'text_hirenet_s0' / 'results.json').stat().st_mtime_ns
+  proc = run_cli('experiments.grid', *args)  # Everything finished: nothing retrained.
+  assert (root / 'text_hirenet_s0' / 'results.json').stat().st_mtime_ns == stamp
+  assert (root / 'table3.md').read_text() == table
+  # experiments.report reads the grid's runs into the paper's layout.
+  report = subprocess.run([sys.executable, '-m', 'experiments.report', f'--workdir={root}'],
+                          cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=120)
+  assert report.returncode == 0, report.stderr[-2000:]
+  assert '| HireNet |' in (root / 'report' / 'table3.md').read_text()
