@@ -105,9 +105,16 @@ def attention_peaks(weights: Sequence[float], frame_rate: float, num_peaks: int 
   return peaks
 
 
+def _peak_credit(weights: np.ndarray, targets: np.ndarray) -> float:
+  """Share of the argmax positions (ties included) that are targets: a flat curve scores
+  its chance level instead of whatever its first element is."""
+  top = np.flatnonzero(weights >= weights.max() - 1e-7 * max(abs(weights.max()), 1e-30))
+  return float(targets[top].mean())
+
+
 @dataclasses.dataclass(frozen=True)
 class HitRate:
-  hits: int
+  hits: float  # Ties at the peak give fractional credit.
   total: int
   chance: float  # Expected hit rate of a peak placed uniformly at random.
 
@@ -123,7 +130,8 @@ class HitRate:
 def span_hit_rate(curves: Sequence[Sequence[float]],
                   spans: Sequence[Sequence[tuple[float, float]]],
                   frame_rate: float = 1.0) -> HitRate:
-  """Share of answers whose attention peak (argmax) falls inside a salient span.
+  """Share of answers whose attention peak (argmax; ties share the credit) falls inside a
+  salient span.
 
   Args:
     curves: per answer, its attention weights over valid steps.
@@ -134,7 +142,7 @@ def span_hit_rate(curves: Sequence[Sequence[float]],
   The chance level is the covered fraction of each answer, averaged: what a peak placed
   uniformly at random would score.
   """
-  hits, chance = 0, 0.0
+  hits, chance = 0.0, 0.0
   if len(curves) != len(spans):
     raise ValueError(f'{len(curves)} curves for {len(spans)} span lists')
   for curve, answer_spans in zip(curves, spans):
@@ -146,7 +154,7 @@ def span_hit_rate(curves: Sequence[Sequence[float]],
       hi = min(int(np.ceil(end * frame_rate)), n)
       covered[lo:hi] = True
     if n:
-      hits += bool(covered[int(np.argmax(curve))])
+      hits += _peak_credit(curve, covered)
       chance += covered.mean()
   total = len(curves)
   return HitRate(hits=hits, total=total, chance=chance / total if total else float('nan'))
@@ -158,13 +166,15 @@ def question_hit_rate(question_weights: Sequence[Sequence[float]],
 
   Chance: number of key answers / number of answers, averaged over interviews.
   """
-  hits, chance, total = 0, 0.0, 0
+  hits, chance, total = 0.0, 0.0, 0
   for beta, keys in zip(question_weights, key_answers):
-    beta = np.asarray(beta)
+    beta = np.asarray(beta, np.float64)
     if beta.size == 0 or not len(keys):
       continue
     total += 1
-    hits += int(np.argmax(beta)) in set(keys)
+    is_key = np.zeros(beta.size, bool)
+    is_key[list(keys)] = True
+    hits += _peak_credit(beta, is_key)
     chance += len(set(keys)) / beta.size
   return HitRate(hits=hits, total=total, chance=chance / total if total else float('nan'))
 

@@ -80,3 +80,11 @@ def test_mean_question_attention_per_position():
   ])
   assert out == {'p1': {'Q a': pytest.approx(0.3), 'Q b': pytest.approx(0.7)},
                  'p2': {'Q c': 1.0}}
+
+
+def test_flat_attention_scores_its_chance_level_not_its_first_element():
+  # Uniform weights (HN AVG) must not be credited with a peak at position 0.
+  hr = aa.span_hit_rate([[0.25] * 4], [[(0, 1)]])
+  assert hr.hits == pytest.approx(0.25) and hr.rate == pytest.approx(hr.chance)
+  q = aa.question_hit_rate([[0.2] * 5], [[1, 3]])
+  assert q.rate == pytest.approx(0.4) == pytest.approx(q.chance)

@@ -73,3 +73,47 @@ def test_audio_baselines_command_uses_egemaps_functionals(tiny, tmp_path):
   assert 'skipped' not in results['non_sequential']
   assert results['non_sequential']['family'] in ('svm', 'ridge', 'random_forest')
   assert 'non_sequential' in proc.stdout and 'bow' in proc.stdout
+
+
+def test_fusion_of_trained_models_and_table4(tiny, tmp_path):
+  """Tiny HireNets on text, audio and video -> experiments.fusion -> experiments.report."""
+  from experiments.configs import test as test_config
+  from hirenet_jax import train_lib
+  _, data_dir = tiny
+  for modality in ('text', 'audio', 'video'):
+    config = test_config.get_config()
+    config.model.embedding_dim = 200  # The dataset's word2vec size.
+    config.data_dir, config.modality = data_dir, modality
+    config.num_epochs, config.tensorboard = 1, False
+    train_lib.train_and_evaluate(config, str(tmp_path / f'{modality}_hirenet_s0'))
+  env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS='cpu')
+  proc = subprocess.run([sys.executable, '-m', 'experiments.fusion', f'--workdir={tmp_path}',
+                         '--jax_cache_dir='], cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(tmp_path / 'fusion_s0' / 'results.json') as f:
+    fused = json.load(f)
+  assert fused['modalities'] == ['audio', 'text', 'video']
+  for key in ('early_fusion', 'late_fusion', 'random_vote', 'majority_vote'):
+    assert 0.0 <= fused[key]['test']['f1'] <= 1.0
+  # Late fusion is the mean of the three runs' test scores on the shared candidates.
+  scores = {}
+  for modality in ('text', 'audio', 'video'):
+    with open(tmp_path / f'{modality}_hirenet_s0' / 'predictions.csv') as f:
+      rows = [line.split(',') for line in f.read().splitlines()[1:]]
+    scores[modality] = {r[0]: float(r[3]) for r in rows if r[4] == 'test'}
+  ids = sorted(set.intersection(*(set(s) for s in scores.values())))
+  labels = {}
+  with open(tmp_path / 'text_hirenet_s0' / 'predictions.csv') as f:
+    for line in f.read().splitlines()[1:]:
+      cid, _, label, _, _ = line.split(',')
+      labels[cid] = int(label)
+  mean = [np.mean([scores[m][c] for m in scores]) for c in ids]
+  expected = metrics.classification_metrics([labels[c] for c in ids], mean)
+  for key in ('precision', 'recall', 'f1', 'accuracy'):
+    assert fused['late_fusion']['test'][key] == pytest.approx(expected[key], abs=1e-6)
+  report = subprocess.run([sys.executable, '-m', 'experiments.report', f'--workdir={tmp_path}'],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+  assert report.returncode == 0, report.stderr[-2000:]
+  table4 = (tmp_path / 'report' / 'table4.md').read_text()
+  assert 'Early Fusion' in table4 and 'Late Fusion' in table4 and 'Majority vote' in table4
