@@ -181,18 +181,15 @@ def write_reports(out_dir: str, per_modality: dict, chosen: list[str], truth: di
               a['attention'], a['frame_rate'], peaks, spans=spans,
               title=f'{modality}: answer {a["answer_index"] + 1}')
         views.append(view)
-      sections.append(html_report.render_candidate(
-          f'{cid} ({modality})', cand['score'], views, job_title=cand['job_title'],
-          label=cand['label'], threshold=cand['threshold']))
+      sections.append(html_report.Section(f'{modality} ({result["run"]["variant"]})',
+                                          cand['score'], views, cand['threshold']))
+      info = cand
     if not sections:
       continue
-    # One page: the modalities' bodies one after another.
-    head, _, first_body = sections[0].partition('<body>')
-    bodies = [first_body.rsplit('</body>', 1)[0]] + [
-        s.partition('<body>')[2].rsplit('</body>', 1)[0] for s in sections[1:]]
     path = os.path.join(out_dir, 'candidates', f'{cid}.html')
     with open(path, 'w', encoding='utf-8') as f:
-      f.write(head + '<body>' + '<hr>'.join(bodies) + '</body></html>')
+      f.write(html_report.render_page(cid, sections, job_title=info['job_title'],
+                                      label=info['label']))
     paths.append(path)
   return paths
 
@@ -255,10 +252,12 @@ def main(argv):
   else:
     chosen = sorted({c['candidate_id'] for c in all_candidates})[:_NUM_REPORTS.value]
   position = _POSITION.value
-  if position is None and all_candidates:
-    pool = [c for c in all_candidates if c['candidate_id'] in chosen[:1]] or all_candidates
-    position = (pool[0]['position_id'] if _CANDIDATE.value else collections.Counter(
-        c['position_id'] for c in all_candidates).most_common(1)[0][0])
+  if position is None and _CANDIDATE.value:  # The reported candidate's position.
+    position = next(c['position_id'] for c in all_candidates
+                    if c['candidate_id'] == _CANDIDATE.value)
+  elif position is None and all_candidates:  # The best-represented position.
+    position = collections.Counter(
+        c['position_id'] for c in all_candidates).most_common(1)[0][0]
   if position is not None:
     profiles = {m: question_profile(r['candidates'], position)
                 for m, r in per_modality.items()}

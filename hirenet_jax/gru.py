@@ -20,8 +20,6 @@ body is one batched [2, N, H] x [2, H, 3H] matmul per step.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -131,9 +129,3 @@ def lengths_to_mask(lengths: jax.Array, max_length: int) -> jax.Array:
   """`mask[..., t] = t < lengths[...]` (sst2 style)."""
   steps = jnp.arange(max_length).reshape((1,) * lengths.ndim + (max_length,))
   return steps < lengths[..., None]
-
-
-def flatten_leading(x: jax.Array, num_axes: int) -> tuple[jax.Array, Sequence[int]]:
-  """Merges the first `num_axes` axes; returns the array and the merged shape."""
-  lead = x.shape[:num_axes]
-  return x.reshape((-1,) + x.shape[num_axes:]), lead

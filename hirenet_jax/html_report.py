@@ -35,22 +35,23 @@ def _shade(values: np.ndarray) -> np.ndarray:
   return np.zeros_like(values) if top <= 0 else 0.85 * values / top
 
 
-def render_candidate(candidate_id: str, score: float, answers: Sequence[AnswerView], *,
-                     job_title: str = '', label: int | None = None,
-                     threshold: float = 0.5) -> str:
-  """Returns the report as one HTML string (inline CSS, inline images)."""
+@dataclasses.dataclass
+class Section:
+  """One modality's view of a candidate: its model's score and the answers."""
+  title: str
+  score: float
+  answers: Sequence[AnswerView]
+  threshold: float = 0.5
+
+
+def _section_html(section: Section) -> list[str]:
   e = html.escape
-  decision = 'hirable' if score >= threshold else 'not hirable'
-  label_text = '' if label is None else f' &middot; label: {"hirable" if label else "not hirable"}'
-  parts = [
-      '<!DOCTYPE html><html><head><meta charset="utf-8">',
-      f'<title>HireNet: {e(candidate_id)}</title><style>{_STYLE}</style></head><body>',
-      f'<h1>Candidate {e(candidate_id)}</h1>',
-      f'<p>Job title: <b>{e(job_title)}</b><br>Score: <b>{score:.3f}</b> '
-      f'({decision} at threshold {threshold:.2f}){label_text}</p>',
-  ]
-  q_shades = _shade(np.array([a.question_weight for a in answers], np.float64))
-  for i, (answer, q_shade) in enumerate(zip(answers, q_shades)):
+  decision = 'hirable' if section.score >= section.threshold else 'not hirable'
+  parts = [f'<h2>{e(section.title)}</h2>',
+           f'<p>Score: <b>{section.score:.3f}</b> ({decision} at threshold '
+           f'{section.threshold:.2f})</p>']
+  q_shades = _shade(np.array([a.question_weight for a in section.answers], np.float64))
+  for i, (answer, q_shade) in enumerate(zip(section.answers, q_shades)):
     parts.append(f'<div class="answer" style="--q:{q_shade:.3f}">')
     parts.append(f'<div class="question">Q{i + 1}. {e(answer.question)} '
                  f'<span class="qweight">(question attention {answer.question_weight:.3f})'
@@ -66,5 +67,31 @@ def render_candidate(candidate_id: str, score: float, answers: Sequence[AnswerVi
       parts.append(f'<img alt="attention over time, answer {i + 1}" '
                    f'src="data:image/png;base64,{answer.plot_png}">')
     parts.append('</div>')
+  return parts
+
+
+def render_page(candidate_id: str, sections: Sequence[Section], *, job_title: str = '',
+                label: int | None = None) -> str:
+  """One candidate, one section per modality, as one HTML string (inline CSS, images)."""
+  e = html.escape
+  label_text = '' if label is None else f'<br>Label: {"hirable" if label else "not hirable"}'
+  parts = [
+      '<!DOCTYPE html><html><head><meta charset="utf-8">',
+      f'<title>HireNet: {e(candidate_id)}</title><style>{_STYLE}</style></head><body>',
+      f'<h1>Candidate {e(candidate_id)}</h1>',
+      f'<p>Job title: <b>{e(job_title)}</b>{label_text}</p>',
+  ]
+  for k, section in enumerate(sections):
+    if k:
+      parts.append('<hr>')
+    parts.extend(_section_html(section))
   parts.append('</body></html>')
   return '\n'.join(parts)
+
+
+def render_candidate(candidate_id: str, score: float, answers: Sequence[AnswerView], *,
+                     job_title: str = '', label: int | None = None,
+                     threshold: float = 0.5) -> str:
+  """A page with a single section (one modality)."""
+  return render_page(candidate_id, [Section('Answers', score, answers, threshold)],
+                     job_title=job_title, label=label)

@@ -40,3 +40,15 @@ def test_html_renders_words_in_order_with_their_shading():
   assert 'Présentez-vous.' in page and 'No features for this answer' in page
   assert page.index('Présentez-vous.') < page.index('Pourquoi nous') < page.index('Et ensuite')
   assert '0.730' in page and 'hirable' in page
+
+
+def test_one_page_holds_every_modality_in_order():
+  text = html_report.Section('text (hirenet)', 0.8, [
+      html_report.AnswerView('Q?', 1.0, ['bonjour', 'client'], [0.3, 0.7])])
+  audio = html_report.Section('audio (hirenet)', 0.2, [
+      html_report.AnswerView('Q?', 1.0, plot_png='iVBORw0KGgo=')])
+  page = html_report.render_page('c7', [text, audio], job_title='Vendeur', label=0)
+  assert page.count('<html>') == 1 and page.count('<h1>') == 1 and page.count('<hr>') == 1
+  assert page.index('text (hirenet)') < page.index('bonjour') < page.index('audio (hirenet)')
+  assert page.index('audio (hirenet)') < page.index('data:image/png;base64,iVBORw0KGgo=')
+  assert '0.800' in page and '0.200' in page and 'not hirable' in page

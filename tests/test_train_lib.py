@@ -15,9 +15,9 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.configs import test as test_config
 from hirenet_jax import sharding
 from hirenet_jax import train_lib
+import test_train_e2e
 
 VOCAB, EMBED, Q, T, L = 24, 16, 3, 6, 4
 CUE = 5  # Token planted in the answers of hirable candidates.
@@ -82,15 +82,8 @@ class FakeData:
 
 
 def tiny_config(**overrides):
-  config = test_config.get_config()
-  config.model.embedding_dim = EMBED
-  for key, value in overrides.items():
-    target = config
-    *path, last = key.split('.')
-    for p in path:
-      target = target[p]
-    target[last] = value
-  return config
+  """experiments/configs/test.py for the in-memory data (no data_dir)."""
+  return test_train_e2e.tiny_config('', **{'model.embedding_dim': EMBED, **overrides})
 
 
 @pytest.fixture(scope='module')
