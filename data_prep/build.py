@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import time
 from typing import Sequence
 
 from absl import app
@@ -292,6 +293,20 @@ def _cached(data_dir: str, modality: str, fingerprint: str) -> dict | None:
   return meta if meta.get('fingerprint') == fingerprint else None
 
 
+class _Stopwatch:
+  """Wall seconds of the consecutive named stages of a build."""
+
+  def __init__(self):
+    self.seconds = {}
+    self._last = time.perf_counter()
+
+  def lap(self, stage: str) -> None:
+    """Ends `stage`: it lasted from the previous lap (or the start) until now."""
+    now = time.perf_counter()
+    self.seconds[stage] = now - self._last
+    self._last = now
+
+
 def _summary(meta: dict, *, cached: bool) -> dict:
   keys = ('modality', 'table2', 'counts', 'oov_rate', 'embeddings', 'split',
           'seed', 'dataset_dir', 'assets_dir', 'manifest', 'fingerprint')
@@ -307,9 +322,12 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
                   overwrite: bool = False, min_count: int = 1) -> dict:
   """Validates the corpus, extracts features and writes the TFDS dataset + assets.
 
-  Returns the Table 2 figures, counts and paths (see `_summary`). Nothing is redone
-  when a dataset with the same corpus fingerprint and settings exists, unless
-  `overwrite`.
+  Returns the Table 2 figures, counts and paths (see `_summary`); a build that ran
+  adds `stage_seconds`, the wall time of its stages: 'read' (corpus, splits, tokens),
+  'features' (audio/video extraction; text: transcripts), 'vocab' (vocabulary,
+  word2vec, normalisation statistics) and 'write' (examples, shards, assets). Nothing
+  is redone when a dataset with the same corpus fingerprint and settings exists,
+  unless `overwrite`.
 
   Raises:
     CorpusError: a bad record with on_error='fail' (names file, line/candidate,
@@ -318,6 +336,7 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
     ValueError: a bad argument or embeddings file.
   """
   _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings)
+  watch = _Stopwatch()
   if modality != 'audio':
     frame_pooling = None
   corpus_dir = os.path.abspath(corpus_dir)
@@ -347,10 +366,12 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
       [i.candidate_id for i in interviews], [i.label for i in interviews],
       [i.position_id for i in interviews], method=split, seed=seed)
   tokens = _tokenize_all(interviews)
+  watch.lap('read')
   features, feature_dim = _answer_features(
       modality, interviews, tokens, corpus_dir, log, frame_pooling=frame_pooling,
       workers=workers)
   usable, num_without = _usable_candidates(interviews, features, modality, log)
+  watch.lap('features')
   by_split = {s: [c for c in usable if assignment[c[0].candidate_id] == s]
               for s in SPLITS}
   for s in SPLITS:
@@ -369,6 +390,7 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
     stats = _norm_stats([features[(i.candidate_id, a.index)]
                          for i, answers in by_split['train'] for a in answers],
                         feature_dim)
+  watch.lap('vocab')
   meta = _write_all(
       by_split, features, tokens, vocab, emb, stats, log,
       modality=modality, data_dir=data_dir, num_shards=num_shards,
@@ -376,7 +398,10 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
       num_read=num_read, num_without=num_without,
       extra=dict(corpus_dir=corpus_dir, split=split, seed=seed, min_count=min_count,
                  embeddings=emb_info, fingerprint=fingerprint))
-  return _summary(meta, cached=False)
+  watch.lap('write')
+  logging.info('Built %s in %.1f s (%s).', modality, sum(watch.seconds.values()),
+               ', '.join(f'{k} {v:.1f} s' for k, v in watch.seconds.items()))
+  return _summary(meta, cached=False) | {'stage_seconds': watch.seconds}
 
 
 def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
