@@ -213,6 +213,13 @@ def _extract_job(job: tuple[str, int, str]):
   return frames, frames.shape[0] * frame_pooling / FRAME_RATE
 
 
+def available_cores() -> int:
+  """Cores this process may run on (its CPU affinity, which `os.cpu_count()` ignores)."""
+  if hasattr(os, 'sched_getaffinity'):
+    return len(os.sched_getaffinity(0)) or 1
+  return os.cpu_count() or 1
+
+
 def _mp_context():
   # Never fork: the caller may hold JAX / XLA threads. forkserver and spawn re-import only
   # this module in the workers.
@@ -225,7 +232,7 @@ def extract_many(paths: Sequence[str], *, frame_pooling: int = DEFAULT_FRAME_POO
                  on_progress: Callable[[int, int], None] | None = None,
                  level: str = 'lld') -> list[np.ndarray | FeatureError]:
   """`extract_lld` (or, with level='functionals', `extract_functionals`) over many
-  files on `workers` processes (None: all cores).
+  files on `workers` processes (None: every available core).
 
   Returns one entry per path, in input order: the [T, 25] array, or the FeatureError
   (returned, not raised) for a file that failed. Shows a tqdm bar on stderr, calls
@@ -234,7 +241,7 @@ def extract_many(paths: Sequence[str], *, frame_pooling: int = DEFAULT_FRAME_POO
   JAX threads, but the calling script needs an `if __name__ == '__main__':` guard.
   """
   paths = [os.fspath(p) for p in paths]
-  workers = max(1, min(workers or os.cpu_count() or 1, len(paths) or 1))
+  workers = max(1, min(workers or available_cores(), len(paths) or 1))
   if level not in ('lld', 'functionals'):
     raise ValueError(f"level must be 'lld' or 'functionals', got {level!r}")
   jobs = [(p, frame_pooling, level) for p in paths]
