@@ -109,15 +109,16 @@ class CpuMonitor:
 
   Pool workers started by a forkserver are its children, not ours, so
   `getrusage(RUSAGE_CHILDREN)` never sees them; a thread samples the whole process tree
-  every `interval` seconds instead. A worker's CPU after its last sample is missed, so
-  `cpu_s` is a lower bound (by at most `interval` per worker). `figures()` gives
-  wall_s, cpu_s, cores_busy (cpu_s / wall_s), busy_processes (those that did at least
-  5% of the work), per_core_busy_percent (the machine's, anyone's work) and
+  every `interval` seconds instead (each sample costs a few ms of this process's CPU).
+  A worker's CPU after its last sample is missed, so `cpu_s` is a lower bound (by at
+  most `interval` per worker). `figures()` gives wall_s, cpu_s, cores_busy (cpu_s /
+  wall_s), busy_processes (those that used at least a quarter of the CPU time of the
+  busiest one), per_core_busy_percent (the machine's, anyone's work) and
   other_cores_busy (the cores' worth of that busy time not ours). Needs psutil; without
   it all but wall_s are None.
   """
 
-  def __init__(self, interval: float = 0.1):
+  def __init__(self, interval: float = 0.25):
     self.interval = interval
     self.wall_s = self.cpu_s = self.per_core_percent = None
     self.busy_processes = None
@@ -175,8 +176,10 @@ class CpuMonitor:
     self.per_core_percent = self._psutil.cpu_percent(percpu=True)
     used = {pid: s - self._first.get(pid, 0.0) for pid, s in self._last.items()}
     self.cpu_s = sum(used.values())
-    # Processes that did real work (not the idle forkserver or resource tracker).
-    self.busy_processes = sum(s >= 0.05 * self.cpu_s for s in used.values())
+    # The processes doing the work, not the forkserver, the resource tracker or this
+    # process while it only waits for the pool.
+    busiest = max(used.values(), default=0.0)
+    self.busy_processes = sum(s >= 0.25 * busiest for s in used.values())
 
 
 def benchmark_extraction(paths: Sequence[str], worker_counts: Sequence[int], *,
