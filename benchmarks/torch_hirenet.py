@@ -1,13 +1,21 @@
 """PyTorch reference implementations for side-by-side speed comparisons.
 
-Not part of the library: imported only by `experiments.benchmark --compare_torch`, so
-torch is needed only then (`pip install torch==2.13.0`). The models mirror
-hirenet_jax.models.HireNet (variant `hirenet`) with the same sizes and the same batch
-dicts (docs/contracts.md), and encode variable-length sequences the correct masked way
-in PyTorch: `pack_padded_sequence`.
+Not part of the library: imported only by `benchmarks.compare_torch` (the benchmark's
+`--compare_torch` mode), so torch is needed only then (`pip install torch==2.13.0`). The
+models mirror hirenet_jax.models.HireNet (variant `hirenet`) with the same sizes, and
+encode variable-length sequences the correct masked way in PyTorch:
+`pack_padded_sequence`. They read the same batches as ours, with the packed answer rows
+turned back into padded [B, Q, T] answers (`padded_batch`).
+
+Weight layouts: torch's `nn.GRU` stacks the gates (r, z, n) along rows,
+`weight_ih_l0` [3H, D]; ours (`gru.MaskedGRU`) along columns, `w_i` [S, D, 3H] with S the
+direction, in the same gate order and with the same reset-gate placement (r multiplies
+`W_hn h + b_hn`), so `load_masked_gru` copies ours into torch by transposing.
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -56,8 +64,9 @@ class TorchHireNet(nn.Module):
   """HireNet (full variant) in PyTorch with packed sequences at every level."""
 
   def __init__(self, vocab_size: int, *, embedding_dim=200, hidden_size=50, context_size=50,
-               attention_size=100, feature_dim: int | None = None):
+               attention_size=100, dropout_rate=0.0, feature_dim: int | None = None):
     super().__init__()
+    self.dropout = nn.Dropout(dropout_rate)  # On a_i and v, as in the JAX model.
     self.embed = nn.Embedding(vocab_size, embedding_dim)
     self.embed.weight.requires_grad_(False)  # Frozen, as in the JAX default.
     input_size = feature_dim or embedding_dim
@@ -82,6 +91,7 @@ class TorchHireNet(nn.Module):
                          questions.shape[1])
     mask = torch.arange(t)[None] < lengths[:, None]
     a, _ = self.low_attention(h, mask, h_q)
+    a = self.dropout(a)
     pairs = torch.cat([h_q, a], -1).reshape(b, q, -1)
     # Valid answers are contiguous in the benchmark batches, so lengths describe them.
     num_answers = (batch['answer_lengths'] > 0).sum(-1)
@@ -89,10 +99,11 @@ class TorchHireNet(nn.Module):
     _, h_j = _packed_gru(self.job_gru, self.embed(batch['job_title']),
                          batch['job_title_length'], batch['job_title'].shape[1])
     v, _ = self.high_attention(h_i, torch.arange(q)[None] < num_answers[:, None], h_j)
-    return self.classifier(v)[..., 0]
+    return self.classifier(self.dropout(v))[..., 0]
 
 
-def to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+def to_torch(batch: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
+  """numpy arrays -> tensors (integers as int64, what embedding and packing expect)."""
   out = {}
   for key, value in batch.items():
     value = np.asarray(value)
@@ -100,30 +111,92 @@ def to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
   return out
 
 
-def make_train_step(model: TorchHireNet, learning_rate: float = 1e-3, clip: float = 1.0):
-  """Adam + gradient clipping + BCE from logits, as in hirenet_jax.train_lib."""
+def padded_batch(batch: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
+  """A packed batch (docs/contracts.md) as the padded tensors TorchHireNet reads.
+
+  The packed answer rows become `answers` [B, Q, T] (T = the batch's longest answer);
+  the packing keys are dropped.
+
+  Raises:
+    ValueError: the valid answers of an interview are not its first slots (the
+      interview-level packing assumes they are).
+  """
+  from hirenet_jax import packing
+  valid_BxQ = np.asarray(batch['answer_lengths']) > 0
+  if (valid_BxQ[:, 1:] & ~valid_BxQ[:, :-1]).any():
+    raise ValueError('an empty answer slot precedes a valid one')
+  padded = {k: v for k, v in batch.items()
+            if k not in ('answers', 'answer_segments', 'answer_rows', 'answer_starts')}
+  padded['answers'] = packing.unpack(batch['answers'], batch['answer_lengths'],
+                                     batch['answer_rows'], batch['answer_starts'])
+  return to_torch(padded)
+
+
+def make_train_step(model: TorchHireNet, *, learning_rate: float = 1e-3,
+                    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+                    clip: float = 1.0):
+  """Adam + global-norm gradient clipping + weighted BCE from logits, as in train_lib.
+
+  Returns `step(batch) -> loss` (a float: the step has finished when it returns).
+  """
   params = [p for p in model.parameters() if p.requires_grad]
-  opt = torch.optim.Adam(params, lr=learning_rate)
+  opt = torch.optim.Adam(params, lr=learning_rate, betas=(b1, b2), eps=eps)
   loss_fn = nn.BCEWithLogitsLoss(reduction='none')
 
   def step(batch: dict[str, torch.Tensor]) -> float:
     opt.zero_grad(set_to_none=True)
     logits = model(batch)
     weight = batch['weight'].float()
-    loss = (loss_fn(logits, batch['label'].float()) * weight).sum() / weight.sum()
+    loss = (loss_fn(logits, batch['label'].float()) * weight).sum() / weight.sum().clamp(min=1)
     loss.backward()
-    nn.utils.clip_grad_norm_(params, clip)
+    if clip > 0:
+      nn.utils.clip_grad_norm_(params, clip)
     opt.step()
-    return float(loss)
+    return loss.item()
 
   return step
 
 
+# ----------------------------------------------------------------------- encoder
+
+
+def load_masked_gru(gru: nn.GRU, params: Mapping[str, np.ndarray]) -> None:
+  """Copies the parameters of one `gru.MaskedGRU` (w_i, w_h, b_i, b_h) into `gru`."""
+  directions = 2 if gru.bidirectional else 1
+  if np.shape(params['w_i'])[0] != directions:
+    raise ValueError(f'{np.shape(params["w_i"])[0]} directions in params, {directions} in gru')
+  with torch.no_grad():
+    for s, suffix in enumerate(['_l0', '_l0_reverse'][:directions]):
+      for ours, theirs, transpose in (('w_i', 'weight_ih', True), ('w_h', 'weight_hh', True),
+                                      ('b_i', 'bias_ih', False), ('b_h', 'bias_hh', False)):
+        value = np.asarray(params[ours][s], np.float32)
+        value = np.ascontiguousarray(value.T if transpose else value).copy()  # Writable.
+        getattr(gru, theirs + suffix).copy_(torch.from_numpy(value))
+
+
+def encoder_outputs(gru: nn.GRU, x_NxTxD: torch.Tensor, lengths_N: torch.Tensor,
+                    packed: bool) -> torch.Tensor:
+  """The GRU's outputs [N, T, dirs * H]; with `packed`, zero past each length."""
+  if not packed:
+    return gru(x_NxTxD)[0]
+  return _packed_gru(gru, x_NxTxD, lengths_N, x_NxTxD.shape[1])[0]
+
+
 def encoder_step(gru: nn.GRU, x_NxTxD: torch.Tensor, lengths_N: torch.Tensor,
-                 packed: bool) -> None:
-  """Forward and backward pass of a bidirectional GRU (the encoder benchmark)."""
+                 packed: bool) -> float:
+  """Forward and backward pass of the encoder benchmark: loss = sum of the outputs.
+
+  Gradients go to the parameters and to `x_NxTxD` (if it requires them). `packed` runs
+  `pack_padded_sequence(enforce_sorted=False)` and sums the packed outputs directly (no
+  `pad_packed_sequence`: the least work torch needs for the masked computation).
+  """
+  gru.zero_grad(set_to_none=True)
+  x_NxTxD.grad = None
   if packed:
-    out, _ = _packed_gru(gru, x_NxTxD, lengths_N, x_NxTxD.shape[1])
+    sequences = rnn_utils.pack_padded_sequence(x_NxTxD, lengths_N, batch_first=True,
+                                               enforce_sorted=False)
+    loss = gru(sequences)[0].data.sum()
   else:
-    out, _ = gru(x_NxTxD)
-  out.square().sum().backward()
+    loss = gru(x_NxTxD)[0].sum()
+  loss.backward()
+  return loss.item()
