@@ -379,7 +379,10 @@ def main(argv):
   work_dir = _WORK_DIR.value or tempfile.mkdtemp(prefix='hirenet_data_prep_bench_')
   os.makedirs(work_dir, exist_ok=True)
   start = time.perf_counter()
-  progress = lambda msg: _say(f'{time.perf_counter() - start:6.1f} s  {msg}')
+
+  def progress(message: str) -> None:
+    _say(f'{time.perf_counter() - start:6.1f} s  {message}')
+
   try:
     results = run(work_dir, candidates=_CANDIDATES.value,
                   audio_candidates=_AUDIO_CANDIDATES.value,
