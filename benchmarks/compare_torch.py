@@ -287,12 +287,19 @@ def run(config, *, num_steps: int = 10, prepared_cache_dir: str,
       the encoder benchmark.
     num_steps: timed passes of each encoder implementation (medians are reported).
     prepared_cache_dir: where the default corpus's prepared dataset is cached.
-    num_batches: batches in the end-to-end window (torch takes ~2 s a batch on 2
-      cores: 20 keeps the whole run near 2 minutes there).
+    num_batches: batches in the end-to-end window (torch's step is the slow side:
+      20 keeps the whole run to 2-3 minutes on 2 CPU cores).
     batch_size: interviews per end-to-end batch.
+
+  Raises:
+    ImportError: torch is not installed.
+    ValueError: the config is not text / hirenet.
   """
   import jax
-  import torch
+  try:
+    import torch
+  except ImportError as e:
+    raise ImportError('the torch comparison needs torch: pip install torch==2.13.0') from e
   torch.set_num_threads(os.cpu_count() or 1)
   machine = {
       'processor': platform.processor() or platform.machine(),
