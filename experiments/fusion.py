@@ -48,8 +48,7 @@ def modality_outputs(run_dir: str):
                               'train it first (experiments.grid or experiments.train)')
   with open(config_path) as f:
     config = ml_collections.ConfigDict(json.load(f))
-  data = train_lib.PreparedDataset(config.data_dir, config.modality, seed=config.seed,
-                                   num_buckets=config.num_buckets)
+  data = train_lib.PreparedDataset.from_config(config, config.data_dir)
   state, steps, _, config = train_lib.load_for_prediction(run_dir, data, config)
   batch_size = config.eval_batch_size or config.batch_size
   outputs = {}

@@ -13,6 +13,11 @@ starts at the true last element (its state stays at zero through the padding), a
 interior invalid step (an answer whose features failed to extract) is skipped by both
 directions. Padded outputs are exactly zero, so pooling over them is safe.
 
+Packed rows (hirenet_jax/packing.py): with `segment_ids_NxT`, a row holds several
+sequences back to back; each direction restarts from a zero state at the first step of
+each sequence it meets (forward: where the id changes from the previous step; backward:
+from the next step), so every sequence is encoded exactly as if it were alone in its row.
+
 Speed: the input projections of all steps are one matmul outside the scan, and both
 directions run in the same `lax.scan` (the backward inputs time-reversed), so the scan
 body is one batched [2, N, H] x [2, H, 3H] matmul per step.
@@ -28,6 +33,7 @@ import jax.numpy as jnp
 def _scan_gru(
     xproj_SxTxNx3H: jax.Array,
     mask_SxTxN: jax.Array,
+    reset_SxTxN: jax.Array | None,
     w_h_SxHx3H: jax.Array,
     b_h_Sx3H: jax.Array,
     unroll: int,
@@ -46,7 +52,9 @@ def _scan_gru(
   b_h_Sx1x3H = b_h_Sx3H.astype(jnp.float32)[:, None]
 
   def step(h_SxNxH, inputs):
-    xp_SxNx3H, m_SxN = inputs
+    xp_SxNx3H, m_SxN, reset_SxN = inputs
+    if reset_SxN is not None:
+      h_SxNxH = jnp.where(reset_SxN[..., None], 0.0, h_SxNxH)
     hp_SxNx3H = jnp.einsum('snh,shk->snk', h_SxNxH.astype(w_h_SxHx3H.dtype), w_h_SxHx3H,
                            preferred_element_type=jnp.float32) + b_h_Sx1x3H
     xr, xz, xn = jnp.split(xp_SxNx3H.astype(jnp.float32), 3, axis=-1)
@@ -58,7 +66,8 @@ def _scan_gru(
     m = m_SxN[..., None]
     return jnp.where(m, h_new, h_SxNxH), jnp.where(m, h_new, 0.0)
 
-  xs = (jnp.swapaxes(xproj_SxTxNx3H, 0, 1), jnp.swapaxes(mask_SxTxN, 0, 1))
+  xs = (jnp.swapaxes(xproj_SxTxNx3H, 0, 1), jnp.swapaxes(mask_SxTxN, 0, 1),
+        None if reset_SxTxN is None else jnp.swapaxes(reset_SxTxN, 0, 1))
   h_final, ys_TxSxNxH = jax.lax.scan(step, h0_SxNxH, xs, unroll=unroll)
   return jnp.swapaxes(ys_TxSxNxH, 0, 1), h_final
 
@@ -80,16 +89,24 @@ class MaskedGRU(nn.Module):
 
   @nn.compact
   def __call__(
-      self, x_NxTxD: jax.Array, mask_NxT: jax.Array
+      self, x_NxTxD: jax.Array, mask_NxT: jax.Array,
+      segment_ids_NxT: jax.Array | None = None,
   ) -> tuple[jax.Array, jax.Array]:
     """Encodes the sequences.
+
+    Args:
+      x_NxTxD: inputs.
+      mask_NxT: valid steps.
+      segment_ids_NxT: optional sequence id of each step, for packed rows: the state
+        is reset where the id changes (see the module docstring).
 
     Returns:
       outputs_NxTxH: hidden states ([forward, backward] concatenated when
         bidirectional), exactly zero at masked steps.
       final_NxH: forward state after the last valid step (and, when
         bidirectional, concatenated with the backward state after the first
-        valid step); zero for a sequence with no valid step.
+        valid step); zero for a sequence with no valid step. Of packed rows, the
+        states of the last (forward) and first (backward) sequence only.
     """
     num_dirs = 2 if self.bidirectional else 1
     d = x_NxTxD.shape[-1]
@@ -113,8 +130,16 @@ class MaskedGRU(nn.Module):
     masks_SxNxT = jnp.stack([mask, jnp.flip(mask, axis=1)][:num_dirs])
     xproj = jnp.einsum('sntd,sdk->stnk', xs_SxNxTxD, w_i_SxDx3H.astype(self.dtype))
     xproj = xproj + b_i_Sx3H[:, None, None].astype(self.dtype)  # Stored in dtype.
+    resets_SxTxN = None
+    if segment_ids_NxT is not None:
+      ids = jnp.stack([segment_ids_NxT, jnp.flip(segment_ids_NxT, axis=1)][:num_dirs])
+      # A step starts a sequence when its id differs from the previous step's (in
+      # each direction's own order); step 0 starts from zero anyway.
+      changed = ids[:, :, 1:] != ids[:, :, :-1]
+      resets_SxNxT = jnp.concatenate([jnp.zeros_like(changed[:, :, :1]), changed], 2)
+      resets_SxTxN = jnp.swapaxes(resets_SxNxT, 1, 2)
     ys_SxTxNxH, final_SxNxH = _scan_gru(
-        xproj, jnp.swapaxes(masks_SxNxT, 1, 2), w_h_SxHx3H.astype(self.dtype),
+        xproj, jnp.swapaxes(masks_SxNxT, 1, 2), resets_SxTxN, w_h_SxHx3H.astype(self.dtype),
         b_h_Sx3H.astype(self.dtype), self.unroll)
     ys_SxNxTxH = jnp.swapaxes(ys_SxTxNxH, 1, 2)
     if self.bidirectional:

@@ -1,15 +1,17 @@
-"""Reads the prepared interviews and yields padded, length-bucketed batches.
+"""Reads the prepared interviews and yields packed, length-bucketed batches.
 
 Records come from the array_record shards written by data_prep.build (docs/contracts.md)
 through `tfds` data sources and `grain`. Every epoch has a batch plan computed from
-(seed, epoch) alone: shuffle record indices, put each record in the smallest length
-bucket that holds its longest answer, cut each bucket into fixed-size batches (the last
-one padded with weight-0 rows), shuffle the batch order. So every batch has one of
-`len(boundaries)` shapes [B, Q, T_bucket(, D)] and jit compiles that many programs.
+(seed, epoch) alone: shuffle record indices, put each record in the narrowest bucket
+whose row width holds its longest answer, pack each bucket's records into batches of up
+to B interviews whose answers share R rows of W steps (hirenet_jax/packing.py; unused
+interview rows have weight 0), shuffle the batch order. Every batch of a bucket has the
+same shapes, so jit compiles one program per bucket (`Layout`).
 
-Multi-host: every process computes the same global plan and loads only its contiguous
-rows [p*B/P, (p+1)*B/P) of each global batch, so P hosts see exactly what one host
-would. `start_step` skips batches without loading them (resume mid-epoch).
+Multi-host: every process computes the same global plan; each batch has one or more
+packing groups per process (`pack_groups`), and a process loads only its interviews [p*B/P, (p+1)*B/P) and its
+rows [p*R/P, (p+1)*R/P). `start_step` skips batches without loading them (resume
+mid-epoch).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import os
 from typing import Iterator, Sequence
 
@@ -24,6 +27,8 @@ from absl import logging
 import grain
 import numpy as np
 import tensorflow_datasets as tfds
+
+from hirenet_jax import packing
 
 DATASET_NAME = 'hirenet_interviews'
 DATASET_VERSION = '1.0.0'
@@ -119,66 +124,107 @@ def dataset_boundaries(meta: dict, num_buckets: int = 4,
 
 
 @dataclasses.dataclass(frozen=True)
-class PlannedBatch:
-  """One global batch: record indices (-1 = padding row) and its padded T."""
-  indices: np.ndarray
-  length: int
+class Layout:
+  """The packed shapes of a dataset: row width W and rows R of each bucket.
+
+  Records go to the first bucket whose width holds their longest answer.
+  """
+  widths: tuple[int, ...]
+  rows: tuple[int, ...]
+
+  def bucket(self, longest_answer: int) -> int:
+    return int(np.searchsorted(np.asarray(self.widths), longest_answer, side='left'))
 
 
-def batch_plan(lengths: Sequence[int], boundaries: Sequence[int], *, batch_size: int,
-               seed: int, epoch: int, shuffle: bool) -> list[PlannedBatch]:
-  """The epoch's global batches; each record appears exactly once.
+def packing_layout(meta: dict, *, batch_size: int, num_buckets: int = 4,
+                   pad_multiple: int = 8, width_factor: float = 3.0,
+                   row_multiple: int = 8, groups: int = 1) -> Layout:
+  """Bucket widths and rows from the training lengths (all splits share them).
+
+  Width of a bucket: its length boundary (`dataset_boundaries`), widened to
+  `width_factor` times the mean answer length so that rows hold several answers
+  (deeper rows suit CPUs; a latency-bound GPU may prefer a factor near 1), rounded up to
+  `pad_multiple`. Buckets of equal width merge. Rows: what `batch_size` interviews of the
+  bucket's mean total length fill, rounded down to `row_multiple` (a multiple of the
+  device count, so rows shard evenly), at least `max_questions` per packing group.
+  """
+  if width_factor <= 0:
+    raise ValueError(f'width_factor must be positive, got {width_factor}')
+  round_up = lambda x, m: int(-(-max(int(np.ceil(x)), 1) // m) * m)
+  splits = [s for s, lengths in meta['lengths'].items() if lengths]
+  reference = meta['lengths']['train'] if 'train' in splits else [
+      r for s in splits for r in meta['lengths'][s]]
+  answers = [n for record in reference for n in record if n > 0]
+  mean_answer = float(np.mean(answers)) if answers else 1.0
+  boundaries = dataset_boundaries(meta, num_buckets, pad_multiple)
+  widths = tuple(sorted({round_up(max(bd, width_factor * mean_answer), pad_multiple)
+                         for bd in boundaries}))
+  longest = np.asarray([max(r) for r in reference], np.int64)
+  totals = np.asarray([sum(r) for r in reference], np.float64)
+  bucket_of = np.searchsorted(np.asarray(widths), longest, side='left')
+  max_questions = int(meta['max_questions'])
+  rows = []
+  for k, width in enumerate(widths):
+    members = totals[bucket_of == k]
+    mean_total = members.mean() if len(members) else totals.mean()
+    # Rounded down: rows, not the interview count, should close a batch (full rows).
+    multiple = math.lcm(row_multiple, groups)
+    fitting = int(batch_size * mean_total / width) // multiple * multiple
+    rows.append(max(fitting, round_up(groups * max_questions, multiple)))
+  return Layout(widths=widths, rows=tuple(rows))
+
+
+def batch_plan(lengths: Sequence[Sequence[int]], layout: Layout, *, batch_size: int,
+               max_questions: int, seed: int, epoch: int, shuffle: bool,
+               groups: int = 1) -> list[packing.PackedBatch]:
+  """The epoch's global batches (packing.pack_records per bucket); each record once.
 
   Deterministic in (seed, epoch). Without shuffle, records keep their order within a
-  bucket and buckets go from short to long.
+  bucket and buckets go from narrow to wide. The number of batches may change a little
+  from epoch to epoch (packing decides how many interviews fit).
   """
-  lengths = np.asarray(lengths, np.int64)
-  if len(lengths) and lengths.max() > boundaries[-1]:
-    raise ValueError(f'a record of length {lengths.max()} exceeds the largest bucket '
-                     f'{boundaries[-1]}')
+  longest = np.asarray([max(r, default=0) for r in lengths], np.int64)
+  if len(longest) and longest.max() > layout.widths[-1]:
+    raise ValueError(f'a record with an answer of length {longest.max()} exceeds the '
+                     f'widest bucket {layout.widths[-1]}')
   rng = np.random.default_rng([seed, epoch])
   order = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
-  bucket_of = np.searchsorted(np.asarray(boundaries), lengths, side='left')
+  bucket_of = np.searchsorted(np.asarray(layout.widths), longest, side='left')
   plan = []
-  for b, boundary in enumerate(boundaries):
-    members = order[bucket_of[order] == b]
-    for start in range(0, len(members), batch_size):
-      chunk = members[start:start + batch_size]
-      indices = np.full(batch_size, -1, np.int64)
-      indices[:len(chunk)] = chunk
-      plan.append(PlannedBatch(indices=indices, length=int(boundary)))
+  for k, (width, rows) in enumerate(zip(layout.widths, layout.rows)):
+    members = order[bucket_of[order] == k]
+    plan += packing.pack_records(members, lengths, batch_size=batch_size, rows=rows,
+                                 width=width, max_questions=max_questions, groups=groups)
   if shuffle:
     plan = [plan[i] for i in rng.permutation(len(plan))]
   return plan
 
 
-def plan_padding_efficiency(plan: Sequence[PlannedBatch], answer_lengths,
-                            max_questions: int) -> float:
-  """Valid time steps / padded time steps (B * Q * T summed over the plan)."""
-  valid = padded = 0
-  for batch in plan:
-    real = batch.indices[batch.indices >= 0]
-    valid += sum(sum(answer_lengths[i]) for i in real)
-    padded += len(batch.indices) * max_questions * batch.length
-  return valid / padded if padded else 0.0
-
-
 class Batches:
   """One epoch of numpy batch dicts (docs/contracts.md) for one process.
 
-  Iterating loads and pads records through grain with `num_threads` reading threads
+  Iterating loads and packs records through grain with `num_threads` reading threads
   (and `worker_count` worker processes, off by default: records are small and
-  padding is cheap); `len()` is the number of batches left after `start_step`.
+  packing is cheap); `len()` is the number of batches left after `start_step`.
+
+  Multi-host: each batch has `pack_groups` packing groups (default: one per process), a
+  multiple of `process_count`, so a process's packed rows hold only its own interviews'
+  answers. A single process with `pack_groups=P` sees exactly what P processes see.
   """
 
   def __init__(self, data_dir: str, modality: str, split: str, *, batch_size: int,
                seed: int = 0, epoch: int = 0, shuffle: bool = False,
                num_buckets: int = 4, process_index: int = 0, process_count: int = 1,
-               start_step: int = 0, pad_multiple: int = 8, num_threads: int = 4,
+               start_step: int = 0, pad_multiple: int = 8, width_factor: float = 3.0,
+               row_multiple: int = 8, pack_groups: int = 0, num_threads: int = 4,
                prefetch: int = 8, worker_count: int = 0):
     if batch_size < 1 or batch_size % process_count:
       raise ValueError(f'batch_size {batch_size} must be a positive multiple of '
                        f'process_count {process_count}')
+    groups = pack_groups or process_count
+    if groups % process_count or batch_size % groups:
+      raise ValueError(f'pack_groups {groups} must be a multiple of process_count '
+                       f'{process_count} and divide batch_size {batch_size}')
     if not 0 <= process_index < process_count:
       raise ValueError(f'process_index {process_index} not in [0, {process_count})')
     self.meta = meta = load_meta(data_dir, modality)
@@ -187,24 +233,27 @@ class Batches:
     self.data_dir, self.modality, self.split = data_dir, modality, split
     self.batch_size = batch_size
     self.local_batch_size = batch_size // process_count
-    self._rows = slice(process_index * self.local_batch_size,
-                       (process_index + 1) * self.local_batch_size)
-    self.boundaries = dataset_boundaries(meta, num_buckets, pad_multiple)
+    self._process_index, self._process_count = process_index, process_count
+    self.layout = packing_layout(meta, batch_size=batch_size, num_buckets=num_buckets,
+                                 pad_multiple=pad_multiple, width_factor=width_factor,
+                                 row_multiple=row_multiple, groups=groups)
     self.max_questions = int(meta['max_questions'])
     self.max_question_length = max(1, int(meta['max_question_length']))
     self.max_job_title_length = max(1, int(meta['max_job_title_length']))
     self.feature_dim = int(meta['feature_dim'])
     self._answer_lengths = meta['lengths'][split]
-    self.full_plan = batch_plan(record_lengths(meta, split), self.boundaries,
-                                batch_size=batch_size, seed=seed, epoch=epoch,
-                                shuffle=shuffle)
+    self.full_plan = batch_plan(self._answer_lengths, self.layout, batch_size=batch_size,
+                                max_questions=self.max_questions, seed=seed, epoch=epoch,
+                                shuffle=shuffle, groups=groups)
     self.plan = self.full_plan[start_step:]
     self._num_threads, self._prefetch = num_threads, prefetch
     self._worker_count = worker_count
     self._source = None
-    logging.info('%s/%s epoch %d: %d batches of %d, T buckets %s, padding efficiency '
-                 '%.1f%%.', modality, split, epoch, len(self.full_plan), batch_size,
-                 self.boundaries, 100 * self.padding_efficiency)
+    logging.info('%s/%s epoch %d: %d batches of up to %d interviews, packed rows '
+                 '(R x W) %s, padding efficiency %.1f%%.', modality, split, epoch,
+                 len(self.full_plan), batch_size,
+                 ', '.join(f'{r}x{w}' for r, w in zip(self.layout.rows, self.layout.widths)),
+                 100 * self.padding_efficiency)
 
   def __getstate__(self):
     # Worker processes open their own data source.
@@ -215,15 +264,15 @@ class Batches:
 
   @property
   def padding_efficiency(self) -> float:
-    """Over the whole epoch's global plan (start_step ignored)."""
-    return plan_padding_efficiency(self.full_plan, self._answer_lengths,
-                                   self.max_questions)
+    """Valid / packed steps over the whole epoch's global plan (start_step ignored)."""
+    return packing.padding_efficiency(self.full_plan, self._answer_lengths)
 
   @property
   def shapes(self) -> list[tuple[int, ...]]:
-    """The padded `answers` shapes this split can produce (per process)."""
+    """The packed `answers` shapes this split can produce (per process)."""
     d = (self.feature_dim,) if self.feature_dim else ()
-    return [(self.local_batch_size, self.max_questions, t) + d for t in self.boundaries]
+    return [(r // self._process_count, w) + d
+            for r, w in zip(self.layout.rows, self.layout.widths)]
 
   def _data_source(self):
     if self._source is None:
@@ -231,14 +280,20 @@ class Batches:
       self._source = builder.as_data_source(split=self.split)
     return self._source
 
-  def load(self, batch: PlannedBatch) -> dict[str, np.ndarray]:
-    """This process's rows of one planned batch, padded to the contract shapes."""
-    indices = batch.indices[self._rows]
-    b, q, t = len(indices), self.max_questions, batch.length
+  def load(self, batch: packing.PackedBatch) -> dict[str, np.ndarray]:
+    """This process's rows of one planned batch, packed to the contract shapes."""
+    p = self._process_index
+    interviews = slice(p * self.local_batch_size, (p + 1) * self.local_batch_size)
+    local_rows = batch.rows // self._process_count
+    indices = batch.indices[interviews]
+    b, q, r, w = len(indices), self.max_questions, local_rows, batch.width
     d = (self.feature_dim,) if self.feature_dim else ()
     out = {
-        'answers': np.zeros((b, q, t) + d, np.float32 if d else np.int32),
+        'answers': np.zeros((r, w) + d, np.float32 if d else np.int32),
+        'answer_segments': np.full((r, w), packing.PADDING_SEGMENT, np.int32),
         'answer_lengths': np.zeros((b, q), np.int32),
+        'answer_rows': batch.answer_rows[interviews].copy(),
+        'answer_starts': batch.answer_starts[interviews].copy(),
         'questions': np.zeros((b, q, self.max_question_length), np.int32),
         'question_lengths': np.zeros((b, q), np.int32),
         'job_title': np.zeros((b, self.max_job_title_length), np.int32),
@@ -252,7 +307,7 @@ class Batches:
       return out
     records = self._data_source().__getitems__([i for _, i in real])
     for (row, i), rec in zip(real, records):
-      _fill_row(out, row, rec)
+      _fill_row(out, row, rec, slot_offset=p * b * q, row_offset=p * local_rows)
       out['index'][row] = i
     return out
 
@@ -273,14 +328,25 @@ class Batches:
         it.close()  # Stops prefetch threads/processes and frees shared memory.
 
 
-def _fill_row(out: dict[str, np.ndarray], row: int, rec: dict) -> None:
+def _fill_row(out: dict[str, np.ndarray], row: int, rec: dict, *, slot_offset: int,
+              row_offset: int) -> None:
+  """Copies one record into interview row `row`, its answers into their packed places.
+
+  `answer_rows` hold global rows (minus `row_offset` locally); segment ids are global
+  slots `b * Q + q` (`slot_offset` = this process's first slot).
+  """
   answer_lengths = np.asarray(rec['answer_lengths'])
   question_lengths = np.asarray(rec['question_lengths'])
   answers, questions = np.asarray(rec['answers']), np.asarray(rec['questions'])
   a_start = np.concatenate([[0], np.cumsum(answer_lengths)])
   q_start = np.concatenate([[0], np.cumsum(question_lengths)])
+  q = out['answer_lengths'].shape[1]
   for k, (n, m) in enumerate(zip(answer_lengths, question_lengths)):
-    out['answers'][row, k, :n] = answers[a_start[k]:a_start[k] + n]
+    if n:
+      r = out['answer_rows'][row, k] - row_offset
+      s = out['answer_starts'][row, k]
+      out['answers'][r, s:s + n] = answers[a_start[k]:a_start[k] + n]
+      out['answer_segments'][r, s:s + n] = slot_offset + row * q + k
     out['questions'][row, k, :m] = questions[q_start[k]:q_start[k] + m]
   out['answer_lengths'][row, :len(answer_lengths)] = answer_lengths
   out['question_lengths'][row, :len(question_lengths)] = question_lengths
@@ -302,23 +368,39 @@ def make_batches(data_dir: str, modality: str, split: str, *, batch_size: int,
                  start_step=start_step, **kwargs)
 
 
-def num_batches(data_dir: str, modality: str, split: str, *, batch_size: int,
-                num_buckets: int = 4, pad_multiple: int = 8) -> int:
-  """Batches per epoch; the same for every seed and epoch (bucket sizes are fixed)."""
+def _plan(data_dir, modality, split, *, batch_size, seed, epoch, shuffle, num_buckets,
+          pad_multiple, width_factor, row_multiple, process_count, pack_groups):
   meta = load_meta(data_dir, modality)
-  boundaries = dataset_boundaries(meta, num_buckets, pad_multiple)
-  bucket_of = np.searchsorted(np.asarray(boundaries), record_lengths(meta, split),
-                              side='left')
-  counts = np.bincount(bucket_of, minlength=len(boundaries))
-  return int(sum(-(-c // batch_size) for c in counts))
+  groups = pack_groups or process_count
+  layout = packing_layout(meta, batch_size=batch_size, num_buckets=num_buckets,
+                          pad_multiple=pad_multiple, width_factor=width_factor,
+                          row_multiple=row_multiple, groups=groups)
+  return batch_plan(meta['lengths'][split], layout, batch_size=batch_size,
+                    max_questions=int(meta['max_questions']), seed=seed, epoch=epoch,
+                    shuffle=shuffle, groups=groups), meta
+
+
+def num_batches(data_dir: str, modality: str, split: str, *, batch_size: int,
+                seed: int = 0, epoch: int = 0, shuffle: bool = False, num_buckets: int = 4,
+                pad_multiple: int = 8, width_factor: float = 3.0, row_multiple: int = 8,
+                process_count: int = 1, pack_groups: int = 0) -> int:
+  """Batches of one epoch (packing makes it depend a little on seed and epoch)."""
+  return len(_plan(data_dir, modality, split, batch_size=batch_size, seed=seed,
+                   epoch=epoch, shuffle=shuffle, num_buckets=num_buckets,
+                   pad_multiple=pad_multiple, width_factor=width_factor,
+                   row_multiple=row_multiple, process_count=process_count,
+                   pack_groups=pack_groups)[0])
 
 
 def padding_efficiency(data_dir: str, modality: str, split: str, *, batch_size: int,
                        seed: int = 0, epoch: int = 0, shuffle: bool = False,
-                       num_buckets: int = 4, pad_multiple: int = 8) -> float:
-  """Valid time steps / padded time steps over one epoch's plan."""
-  meta = load_meta(data_dir, modality)
-  boundaries = dataset_boundaries(meta, num_buckets, pad_multiple)
-  plan = batch_plan(record_lengths(meta, split), boundaries, batch_size=batch_size,
-                    seed=seed, epoch=epoch, shuffle=shuffle)
-  return plan_padding_efficiency(plan, meta['lengths'][split], int(meta['max_questions']))
+                       num_buckets: int = 4, pad_multiple: int = 8,
+                       width_factor: float = 3.0, row_multiple: int = 8,
+                       process_count: int = 1, pack_groups: int = 0) -> float:
+  """Valid time steps / packed time steps over one epoch's plan."""
+  plan, meta = _plan(data_dir, modality, split, batch_size=batch_size, seed=seed,
+                     epoch=epoch, shuffle=shuffle, num_buckets=num_buckets,
+                     pad_multiple=pad_multiple, width_factor=width_factor,
+                     row_multiple=row_multiple, process_count=process_count,
+                     pack_groups=pack_groups)
+  return packing.padding_efficiency(plan, meta['lengths'][split])

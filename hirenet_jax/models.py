@@ -54,8 +54,8 @@ class HireNet(nn.Module):
     attention_size: size of the attention vectors u.
     dropout_rate: on the answer summaries a_i and the interview vector v.
     train_embeddings: fine-tune the word vectors (frozen in the paper's setting).
-    features_input: answers are float frames [B, Q, T, D] (audio, video) rather
-      than token ids [B, Q, T] (text).
+    features_input: answers are float frames [R, W, D] (audio, video) rather
+      than token ids [R, W] (text).
     unroll: `lax.scan` unroll factor of the GRUs.
     dtype: computation dtype; softmaxes, pooling and the loss stay float32.
   """
@@ -88,25 +88,37 @@ class HireNet(nn.Module):
         vectors = jax.lax.stop_gradient(vectors)
       return vectors.astype(self.dtype)
 
+    # Answers arrive packed (hirenet_jax/packing.py): rows [R, W] hold several answers
+    # each, `answer_segments` names the slot b * Q + q of every step (-1 = padding).
     answers = batch['answers']
+    segments_RxW = batch['answer_segments']
     answer_lengths_BxQ = batch['answer_lengths']
-    b, q, t = answers.shape[:3]
+    b, q = answer_lengths_BxQ.shape
+    num_slots = b * q
     use_context = self.variant == 'hirenet'
     dense = lambda n, name: nn.Dense(n, dtype=self.dtype, name=name)
 
     if self.features_input:
-      answers_BxQxTxD = answers.astype(self.dtype)
+      answers_RxWxD = answers.astype(self.dtype)
     else:
-      answers_BxQxTxD = embed(answers)
-    answers_NxTxD = answers_BxQxTxD.reshape((b * q, t, -1))
-    answer_mask_NxT = gru_lib.lengths_to_mask(answer_lengths_BxQ.reshape(-1), t)
+      answers_RxWxD = embed(answers)
+    mask_RxW = segments_RxW >= 0
 
-    # Low-level encoder (eq. 1-3).
-    h_NxTx2H, final_Nx2H = gru_lib.MaskedGRU(
+    # Low-level encoder (eq. 1-3); the state restarts at every answer of a row.
+    h_RxWx2H, _ = gru_lib.MaskedGRU(
         self.hidden_size, unroll=self.unroll, dtype=self.dtype,
-        name='answer_encoder')(answers_NxTxD, answer_mask_NxT)
+        name='answer_encoder')(answers_RxWxD, mask_RxW, segments_RxW)
 
     if self.variant == 'bigru':
+      # h_T of the forward direction (last step) and h_1 of the backward (first step).
+      rows_N = batch['answer_rows'].reshape(-1)
+      starts_N = batch['answer_starts'].reshape(-1)
+      lengths_N = answer_lengths_BxQ.reshape(-1)
+      ends_N = starts_N + jnp.maximum(lengths_N - 1, 0)
+      forward_NxH = h_RxWx2H[rows_N, ends_N, :self.hidden_size]
+      backward_NxH = h_RxWx2H[rows_N, starts_N, self.hidden_size:]
+      final_Nx2H = jnp.concatenate([forward_NxH, backward_NxH], -1)
+      final_Nx2H = jnp.where((lengths_N > 0)[:, None], final_Nx2H, 0.0)
       final_Nx2H = nn.Dropout(self.dropout_rate, deterministic=not train)(final_Nx2H)
       logits_N = dense(1, 'classifier')(final_Nx2H)[..., 0]
       return logits_N.astype(jnp.float32).reshape(b, q)
@@ -115,21 +127,25 @@ class HireNet(nn.Module):
 
     # Local context (eq. 4).
     if use_context:
-      questions_NxLxE = embed(batch['questions'].reshape(b * q, -1))
+      questions_NxLxE = embed(batch['questions'].reshape(num_slots, -1))
       h_question_NxC = ContextEncoder(
           self.context_size, unroll=self.unroll, dtype=self.dtype,
           name='question_encoder')(questions_NxLxE, batch['question_lengths'].reshape(-1))
     else:
       h_question_NxC = None
 
-    # Low-level attention (eq. 5-7).
+    # Low-level attention (eq. 5-7), a softmax per answer over its packed steps.
     if self.variant == 'hn_avg':
-      a_Nx2H, alpha_NxT = attention_lib.masked_mean(h_NxTx2H, answer_mask_NxT)
+      alpha_RxW = attention_lib.segment_mean_weights(segments_RxW,
+                                                     answer_lengths_BxQ.reshape(-1))
     else:
-      a_Nx2H, alpha_NxT = attention_lib.AdditiveAttention(
+      logits_RxW = attention_lib.AdditiveAttention(
           self.attention_size, dtype=self.dtype, name='low_level_attention')(
-              h_NxTx2H, answer_mask_NxT, h_question_NxC)
-    self.sow('intermediates', 'answer_attention', alpha_NxT.reshape(b, q, t))
+              h_RxWx2H, h_question_NxC, segments_RxW)
+      alpha_RxW = attention_lib.segment_softmax(logits_RxW, segments_RxW, num_slots)
+    a_Nx2H = attention_lib.segment_pool(alpha_RxW, h_RxWx2H, segments_RxW, num_slots)
+    # Packed like the answers: packing.unpack gives [B, Q, T].
+    self.sow('intermediates', 'answer_attention', alpha_RxW)
     a_Nx2H = nn.Dropout(self.dropout_rate, deterministic=not train)(a_Nx2H)
 
     # High-level encoder over [h_Q_i, a_i] (eq. 8-10).
@@ -152,9 +168,12 @@ class HireNet(nn.Module):
     if self.variant == 'hn_avg':
       v_Bx2H, beta_BxQ = attention_lib.masked_mean(h_BxQx2H, question_valid_BxQ)
     else:
-      v_Bx2H, beta_BxQ = attention_lib.AdditiveAttention(
+      job_index_BxQ = jnp.broadcast_to(jnp.arange(b)[:, None], (b, q))
+      logits_BxQ = attention_lib.AdditiveAttention(
           self.attention_size, dtype=self.dtype, name='high_level_attention')(
-              h_BxQx2H, question_valid_BxQ, h_job_BxC)
+              h_BxQx2H, h_job_BxC, job_index_BxQ)
+      beta_BxQ = attention_lib.masked_softmax(logits_BxQ, question_valid_BxQ)
+      v_Bx2H = attention_lib.attend(beta_BxQ, h_BxQx2H)
     self.sow('intermediates', 'question_attention', beta_BxQ)
     self.sow('intermediates', 'interview_vector', v_Bx2H)
     v_Bx2H = nn.Dropout(self.dropout_rate, deterministic=not train)(v_Bx2H)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
+import math
 import os
 import signal
 import time
@@ -35,6 +37,7 @@ from hirenet_jax import checkpointing
 from hirenet_jax import logging_utils
 from hirenet_jax import metrics as metrics_lib
 from hirenet_jax import models
+from hirenet_jax import packing
 from hirenet_jax import sharding
 
 MODALITIES = ('text', 'audio', 'video')
@@ -65,7 +68,8 @@ class DataSource(Protocol):
   def num_records(self, split: str) -> int:
     """Candidates in `split` (all processes together)."""
 
-  def num_batches(self, split: str, *, batch_size: int) -> int:
+  def num_batches(self, split: str, *, batch_size: int, epoch: int = 0,
+                  shuffle: bool = False) -> int:
     """Batches of one epoch of `split` (the same on every process)."""
 
   def batches(self, split: str, *, batch_size: int, epoch: int, shuffle: bool,
@@ -80,11 +84,17 @@ class DataSource(Protocol):
 class PreparedDataset:
   """A DataSource over the TFDS shards written by `data_prep.build`."""
 
-  def __init__(self, data_dir: str, modality: str, *, seed: int, num_buckets: int):
+  def __init__(self, data_dir: str, modality: str, *, seed: int, num_buckets: int,
+               width_factor: float = 3.0, pack_groups: int = 0):
     from hirenet_jax import input_pipeline  # The dependency stays local to this class.
     self._ip = input_pipeline
     self.data_dir, self.modality = data_dir, modality
-    self._seed, self._num_buckets = seed, num_buckets
+    # Packed rows shard over the devices: their count is a multiple of 8 and of the
+    # device count (so 1 and 8 devices see the same batches).
+    self._packing = dict(num_buckets=num_buckets, width_factor=width_factor,
+                         row_multiple=math.lcm(8, jax.device_count()),
+                         process_count=jax.process_count(), pack_groups=pack_groups)
+    self._seed = seed
     meta_path = os.path.join(data_dir, 'assets', modality, 'meta.json')
     if not os.path.exists(meta_path):
       raise ConfigError(f'no prepared {modality!r} dataset in {data_dir} '
@@ -98,15 +108,25 @@ class PreparedDataset:
   def num_records(self, split):
     return len(self.meta['candidate_ids'][split])
 
-  def num_batches(self, split, *, batch_size):
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict,
+                  data_dir: str | None = None) -> 'PreparedDataset':
+    """The prepared dataset of `config` (`data_dir` overrides config.data_dir)."""
+    return cls(data_dir or config.data_dir, config.modality, seed=config.seed,
+               num_buckets=config.num_buckets,
+               width_factor=config.get('row_width_factor', 3.0),
+               pack_groups=config.get('pack_groups', 0))
+
+  def num_batches(self, split, *, batch_size, epoch=0, shuffle=False):
     return self._ip.num_batches(self.data_dir, self.modality, split, batch_size=batch_size,
-                                num_buckets=self._num_buckets)
+                                seed=self._seed, epoch=epoch, shuffle=shuffle,
+                                **self._packing)
 
   def batches(self, split, *, batch_size, epoch, shuffle, start_step=0):
     return self._ip.make_batches(
         self.data_dir, self.modality, split, batch_size=batch_size, seed=self._seed,
-        epoch=epoch, shuffle=shuffle, start_step=start_step, num_buckets=self._num_buckets,
-        process_index=jax.process_index(), process_count=jax.process_count())
+        epoch=epoch, shuffle=shuffle, start_step=start_step,
+        process_index=jax.process_index(), **self._packing)
 
   def record_info(self, split):
     if split not in self._info:
@@ -122,9 +142,10 @@ class PreparedDataset:
           'answer_index': [np.asarray(r['answer_index']).tolist() for r in records]}
     return self._info[split]
 
-  def padding_efficiency(self, split, *, batch_size):
+  def padding_efficiency(self, split, *, batch_size, epoch=0, shuffle=False):
     return self._ip.padding_efficiency(self.data_dir, self.modality, split,
-                                       batch_size=batch_size, num_buckets=self._num_buckets)
+                                       batch_size=batch_size, seed=self._seed, epoch=epoch,
+                                       shuffle=shuffle, **self._packing)
 
 
 # ------------------------------------------------------------------ model and state
@@ -269,7 +290,8 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, jax.A
 
 
 def predict_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
-  """Scores [B] and the sown attention weights: answer [B, Q, T], question [B, Q].
+  """Scores [B] and the sown attention weights: answer [R, W] (packed like the
+  answers), question [B, Q].
 
   `bigru` has no attention: its score is the mean of the answer probabilities, so its
   question weights are uniform over the valid answers and its answer weights are zero.
@@ -280,15 +302,15 @@ def predict_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, ja
   valid_BxQ = (batch['answer_lengths'] > 0).astype(jnp.float32)
   if 'question_attention' in inter:
     question_BxQ = inter['question_attention'][0]
-    answer_BxQxT = inter['answer_attention'][0]
+    answer_RxW = inter['answer_attention'][0]
   else:
     question_BxQ = valid_BxQ / jnp.maximum(valid_BxQ.sum(-1, keepdims=True), 1.0)
-    answer_BxQxT = jnp.zeros(batch['answers'].shape[:3], jnp.float32)
+    answer_RxW = jnp.zeros(batch['answer_segments'].shape, jnp.float32)
   out = {
       'scores': models.candidate_scores(logits, batch),
       'index': batch['index'],
       'question_attention': question_BxQ,
-      'answer_attention': answer_BxQxT,
+      'answer_attention': answer_RxW,
   }
   if 'interview_vector' in inter:  # v (eq. 14): the input of early fusion.
     out['interview_vector'] = inter['interview_vector'][0]
@@ -314,17 +336,19 @@ def make_steps(mesh: jax.sharding.Mesh, matmul_precision: str = 'default') -> St
   precision = None if matmul_precision == 'default' else matmul_precision
 
   def with_precision(fn):
+    @functools.wraps(fn)
     def wrapped(*args):
       with jax.default_matmul_precision(precision):
         return fn(*args)
     return wrapped
 
-  train = jax.jit(train_step, in_shardings=(rep, data, rep), out_shardings=(rep, rep),
-                  donate_argnums=0)
-  evals = jax.jit(eval_step, in_shardings=(rep, data), out_shardings=rep)
-  predict = jax.jit(predict_step, in_shardings=(rep, data), out_shardings=rep)
-  if precision is not None:
-    train, evals, predict = map(with_precision, (train, evals, predict))
+  # The precision is read while tracing, so it is set inside the jitted functions (which
+  # stay jit objects: `train._cache_size()` counts the compiled programs).
+  train = jax.jit(with_precision(train_step), in_shardings=(rep, data, rep),
+                  out_shardings=(rep, rep), donate_argnums=0)
+  evals = jax.jit(with_precision(eval_step), in_shardings=(rep, data), out_shardings=rep)
+  predict = jax.jit(with_precision(predict_step), in_shardings=(rep, data),
+                    out_shardings=rep)
   return Steps(train=train, eval=evals, predict=predict, mesh=mesh)
 
 
@@ -449,8 +473,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   if data is None:
     if not config.data_dir:
       raise ConfigError('config.data_dir is empty: give a prepared dataset directory')
-    data = PreparedDataset(config.data_dir, config.modality, seed=config.seed,
-                           num_buckets=config.num_buckets)
+    data = PreparedDataset.from_config(config)
   for split in SPLITS:
     if data.num_records(split) == 0:
       raise ConfigError(f'the {split} split of the {config.modality} dataset is empty')
@@ -469,8 +492,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   if is_chief:
     _write_json(os.path.join(workdir, CONFIG_FILE), config.to_dict())
 
-  steps_per_epoch = data.num_batches('train', batch_size=config.batch_size)
-  total_steps = steps_per_epoch * config.num_epochs
+  # Packing makes epochs differ by a few batches: the schedule gets the exact total.
+  epoch_steps = [data.num_batches('train', batch_size=config.batch_size, epoch=e,
+                                  shuffle=True) for e in range(config.num_epochs)]
+  total_steps = sum(epoch_steps)
   example = next(iter(data.batches('train', batch_size=config.batch_size, epoch=0,
                                    shuffle=False)))
   model = make_model(config, data.meta)
@@ -495,7 +520,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                                       tensorboard=config.tensorboard)
   reporter = logging_utils.ProgressReporter(total_steps, first_step=int(state.step))
   logging.info('%s / %s: %d train steps per epoch on %d devices (%d processes)',
-               config.modality, config.model.variant, steps_per_epoch,
+               config.modality, config.model.variant, epoch_steps[0],
                mesh.devices.size, jax.process_count())
   start_time = time.perf_counter()
 
@@ -504,6 +529,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   while not meta['finished']:
     epoch = meta['epoch']
+    steps_per_epoch = epoch_steps[epoch]
     pending = []
     for batch in data.batches('train', batch_size=config.batch_size, epoch=epoch,
                               shuffle=True, start_step=meta['step_in_epoch']):
@@ -511,7 +537,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       pending.append(step_metrics)
       reporter.add_examples(float(np.sum(batch['weight'])) * jax.process_count())
       meta['step_in_epoch'] += 1
-      step = epoch * steps_per_epoch + meta['step_in_epoch']
+      step = sum(epoch_steps[:epoch]) + meta['step_in_epoch']
       if step % config.log_every_steps == 0 or meta['step_in_epoch'] == steps_per_epoch:
         sums = _fetch_sums(pending)
         pending = []
@@ -625,6 +651,8 @@ def predict_batches(steps: Steps, state: TrainState,
   for batch in batches:
     out = jax.device_get(steps.predict(state, sharding.shard_batch(batch, steps.mesh)))
     lengths = np.asarray(batch['answer_lengths'])
+    answer_attention_BxQxT = packing.unpack(out['answer_attention'], lengths,
+                                            batch['answer_rows'], batch['answer_starts'])
     for row in range(lengths.shape[0]):
       if out['index'][row] < 0:
         continue
@@ -634,7 +662,7 @@ def predict_batches(steps: Steps, state: TrainState,
           'score': float(out['scores'][row]),
           'answer_slots': slots.tolist(),
           'question_attention': [float(out['question_attention'][row, q]) for q in slots],
-          'answer_attention': [out['answer_attention'][row, q, :lengths[row, q]].tolist()
+          'answer_attention': [answer_attention_BxQxT[row, q, :lengths[row, q]].tolist()
                                for q in slots],
           'interview_vector': (np.asarray(out['interview_vector'][row])
                                if 'interview_vector' in out else None),

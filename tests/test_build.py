@@ -15,6 +15,7 @@ from data_prep import text
 from data_prep import validate
 from data_prep.errors import CorpusError
 from hirenet_jax import input_pipeline
+from hirenet_jax import packing
 
 WORDS = ('bonjour je suis vendeur depuis cinq ans et j\'aime le contact avec les '
          'clients de l\'entreprise banque conseil').split()
@@ -94,7 +95,13 @@ def built(tmp_path_factory, corpus_dir):
 
 
 def _all_batches(data_dir, modality, split):
-  return list(input_pipeline.make_batches(data_dir, modality, split, batch_size=4))
+  """The split's batches with the packed answers unpacked to [B, Q, T(, D)]."""
+  batches = []
+  for b in input_pipeline.make_batches(data_dir, modality, split, batch_size=4):
+    b['answers'] = packing.unpack(b['answers'], b['answer_lengths'], b['answer_rows'],
+                                  b['answer_starts'])
+    batches.append(b)
+  return batches
 
 
 def _raw_by_id(corpus_dir):

@@ -79,3 +79,27 @@ def test_lengths_to_mask():
   mask = np.asarray(gru.lengths_to_mask(np.array([[2, 0], [3, 1]]), 3))
   expected = np.array([[[1, 1, 0], [0, 0, 0]], [[1, 1, 1], [1, 0, 0]]], bool)
   np.testing.assert_array_equal(mask, expected)
+
+
+def test_packed_rows_encode_each_segment_as_if_alone():
+  """Two sequences back to back in one row (with segment ids) == each in its own row."""
+  rng = np.random.default_rng(4)
+  module = gru.MaskedGRU(5, bidirectional=True)
+  a = rng.normal(size=(3, 2)).astype(np.float32)
+  b = rng.normal(size=(4, 2)).astype(np.float32)
+  packed = np.zeros((1, 9, 2), np.float32)
+  packed[0, :3], packed[0, 3:7] = a, b
+  seg = np.array([[0, 0, 0, 1, 1, 1, 1, -1, -1]])
+  params = module.init(jax.random.key(0), packed, seg >= 0, seg)
+  out_packed, _ = module.apply(params, packed, seg >= 0, seg)
+  alone = np.zeros((2, 4, 2), np.float32)
+  alone[0, :3], alone[1] = a, b
+  mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)
+  out_alone, _ = module.apply(params, alone, mask)
+  out_packed = np.asarray(out_packed)
+  np.testing.assert_allclose(out_packed[0, :3], np.asarray(out_alone)[0, :3], atol=1e-6)
+  np.testing.assert_allclose(out_packed[0, 3:7], np.asarray(out_alone)[1], atol=1e-6)
+  assert np.all(out_packed[0, 7:] == 0.0)
+  # Without the ids the second sequence would start from the first one's state.
+  unreset, _ = module.apply(params, packed, seg >= 0)
+  assert not np.allclose(np.asarray(unreset)[0, 3:7], np.asarray(out_alone)[1], atol=1e-3)

@@ -1,4 +1,4 @@
-"""Tests for hirenet_jax.input_pipeline: batch plan, padding, multi-host, resume."""
+"""Tests for hirenet_jax.input_pipeline: batch plan, packing, multi-host, resume."""
 
 import json
 import os
@@ -8,6 +8,7 @@ import pytest
 
 from data_prep import build
 from hirenet_jax import input_pipeline as ip
+from hirenet_jax import packing
 
 NUM_CANDIDATES = 30
 
@@ -58,17 +59,51 @@ def test_every_record_appears_exactly_once_per_epoch(data_dir, split, shuffle):
   assert sorted(real) == list(range(len(ip.candidate_ids(data_dir, 'text', split))))
 
 
+def _records(data_dir, modality, split):
+  import tensorflow_datasets as tfds
+  source = tfds.builder_from_directory(
+      ip.dataset_dir(data_dir, modality)).as_data_source(split=split)
+  return source.__getitems__(list(range(len(source))))
+
+
+def _check_answers(batch, records):
+  """Every interview row's packed answers unpack to its record's answers."""
+  answers = packing.unpack(batch['answers'], batch['answer_lengths'], batch['answer_rows'],
+                           batch['answer_starts'])
+  for row, i in enumerate(batch['index']):
+    if i < 0:
+      continue
+    rec = records[i]
+    lengths = np.asarray(rec['answer_lengths'])
+    np.testing.assert_array_equal(batch['answer_lengths'][row, :len(lengths)], lengths)
+    flat = np.concatenate([answers[row, k, :n] for k, n in enumerate(lengths)])
+    np.testing.assert_array_equal(flat, np.asarray(rec['answers']))
+
+
 def test_batches_use_a_few_fixed_shapes_and_each_record_fits_its_bucket(data_dir):
-  b = ip.make_batches(data_dir, 'audio', 'train', batch_size=4, shuffle=True)
-  assert 1 < len(b.boundaries) <= 4
+  b = ip.make_batches(data_dir, 'audio', 'train', batch_size=4, shuffle=True,
+                      width_factor=1.0)
+  widths = b.layout.widths
+  assert 1 < len(widths) <= 4
+  records = _records(data_dir, 'audio', 'train')
   shapes = set()
   for batch in b:
     shapes.add(batch['answers'].shape)
     assert batch['answers'].dtype == np.float32
-    assert batch['answer_lengths'].max() <= batch['answers'].shape[2]
+    width = batch['answers'].shape[1]
     valid = batch['answer_lengths'].max(1)[batch['weight'] > 0]
-    lower = max([t for t in b.boundaries if t < batch['answers'].shape[2]], default=0)
-    assert (valid > lower).all()  # Smallest bucket that holds the record.
+    assert (valid <= width).all()
+    lower = max([w for w in widths if w < width], default=0)
+    assert (valid > lower).all()  # Narrowest bucket that holds the record.
+    _check_answers(batch, records)
+    # Segment ids name each answer's slot b * Q + q, and only there.
+    q = batch['answer_lengths'].shape[1]
+    seg = batch['answer_segments']
+    for row, k in zip(*np.nonzero(batch['answer_lengths'])):
+      r, start = batch['answer_rows'][row, k], batch['answer_starts'][row, k]
+      n = batch['answer_lengths'][row, k]
+      assert (seg[r, start:start + n] == row * q + k).all()
+    assert (seg >= 0).sum() == batch['answer_lengths'].sum()
   assert shapes <= set(b.shapes)
   assert len(shapes) > 1
 
@@ -80,11 +115,14 @@ def test_padding_rows_have_zero_weight_index_and_values(data_dir):
   for b in batches:
     rows = b['index'] < 0
     assert not b['weight'][rows].any() and not b['answer_lengths'][rows].any()
-    assert not b['answers'][rows].any() and not b['label'][rows].any()
+    assert not b['label'][rows].any()
+    assert not b['answers'][b['answer_segments'] < 0].any()
     assert (b['weight'][~rows] == 1).all()
-    assert set(b) == {'answers', 'answer_lengths', 'questions', 'question_lengths',
-                      'job_title', 'job_title_length', 'label', 'weight', 'index'}
-    for key in ('answers', 'answer_lengths', 'questions', 'label', 'index'):
+    assert set(b) == {'answers', 'answer_segments', 'answer_rows', 'answer_starts',
+                      'answer_lengths', 'questions', 'question_lengths', 'job_title',
+                      'job_title_length', 'label', 'weight', 'index'}
+    for key in ('answers', 'answer_segments', 'answer_rows', 'answer_starts',
+                'answer_lengths', 'questions', 'label', 'index'):
       assert b[key].dtype == np.int32, key
 
 
@@ -95,14 +133,29 @@ def test_plan_is_deterministic_in_seed_and_epoch(data_dir):
   assert order(seed=1, epoch=2) != order(seed=2, epoch=2)
 
 
-def test_multi_host_slices_reassemble_the_single_host_batches(data_dir):
-  single = _epoch(data_dir, seed=3, epoch=1)
+def test_multi_host_parts_assemble_a_global_batch_packed_per_host(data_dir):
   parts = [_epoch(data_dir, seed=3, epoch=1, process_index=p, process_count=2)
            for p in range(2)]
-  assert len(parts[0]) == len(parts[1]) == len(single)
+  assert len(parts[0]) == len(parts[1])
+  records = _records(data_dir, 'text', 'train')
+  seen = []
+  for first, second in zip(*parts):
+    glob = {key: np.concatenate([first[key], second[key]]) for key in first}
+    rows = first['answers'].shape[0]
+    assert second['answers'].shape[0] == rows and first['index'].shape[0] == 2
+    # Host p's rows only hold its own interviews' answer slots.
+    q = first['answer_lengths'].shape[1]
+    for p, part in enumerate((first, second)):
+      seg = part['answer_segments'][part['answer_segments'] >= 0]
+      assert ((seg // q) // 2 == p).all()
+    _check_answers(glob, records)
+    seen += [i for i in glob['index'] if i >= 0]
+  assert sorted(seen) == list(range(len(records)))
+  # One process packing two groups sees exactly what the two processes see together.
+  single = _epoch(data_dir, seed=3, epoch=1, pack_groups=2)
+  assert len(single) == len(parts[0])
   for k, batch in enumerate(single):
     for key, value in batch.items():
-      assert parts[0][k][key].shape[0] == 2
       np.testing.assert_array_equal(
           np.concatenate([parts[0][k][key], parts[1][k][key]]), value)
 
@@ -119,17 +172,23 @@ def test_start_step_resumes_with_the_remaining_batches(data_dir):
 
 def test_num_batches_and_padding_efficiency_match_the_batches(data_dir):
   batches = _epoch(data_dir, batch_size=4)
-  assert ip.num_batches(data_dir, 'text', 'train', batch_size=4) == len(batches)
+  assert ip.num_batches(data_dir, 'text', 'train', batch_size=4, shuffle=True) == len(
+      batches)
   valid = sum(b['answer_lengths'].sum() for b in batches)
   padded = sum(b['answers'].size for b in batches)
   efficiency = ip.padding_efficiency(data_dir, 'text', 'train', batch_size=4, shuffle=True)
   assert efficiency == pytest.approx(valid / padded)
-  assert efficiency == pytest.approx(
-      ip.make_batches(data_dir, 'text', 'train', batch_size=4).padding_efficiency)
-  # Without batch-padding rows (batch_size=1), buckets can only cut padding.
-  bucketed, one_bucket = (ip.padding_efficiency(data_dir, 'text', 'train', batch_size=1,
-                                                num_buckets=n) for n in (4, 1))
-  assert bucketed > one_bucket
+  assert efficiency == pytest.approx(ip.make_batches(
+      data_dir, 'text', 'train', batch_size=4, shuffle=True).padding_efficiency)
+
+
+def test_packing_beats_padding_each_interview_to_its_longest_answer(data_dir):
+  lengths = ip.load_meta(data_dir, 'text')['lengths']['train']
+  q = ip.load_meta(data_dir, 'text')['max_questions']
+  padded = sum(sum(r) for r in lengths) / sum(q * max(r) for r in lengths)
+  packed = ip.padding_efficiency(data_dir, 'text', 'train', batch_size=8, row_multiple=1,
+                                 shuffle=True)
+  assert packed > padded + 0.1
 
 
 def test_assets_are_loadable(data_dir):
@@ -143,5 +202,7 @@ def test_assets_are_loadable(data_dir):
 def test_bad_arguments_are_rejected(data_dir):
   with pytest.raises(ValueError, match='multiple of process_count'):
     ip.make_batches(data_dir, 'text', 'train', batch_size=3, process_count=2)
+  with pytest.raises(ValueError, match='pack_groups 3 must be a multiple'):
+    ip.make_batches(data_dir, 'text', 'train', batch_size=4, process_count=2, pack_groups=3)
   with pytest.raises(FileNotFoundError, match='data_prep.build'):
     ip.load_meta(data_dir, 'video')

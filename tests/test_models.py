@@ -9,6 +9,7 @@ import optax
 import pytest
 
 from hirenet_jax import models
+from hirenet_jax import packing
 
 VOCAB = 40
 _SIZES = dict(vocab_size=VOCAB, embedding_dim=8, hidden_size=6, context_size=5,
@@ -21,7 +22,27 @@ def _strict_ranks():
     yield
 
 
-def make_batch(seed=0, *, features_dim=None):
+def make_batch(seed=0, *, features_dim=None, **pack_kwargs):
+  """`make_padded`, packed by the input pipeline's packing (first fit, width T)."""
+  return packing.pack_padded(make_padded(seed, features_dim=features_dim), **pack_kwargs)
+
+
+def one_answer_per_row(padded, *, width, extra_rows=0):
+  """The least packed layout: every answer alone at the start of its own row."""
+  lengths = padded['answer_lengths']
+  b, q, t = padded['answers'].shape[:3]
+  rows = b * q + extra_rows
+  answers = np.zeros((rows, width) + padded['answers'].shape[3:], padded['answers'].dtype)
+  answers[:b * q, :t] = padded['answers'].reshape((b * q, t) + answers.shape[2:])
+  answer_rows = np.arange(b * q, dtype=np.int32).reshape(b, q)
+  starts = np.zeros((b, q), np.int32)
+  out = dict(padded)
+  out.update(answers=answers, answer_rows=answer_rows, answer_starts=starts,
+             answer_segments=packing.segments(lengths, answer_rows, starts, rows, width))
+  return out
+
+
+def make_padded(seed=0, *, features_dim=None):
   """Three candidates with ragged interviews, including every edge case.
 
   Candidate 0: four answers, one of length 0 (failed extraction) in the middle.
@@ -51,11 +72,12 @@ def make_batch(seed=0, *, features_dim=None):
 def zero_padding(batch):
   """Puts zeros in every padded position, as the input pipeline does."""
   batch = dict(batch)
-  t = batch['answers'].shape[2]
-  valid = np.arange(t)[None, None] < batch['answer_lengths'][..., None]
-  if batch['answers'].ndim == 4:
-    valid = valid[..., None]
-  batch['answers'] = np.where(valid, batch['answers'], 0).astype(batch['answers'].dtype)
+  if 'answer_segments' not in batch:  # Packed answers are zero-padded already.
+    t = batch['answers'].shape[2]
+    valid = np.arange(t)[None, None] < batch['answer_lengths'][..., None]
+    if batch['answers'].ndim == 4:
+      valid = valid[..., None]
+    batch['answers'] = np.where(valid, batch['answers'], 0).astype(batch['answers'].dtype)
   l = batch['questions'].shape[2]
   qvalid = np.arange(l)[None, None] < batch['question_lengths'][..., None]
   batch['questions'] = np.where(qvalid, batch['questions'], 0).astype(np.int32)
@@ -80,7 +102,7 @@ def pad_batch(batch, *, extra_t=0, extra_q=0, extra_l=0, extra_b=0, seed=1):
       widths[1] = (0, extra_l)
     out[key] = np.pad(value, widths)
   if extra_b:
-    other = make_batch(seed + 10, features_dim=(
+    other = make_padded(seed + 10, features_dim=(
         batch['answers'].shape[-1] if batch['answers'].ndim == 4 else None))
     other = pad_batch(other, extra_t=out['answers'].shape[2] - other['answers'].shape[2],
                       extra_q=out['answers'].shape[1] - other['answers'].shape[1],
@@ -113,21 +135,30 @@ def intermediates(variant, batch):
 
 @pytest.mark.parametrize('variant', models.VARIANTS)
 @pytest.mark.parametrize('features_dim', [None, 3])
-def test_padding_does_not_change_score(variant, features_dim):
-  batch = make_batch(features_dim=features_dim)
-  base = scores(variant, batch, features_dim)
+def test_padding_and_packing_do_not_change_score(variant, features_dim):
+  padded = make_padded(features_dim=features_dim)
+  dense = packing.pack_padded(padded, row_multiple=1)
+  base = scores(variant, dense, features_dim)
   assert np.all(np.isfinite(base))
-  padded = pad_batch(batch, extra_t=5, extra_q=3, extra_l=4, extra_b=2)
-  assert padded['answers'].shape[:3] == (5, 7, 12)
-  np.testing.assert_allclose(scores(variant, padded, features_dim)[:3], base, atol=1e-5)
+  # Several answers per row (first fit) vs one answer per wider row with extra rows,
+  # extra question slots, longer questions / titles and extra candidates.
+  assert dense['answers'].shape[0] < 8  # 8 answers share fewer rows.
+  more = pad_batch(padded, extra_t=5, extra_q=3, extra_l=4, extra_b=2)
+  alone = one_answer_per_row(more, width=12, extra_rows=3)
+  assert alone['answers'].shape[:2] == (38, 12)
+  np.testing.assert_allclose(scores(variant, alone, features_dim)[:3], base, atol=1e-5)
+  wide = packing.pack_padded(more, width=24, rows=8)
+  np.testing.assert_allclose(scores(variant, wide, features_dim)[:3], base, atol=1e-5)
 
 
 @pytest.mark.parametrize('variant', ['hn_avg', 'hn_satt', 'hirenet'])
 def test_attention_sums_to_one_on_valid_and_is_zero_on_padding(variant):
-  batch = pad_batch(make_batch(), extra_t=2, extra_q=1)
+  batch = packing.pack_padded(pad_batch(make_padded(), extra_t=2, extra_q=1), width=12)
   inter = intermediates(variant, batch)
-  alpha, beta = inter['answer_attention'], inter['question_attention']
+  alpha_RxW, beta = inter['answer_attention'], inter['question_attention']
+  assert np.all(alpha_RxW[batch['answer_segments'] < 0] == 0.0)
   lengths = batch['answer_lengths']
+  alpha = packing.unpack(alpha_RxW, lengths, batch['answer_rows'], batch['answer_starts'])
   t = alpha.shape[-1]
   valid_t = np.arange(t)[None, None] < lengths[..., None]
   assert np.all(alpha[~valid_t] == 0.0)
@@ -149,7 +180,9 @@ def test_hn_avg_pools_the_mean_of_valid_outputs():
   valid = batch['answer_lengths'] > 0
   for i in range(3):
     np.testing.assert_allclose(v[i], outputs_BxQxH[i][valid[i]].mean(0), atol=1e-6)
-  alpha = intermediates('hn_avg', batch)['answer_attention']
+  alpha = packing.unpack(intermediates('hn_avg', batch)['answer_attention'],
+                         batch['answer_lengths'], batch['answer_rows'],
+                         batch['answer_starts'])
   np.testing.assert_allclose(alpha[0, 0], np.full(7, 1 / 7), atol=1e-7)
 
 
@@ -249,13 +282,13 @@ def test_hirenet_overfits_a_cue_inside_one_answer():
   labels = np.arange(b) % 2
   positions = rng.integers(0, t, b)
   answers[labels == 1, 1, positions[labels == 1]] = cue
-  batch = dict(
+  batch = packing.pack_padded(dict(
       answers=answers, answer_lengths=np.full((b, q), t, np.int32),
       questions=rng.integers(3, VOCAB, (b, q, 4)).astype(np.int32),
       question_lengths=np.full((b, q), 4, np.int32),
       job_title=rng.integers(3, VOCAB, (b, 3)).astype(np.int32),
       job_title_length=np.full((b,), 3, np.int32),
-      label=labels.astype(np.int32), weight=np.ones(b, np.float32))
+      label=labels.astype(np.int32), weight=np.ones(b, np.float32)), width=3 * t)
   model = models.HireNet(variant='hirenet', **{**_SIZES, 'hidden_size': 16})
   params = model.init(jax.random.key(0), batch, train=False)['params']
   tx = optax.adam(1e-2)

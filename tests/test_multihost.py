@@ -29,7 +29,9 @@ def _free_port() -> int:
 def test_two_processes_match_one_process(tmp_path):
   _, data_dir = tiny_data()
   single_dir, multi_dir = str(tmp_path / 'single'), str(tmp_path / 'multi')
-  single = train_lib.train_and_evaluate(tiny_config(data_dir, **OVERRIDES), single_dir)
+  # Two packing groups, as two processes pack their own rows.
+  single = train_lib.train_and_evaluate(tiny_config(data_dir, pack_groups=2, **OVERRIDES),
+                                        single_dir)
 
   port = _free_port()
   args = [f'--data_dir={data_dir}', f'--workdir={multi_dir}', *TINY_FLAGS,

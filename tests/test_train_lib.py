@@ -15,6 +15,7 @@ import jax
 import numpy as np
 import pytest
 
+from hirenet_jax import packing
 from hirenet_jax import sharding
 from hirenet_jax import train_lib
 import test_train_e2e
@@ -54,7 +55,7 @@ class FakeData:
   def num_records(self, split):
     return len(self._records[split]['label'])
 
-  def num_batches(self, split, *, batch_size):
+  def num_batches(self, split, *, batch_size, epoch=0, shuffle=False):
     return -(-self.num_records(split) // batch_size)
 
   def batches(self, split, *, batch_size, epoch, shuffle, start_step=0):
@@ -71,7 +72,7 @@ class FakeData:
                .astype(v.dtype) for k, v in recs.items()}
       batch['weight'] = real.astype(np.float32)
       batch['index'] = np.where(real, idx, -1).astype(np.int32)
-      yield batch
+      yield packing.pack_padded(batch, rows=batch_size * Q)
 
   def record_info(self, split):
     n = self.num_records(split)
