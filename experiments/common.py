@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 
+from absl import logging
+
 
 class CommandError(Exception):
   """A one-line error for the user (bad flags, corpus or dataset)."""
@@ -67,9 +69,17 @@ def prepare_data(config, prepared_cache_dir: str) -> str:
   data_dir = os.path.join(prepared_cache_dir, f'{os.path.basename(corpus_dir)}_{key}')
   if is_chief:
     try:
-      build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
-                          overwrite=False)
-    except (CorpusError, ValueError, FileExistsError) as e:
+      try:
+        build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
+                            overwrite=False)
+      except FileExistsError:
+        # Our own cache, built from an older state of the corpus (e.g. the default
+        # corpus gained its audio files since): rebuild it in place.
+        logging.warning('the cached %s dataset in %s is stale; rebuilding it',
+                        config.modality, data_dir)
+        build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
+                            overwrite=True)
+    except (CorpusError, ValueError) as e:
       raise CommandError(f'cannot prepare the {config.modality} data of {corpus_dir}: {e}')
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
@@ -126,8 +136,7 @@ def score_corpus(workdir: str, corpus_dir: str | None, scratch: str):
   with open(config_path) as f:
     config = ml_collections.ConfigDict(json.load(f))
   data_dir, splits = _sources(config, corpus_dir, scratch)
-  data = train_lib.PreparedDataset(data_dir, config.modality, seed=config.seed,
-                                   num_buckets=config.num_buckets)
+  data = train_lib.PreparedDataset.from_config(config, data_dir)
   state, steps, threshold, config = train_lib.load_for_prediction(workdir, data, config)
   batch_size = config.eval_batch_size or config.batch_size
   rows = []
