@@ -25,51 +25,114 @@ body is one batched [2, N, H] x [2, H, 3H] matmul per step.
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 
-def _scan_gru(
-    xproj_SxTxNx3H: jax.Array,
-    mask_SxTxN: jax.Array,
-    reset_SxTxN: jax.Array | None,
-    w_h_SxHx3H: jax.Array,
-    b_h_Sx3H: jax.Array,
-    unroll: int,
-) -> tuple[jax.Array, jax.Array]:
-  """Runs S independent GRU stacks in one scan over T.
+def _gates(h_SxNxH, xr, xz, xn, w_h_SxHx3H, b_h_Sx1x3H):
+  """One GRU cell step from the (already reset) state; float32 gates and candidate."""
+  hp = jnp.einsum('snh,shk->snk', h_SxNxH.astype(w_h_SxHx3H.dtype), w_h_SxHx3H,
+                  preferred_element_type=jnp.float32) + b_h_Sx1x3H
+  hr, hz, hn = jnp.split(hp, 3, axis=-1)
+  r = jax.nn.sigmoid(xr.astype(jnp.float32) + hr)
+  z = jax.nn.sigmoid(xz.astype(jnp.float32) + hz)
+  cand = jnp.tanh(xn.astype(jnp.float32) + r * hn)
+  return r, z, cand, hn
 
-  The recurrent state, gates and outputs are float32 whatever the dtype of the inputs
-  and weights (bf16 matmuls accumulate in float32): a bf16 state would drift over the
-  thousands of steps of an audio answer.
 
-  Returns (outputs [S, T, N, H] zero at masked steps, final states [S, N, H]).
+def _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll, *, save_gates=False):
+  """Returns (outputs [T, S, N, H], carries after each step [T, S, N, H], gates).
+
+  With `save_gates`, gates = (r, z, candidate, W_hn h + b_hn) of every step [T, S, N, H]
+  for the backward pass; otherwise None.
   """
-  num_stacks, _, n, three_h = xproj_SxTxNx3H.shape
-  hidden = three_h // 3
-  h0_SxNxH = jnp.zeros((num_stacks, n, hidden), jnp.float32)
-  b_h_Sx1x3H = b_h_Sx3H.astype(jnp.float32)[:, None]
+  _, num_stacks, n, hidden = xr.shape
+  b_h_Sx1x3H = b_h.astype(jnp.float32)[:, None]
 
   def step(h_SxNxH, inputs):
-    xp_SxNx3H, m_SxN, reset_SxN = inputs
-    if reset_SxN is not None:
-      h_SxNxH = jnp.where(reset_SxN[..., None], 0.0, h_SxNxH)
-    hp_SxNx3H = jnp.einsum('snh,shk->snk', h_SxNxH.astype(w_h_SxHx3H.dtype), w_h_SxHx3H,
-                           preferred_element_type=jnp.float32) + b_h_Sx1x3H
-    xr, xz, xn = jnp.split(xp_SxNx3H.astype(jnp.float32), 3, axis=-1)
-    hr, hz, hn = jnp.split(hp_SxNx3H, 3, axis=-1)
-    r = jax.nn.sigmoid(xr + hr)
-    z = jax.nn.sigmoid(xz + hz)
-    cand = jnp.tanh(xn + r * hn)
-    h_new = (1.0 - z) * cand + z * h_SxNxH
-    m = m_SxN[..., None]
-    return jnp.where(m, h_new, h_SxNxH), jnp.where(m, h_new, 0.0)
+    xr_t, xz_t, xn_t, keep_t, valid_t = inputs
+    h = h_SxNxH * keep_t[..., None]  # Zero state at the start of a packed sequence.
+    r, z, cand, hn = _gates(h, xr_t, xz_t, xn_t, w_h, b_h_Sx1x3H)
+    y = cand + z * (h - cand)  # (1 - z) * cand + z * h
+    m = valid_t[..., None]
+    carry = h + m * (y - h)  # An invalid step carries the state unchanged.
+    return carry, (m * y, carry, (r, z, cand, hn) if save_gates else None)
 
-  xs = (jnp.swapaxes(xproj_SxTxNx3H, 0, 1), jnp.swapaxes(mask_SxTxN, 0, 1),
-        None if reset_SxTxN is None else jnp.swapaxes(reset_SxTxN, 0, 1))
-  h_final, ys_TxSxNxH = jax.lax.scan(step, h0_SxNxH, xs, unroll=unroll)
-  return jnp.swapaxes(ys_TxSxNxH, 0, 1), h_final
+  h0 = jnp.zeros((num_stacks, n, hidden), jnp.float32)
+  _, (ys, carries, gates) = jax.lax.scan(step, h0, (xr, xz, xn, keep, valid),
+                                         unroll=unroll)
+  return ys, carries, gates
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def _recurrence(xr, xz, xn, keep, valid, w_h, b_h, unroll):
+  """The GRU recurrence of S stacks over T-major gate inputs [T, S, N, H].
+
+  `keep` [T, S, N] (1.0, or 0.0 where a packed sequence starts: the state is zeroed
+  before the step) and `valid` [T, S, N] (0.0 at masked steps: the state is carried and
+  the output is 0) are float masks. The recurrent state, gates and outputs are float32
+  whatever the dtype of the inputs and weights (bf16 matmuls accumulate in float32): a
+  bf16 state would drift over the thousands of steps of an audio answer.
+
+  Returns (outputs [T, S, N, H], final states [S, N, H]).
+
+  The backward pass is written by hand (`_recurrence_bwd`): the forward pass keeps the
+  gates of every step, the backward loop is element-wise math and three small matmuls
+  per step, and every weight gradient is one matmul over all steps after the loop.
+  Autodiff of the scan is ~2x slower on CPU.
+  """
+  ys, carries, _ = _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll)
+  return ys, carries[-1]
+
+
+def _recurrence_fwd(xr, xz, xn, keep, valid, w_h, b_h, unroll):
+  ys, carries, gates = _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll,
+                                     save_gates=True)
+  return (ys, carries[-1]), (keep, valid, w_h, b_h, carries, gates,
+                             tuple(jnp.zeros((), a.dtype) for a in (xr, xz, xn)))
+
+
+def _recurrence_bwd(unroll, residuals, cotangents):
+  keep, valid, w_h, b_h, carries, gates, dtype_tokens = residuals
+  d_ys, d_final = cotangents
+  # State before each step, after its reset.
+  previous = jnp.concatenate([jnp.zeros_like(carries[:1]), carries[:-1]], axis=0)
+  h_in_all = previous * keep[..., None]
+  w_h_gates = jnp.split(w_h, 3, axis=-1)
+
+  def step(d_carry, inputs):
+    r, z, cand, hn, keep_t, valid_t, h, d_y_t = inputs
+    m = valid_t[..., None]
+    d_y = m * (d_y_t + d_carry)
+    d_pre_n = d_y * (1.0 - z) * (1.0 - cand * cand)
+    d_pre_z = d_y * (h - cand) * z * (1.0 - z)
+    d_pre_r = d_pre_n * hn * r * (1.0 - r)
+    d_hn = d_pre_n * r
+    d_h = d_y * z + (1.0 - m) * d_carry
+    # Three matmuls rather than one on a concatenation: gate slices inside the loop stop
+    # XLA:CPU from vectorising.
+    for d_gate, w_gate in zip((d_pre_r, d_pre_z, d_hn), w_h_gates):
+      d_h = d_h + jnp.einsum('snk,shk->snh', d_gate.astype(w_h.dtype), w_gate,
+                             preferred_element_type=jnp.float32)
+    # h = previous * keep: no gradient flows back through a reset.
+    return d_h * keep_t[..., None], (d_pre_r, d_pre_z, d_pre_n, d_hn)
+
+  _, (d_xr, d_xz, d_xn, d_hn) = jax.lax.scan(
+      step, d_final.astype(jnp.float32), (*gates, keep, valid, h_in_all, d_ys),
+      reverse=True, unroll=unroll)  # The initial state is a constant: its gradient goes.
+  d_hp = jnp.concatenate([d_xr, d_xz, d_hn], -1)
+  d_w_h = jnp.einsum('tsnh,tsnk->shk', h_in_all, d_hp)
+  d_b_h = d_hp.sum(axis=(0, 2))
+  return (d_xr.astype(dtype_tokens[0].dtype), d_xz.astype(dtype_tokens[1].dtype),
+          d_xn.astype(dtype_tokens[2].dtype),
+          jnp.zeros_like(keep), jnp.zeros_like(valid), d_w_h.astype(w_h.dtype),
+          d_b_h.astype(b_h.dtype))
+
+
+_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
 class MaskedGRU(nn.Module):
@@ -125,28 +188,36 @@ class MaskedGRU(nn.Module):
 
     x = x_NxTxD.astype(self.dtype)
     mask = mask_NxT.astype(bool)
-    # All input projections in one matmul, outside the recurrence.
-    xs_SxNxTxD = jnp.stack([x, jnp.flip(x, axis=1)][:num_dirs])
+    # All input projections in one matmul outside the recurrence (both directions: the
+    # backward one is time-reversed after projecting), time-major, one contiguous array
+    # per gate: slicing gates inside the loop stops XLA:CPU from vectorising (~4x).
+    w_i_Dx3SH = jnp.concatenate(list(w_i_SxDx3H), axis=-1).astype(self.dtype)
+    b_i_3SH = b_i_Sx3H.reshape(-1).astype(self.dtype)
+    proj_TxNx3SH = jnp.einsum('ntd,dk->tnk', x, w_i_Dx3SH) + b_i_3SH[None, None]
+    per_dir = jnp.split(proj_TxNx3SH, num_dirs, axis=-1)
+    if self.bidirectional:
+      per_dir[1] = jnp.flip(per_dir[1], axis=0)
+    gates = [jnp.stack([jnp.split(p, 3, axis=-1)[g] for p in per_dir], axis=1)
+             for g in range(3)]  # r, z, n inputs, each [T, S, N, H] in dtype.
     masks_SxNxT = jnp.stack([mask, jnp.flip(mask, axis=1)][:num_dirs])
-    xproj = jnp.einsum('sntd,sdk->stnk', xs_SxNxTxD, w_i_SxDx3H.astype(self.dtype))
-    xproj = xproj + b_i_Sx3H[:, None, None].astype(self.dtype)  # Stored in dtype.
-    resets_SxTxN = None
+    valid_TxSxN = jnp.transpose(masks_SxNxT, (2, 0, 1)).astype(jnp.float32)
+    keep_TxSxN = jnp.ones_like(valid_TxSxN)
     if segment_ids_NxT is not None:
       ids = jnp.stack([segment_ids_NxT, jnp.flip(segment_ids_NxT, axis=1)][:num_dirs])
       # A step starts a sequence when its id differs from the previous step's (in
       # each direction's own order); step 0 starts from zero anyway.
       changed = ids[:, :, 1:] != ids[:, :, :-1]
       resets_SxNxT = jnp.concatenate([jnp.zeros_like(changed[:, :, :1]), changed], 2)
-      resets_SxTxN = jnp.swapaxes(resets_SxNxT, 1, 2)
-    ys_SxTxNxH, final_SxNxH = _scan_gru(
-        xproj, jnp.swapaxes(masks_SxNxT, 1, 2), resets_SxTxN, w_h_SxHx3H.astype(self.dtype),
+      keep_TxSxN = 1.0 - jnp.transpose(resets_SxNxT, (2, 0, 1)).astype(jnp.float32)
+    ys_TxSxNxH, final_SxNxH = _recurrence(
+        *gates, keep_TxSxN, valid_TxSxN, w_h_SxHx3H.astype(self.dtype),
         b_h_Sx3H.astype(self.dtype), self.unroll)
-    ys_SxNxTxH = jnp.swapaxes(ys_SxTxNxH, 1, 2)
     if self.bidirectional:
-      outputs = jnp.concatenate([ys_SxNxTxH[0], jnp.flip(ys_SxNxTxH[1], axis=1)], -1)
+      ys_TxNx2H = jnp.concatenate([ys_TxSxNxH[:, 0], jnp.flip(ys_TxSxNxH[:, 1], 0)], -1)
       final = jnp.concatenate([final_SxNxH[0], final_SxNxH[1]], axis=-1)
     else:
-      outputs, final = ys_SxNxTxH[0], final_SxNxH[0]
+      ys_TxNx2H, final = ys_TxSxNxH[:, 0], final_SxNxH[0]
+    outputs = jnp.transpose(ys_TxNx2H, (1, 0, 2))
     return outputs, final
 
 
