@@ -217,7 +217,7 @@ class Batches:
                num_buckets: int = 4, process_index: int = 0, process_count: int = 1,
                start_step: int = 0, pad_multiple: int = 8, width_factor: float = 3.0,
                row_multiple: int = 8, pack_groups: int = 0, num_threads: int = 4,
-               prefetch: int = 8, worker_count: int = 0):
+               prefetch: int = 8, worker_count: int = 0, cache_mb: float = 1024):
     if batch_size < 1 or batch_size % process_count:
       raise ValueError(f'batch_size {batch_size} must be a positive multiple of '
                        f'process_count {process_count}')
@@ -249,6 +249,8 @@ class Batches:
     self._num_threads, self._prefetch = num_threads, prefetch
     self._worker_count = worker_count
     self._source = None
+    self._cache = _record_cache(data_dir, modality, split, cache_mb, self.feature_dim,
+                                self._answer_lengths)
     logging.info('%s/%s epoch %d: %d batches of up to %d interviews, packed rows '
                  '(R x W) %s, padding efficiency %.1f%%.', modality, split, epoch,
                  len(self.full_plan), batch_size,
@@ -256,8 +258,8 @@ class Batches:
                  100 * self.padding_efficiency)
 
   def __getstate__(self):
-    # Worker processes open their own data source.
-    return self.__dict__ | {'_source': None}
+    # Worker processes open their own data source and keep their own cache.
+    return self.__dict__ | {'_source': None, '_cache': None}
 
   def __len__(self) -> int:
     return len(self.plan)
@@ -279,6 +281,17 @@ class Batches:
       builder = tfds.builder_from_directory(dataset_dir(self.data_dir, self.modality))
       self._source = builder.as_data_source(split=self.split)
     return self._source
+
+  def _records(self, indices: list[int]) -> list[dict]:
+    """Decoded records; kept in memory across epochs when the split fits `cache_mb`
+    (decoding, not reading, is most of the loading cost)."""
+    if self._cache is None:
+      return self._data_source().__getitems__(indices)
+    missing = [i for i in indices if i not in self._cache]
+    if missing:
+      for i, rec in zip(missing, self._data_source().__getitems__(missing)):
+        self._cache[i] = rec
+    return [self._cache[i] for i in indices]
 
   def load(self, batch: packing.PackedBatch) -> dict[str, np.ndarray]:
     """This process's rows of one planned batch, packed to the contract shapes."""
@@ -305,7 +318,7 @@ class Batches:
     real = [(row, int(i)) for row, i in enumerate(indices) if i >= 0]
     if not real:
       return out
-    records = self._data_source().__getitems__([i for _, i in real])
+    records = self._records([i for _, i in real])
     for (row, i), rec in zip(real, records):
       _fill_row(out, row, rec, slot_offset=p * b * q, row_offset=p * local_rows)
       out['index'][row] = i
@@ -326,6 +339,24 @@ class Batches:
     finally:
       if hasattr(it, 'close'):
         it.close()  # Stops prefetch threads/processes and frees shared memory.
+
+
+# Per (dataset, split) that fits the cache budget: (meta.json mtime, {index: record}).
+_RECORD_CACHES: dict[tuple[str, str], tuple[int, dict[int, dict]]] = {}
+
+
+def _record_cache(data_dir: str, modality: str, split: str, cache_mb: float,
+                  feature_dim: int, lengths: Sequence[Sequence[int]]) -> dict | None:
+  """The split's in-memory record cache, or None if its answers exceed `cache_mb`."""
+  steps = sum(sum(r) for r in lengths)
+  if steps * max(feature_dim, 1) * 4 > cache_mb * 2**20:
+    return None
+  key = (os.path.abspath(dataset_dir(data_dir, modality)), split)
+  meta_path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
+  stamp = os.stat(meta_path).st_mtime_ns if os.path.exists(meta_path) else 0
+  if key not in _RECORD_CACHES or _RECORD_CACHES[key][0] != stamp:
+    _RECORD_CACHES[key] = (stamp, {})  # New, or the dataset was rebuilt.
+  return _RECORD_CACHES[key][1]
 
 
 def _fill_row(out: dict[str, np.ndarray], row: int, rec: dict, *, slot_offset: int,
