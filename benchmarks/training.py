@@ -1,0 +1,256 @@
+"""Training-speed measurements behind `python -m experiments.benchmark` (no flags here).
+
+`run`: train / eval steps on packed batches of the paper's shapes (synthetic content);
+`pipeline`: one epoch of the real input pipeline on the default corpus; `format_*`:
+the printed tables. See experiments/benchmark.py for what each figure means.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+
+import numpy as np
+
+from experiments import common
+from hirenet_jax import packing
+
+# Paper shapes: (time steps, feature dim); text has token ids, D = 0.
+PAPER_SHAPES = {'text': (95, 0), 'audio': (100 * 52, 25), 'video': (4 * 51, 49)}
+
+
+def synthetic_batch(modality: str, batch_size: int, questions: int, vocab_size: int,
+                    seed: int = 0, *, width_factor: float = 3.0,
+                    time_steps: int | None = None) -> dict[str, np.ndarray]:
+  """A packed contract batch (docs/contracts.md) of the paper's shapes, random content.
+
+  Rows are `width_factor` mean answers wide (at least the longest answer), as the input
+  pipeline packs them (input_pipeline.packing_layout); `time_steps` overrides the
+  paper's answer length.
+  """
+  rng = np.random.default_rng(seed)
+  t, d = PAPER_SHAPES[modality]
+  t = time_steps or t
+  t_pad = -(-t // 8) * 8
+  b, q, length = batch_size, questions, 8
+  lengths = rng.integers(int(0.7 * t), t + 1, (b, q)).astype(np.int32)
+  if d:
+    answers = rng.normal(size=(b, q, t_pad, d)).astype(np.float32)
+  else:
+    answers = rng.integers(2, vocab_size, (b, q, t_pad)).astype(np.int32)
+  mask = np.arange(t_pad) < lengths[..., None]
+  answers = answers * (mask[..., None] if d else mask).astype(answers.dtype)
+  padded = {
+      'answers': answers,
+      'answer_lengths': lengths,
+      'questions': rng.integers(2, vocab_size, (b, q, length)).astype(np.int32),
+      'question_lengths': np.full((b, q), length, np.int32),
+      'job_title': rng.integers(2, vocab_size, (b, 4)).astype(np.int32),
+      'job_title_length': np.full((b,), 4, np.int32),
+      'label': rng.integers(0, 2, b).astype(np.int32),
+      'weight': np.ones((b,), np.float32),
+      'index': np.arange(b, dtype=np.int32),
+  }
+  width = max(t_pad, -(-int(width_factor * lengths.mean()) // 8) * 8)
+  return packing.pack_padded(padded, width=width, row_multiple=8)
+
+
+def _timed(fn, *args):
+  import jax
+  start = time.perf_counter()
+  out = jax.block_until_ready(fn(*args))
+  return out, time.perf_counter() - start
+
+
+def peak_memory_bytes() -> tuple[int, str]:
+  """Peak device memory when the backend reports it, else the host's peak RSS."""
+  import jax
+  stats = jax.local_devices()[0].memory_stats() or {}
+  if 'peak_bytes_in_use' in stats:
+    return int(stats['peak_bytes_in_use']), 'device peak_bytes_in_use'
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, 'host max RSS'
+
+
+def program_memory_bytes(jitted, *args) -> int | None:
+  """Arguments + outputs + temporaries of the compiled program (XLA buffer assignment):
+  the step's own peak, whatever ran before it in the process."""
+  analysis = jitted.lower(*args).compile().memory_analysis()
+  if analysis is None:
+    return None
+  return int(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+             + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
+
+
+def _setup(config):
+  import jax
+  from hirenet_jax import sharding
+  from hirenet_jax import train_lib
+  mesh = sharding.make_mesh()
+  sharding.check_batch_size(config.batch_size, mesh)
+  return mesh, train_lib.make_steps(mesh, config.matmul_precision), sharding.replicate(
+      np.asarray(jax.random.PRNGKey(0)), mesh)
+
+
+def run(config, *, num_steps: int, questions: int, vocab_size: int,
+        time_steps: int | None = None) -> dict:
+  """Compiles and times the train and eval steps on a paper-shape batch."""
+  import jax
+  from hirenet_jax import sharding
+  from hirenet_jax import train_lib
+  train_lib.check_config(config)
+  batch = synthetic_batch(config.modality, config.batch_size, questions, vocab_size,
+                          width_factor=config.get('row_width_factor', 3.0),
+                          time_steps=time_steps)
+  mesh, steps, rng = _setup(config)
+  model = train_lib.make_model(config, {'vocab_size': vocab_size})
+  state = train_lib.create_train_state(config, model, batch, total_steps=1000, mesh=mesh)
+  global_batch = sharding.shard_batch(batch, mesh)
+  program_bytes = program_memory_bytes(steps.train, state, global_batch, rng)
+
+  (state, _), compile_s = _timed(steps.train, state, global_batch, rng)
+  times = []
+  for _ in range(num_steps):
+    (state, _), dt = _timed(steps.train, state, global_batch, rng)
+    times.append(dt)
+  _, eval_compile_s = _timed(steps.eval, state, global_batch)
+  eval_times = [_timed(steps.eval, state, global_batch)[1] for _ in range(num_steps)]
+  step_s = statistics.median(times)
+  valid_steps = int(batch['answer_lengths'].sum())
+  memory, memory_kind = peak_memory_bytes()
+  t, d = PAPER_SHAPES[config.modality]
+  return {
+      'modality': config.modality, 'variant': config.model.variant,
+      'device': jax.devices()[0].device_kind, 'num_devices': jax.device_count(),
+      'batch_size': config.batch_size, 'answers_per_interview': questions,
+      'batch_shape': list(batch['answers'].shape), 'time_steps': time_steps or t,
+      'feature_dim': d or config.model.embedding_dim,
+      'hidden_size': config.model.hidden_size, 'dtype': config.dtype,
+      'matmul_precision': config.matmul_precision,
+      'batch_padding_efficiency': valid_steps / batch['answer_segments'].size,
+      'compile_s': compile_s - step_s, 'train_step_s': step_s,
+      'eval_compile_s': eval_compile_s, 'eval_step_s': statistics.median(eval_times),
+      'interviews_per_s': config.batch_size / step_s,
+      'valid_steps_per_s': valid_steps / step_s,
+      'steps_per_s': 1.0 / step_s,
+      'program_memory_mb': None if program_bytes is None else program_bytes / 2**20,
+      'peak_memory_mb': memory / 2**20, 'peak_memory_kind': memory_kind,
+      'num_timed_steps': num_steps,
+  }
+
+
+def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0) -> dict:
+  """One shuffled training epoch of the default corpus through the real pipeline.
+
+  Compiles every shape first, then times the epoch's train steps twice: as the pipeline
+  feeds them (reading, packing and host-to-device copies inside the loop) and again on
+  the same batches already on the device; the ratio of steps/s is the loading cost.
+  """
+  import jax
+  from hirenet_jax import sharding
+  from hirenet_jax import train_lib
+  data_dir = common.prepare_data(config, prepared_cache_dir)
+  data = train_lib.PreparedDataset.from_config(config, data_dir)
+  batches = data.batches('train', batch_size=config.batch_size, epoch=0, shuffle=True)
+  n = len(batches) if max_batches <= 0 else min(max_batches, len(batches))
+  by_shape = {b['answers'].shape: b for b in _take(batches, n)}
+  mesh, steps, rng = _setup(config)
+  model = train_lib.make_model(config, data.meta)
+  state = train_lib.create_train_state(config, model, next(iter(by_shape.values())),
+                                       total_steps=1000, mesh=mesh)
+  for shape_batch in by_shape.values():
+    state, _ = jax.block_until_ready(
+        steps.train(state, sharding.shard_batch(shape_batch, mesh), rng))
+  cached, valid, interviews = [], 0, 0.0
+  start = time.perf_counter()
+  for batch in _take(batches, n):
+    state, _ = steps.train(state, sharding.shard_batch(batch, mesh), rng)
+    cached.append(batch)
+    valid += int(batch['answer_lengths'].sum())
+    interviews += float(batch['weight'].sum())
+  jax.block_until_ready(state)
+  real_s = time.perf_counter() - start
+  device_batches = [sharding.shard_batch(b, mesh) for b in cached]
+  jax.block_until_ready(device_batches)
+  start = time.perf_counter()
+  for batch in device_batches:
+    state, _ = steps.train(state, batch, rng)
+  jax.block_until_ready(state)
+  cached_s = time.perf_counter() - start
+  return {
+      'pipeline_batches': n, 'pipeline_epoch_batches': len(batches),
+      'layout_widths': list(batches.layout.widths), 'layout_rows': list(batches.layout.rows),
+      'num_buckets': len(batches.layout.widths),
+      'compiled_train_programs': steps.train._cache_size(),  # pylint: disable=protected-access
+      'padding_efficiency': batches.padding_efficiency,
+      'mean_interviews_per_batch': interviews / n,
+      'real_loading_steps_per_s': n / real_s, 'cached_steps_per_s': n / cached_s,
+      'loading_ratio': cached_s / real_s,
+      'pipeline_interviews_per_s': interviews / real_s,
+      'pipeline_valid_steps_per_s': valid / real_s,
+  }
+
+
+def _take(batches, n):
+  for k, batch in enumerate(batches):
+    if k == n:
+      return
+    yield batch
+
+
+def format_table(r: dict) -> str:
+  rows = [
+      ('modality / variant', f'{r["modality"]} / {r["variant"]}'),
+      ('device', f'{r["device"]} x {r["num_devices"]}'),
+      ('batch (interviews x answers)', f'{r["batch_size"]} x {r["answers_per_interview"]}'),
+      ('answer length (steps)', f'{r["time_steps"]}'),
+      ('packed answers shape', 'x'.join(map(str, r['batch_shape']))),
+      ('padding efficiency of this batch', f'{r["batch_padding_efficiency"]:.1%}'),
+      ('dtype / matmul precision', f'{r["dtype"]} / {r["matmul_precision"]}'),
+      ('compile time (first train step)', f'{r["compile_s"]:.2f} s'),
+      ('train step (median)', f'{1000 * r["train_step_s"]:.1f} ms'),
+      ('eval step (median)', f'{1000 * r["eval_step_s"]:.1f} ms'),
+      ('interviews / s (train)', f'{r["interviews_per_s"]:.1f}'),
+      ('valid time steps / s (train)', f'{r["valid_steps_per_s"]:.0f}'),
+      ('train step program memory', 'n/a' if r['program_memory_mb'] is None
+       else f'{r["program_memory_mb"]:.0f} MiB (XLA buffers)'),
+      ('peak memory', f'{r["peak_memory_mb"]:.0f} MiB ({r["peak_memory_kind"]})'),
+  ]
+  return _table(rows)
+
+
+def format_pipeline(r: dict) -> str:
+  rows = [
+      ('default corpus, batches timed', f'{r["pipeline_batches"]} of '
+                                        f'{r["pipeline_epoch_batches"]} (one epoch)'),
+      ('packed rows (R x W) per bucket', ', '.join(
+          f'{k}x{w}' for k, w in zip(r['layout_rows'], r['layout_widths']))),
+      ('padding efficiency (epoch)', f'{r["padding_efficiency"]:.1%}'),
+      ('interviews per batch (mean)', f'{r["mean_interviews_per_batch"]:.1f}'),
+      ('compiled train programs / buckets',
+       f'{r["compiled_train_programs"]} / {r["num_buckets"]}'),
+      ('steps / s, real loading', f'{r["real_loading_steps_per_s"]:.2f}'),
+      ('steps / s, cached batches', f'{r["cached_steps_per_s"]:.2f}'),
+      ('real / cached', f'{r["loading_ratio"]:.1%}'),
+      ('interviews / s, valid steps / s', f'{r["pipeline_interviews_per_s"]:.1f}, '
+                                          f'{r["pipeline_valid_steps_per_s"]:.0f}'),
+  ]
+  return _table(rows)
+
+
+def format_scaling(runs: list[dict]) -> str:
+  base = runs[0]
+  lines = ['answer steps | train step | ratio (ideal) | valid steps/s | program memory']
+  for r in runs:
+    ratio = r['train_step_s'] / base['train_step_s']
+    ideal = r['time_steps'] / base['time_steps']
+    memory = ('n/a' if r['program_memory_mb'] is None
+              else f'{r["program_memory_mb"]:.0f} MiB')
+    lines.append(f'{r["time_steps"]:>12} | {1000 * r["train_step_s"]:>7.0f} ms | '
+                 f'{ratio:>5.2f} ({ideal:.2f})  | {r["valid_steps_per_s"]:>13.0f} | {memory}')
+  return '\n'.join(lines)
+
+
+def _table(rows) -> str:
+  width = max(len(k) for k, _ in rows)
+  return '\n'.join(f'{k:<{width}}  {v}' for k, v in rows)
