@@ -216,8 +216,8 @@ class Batches:
                seed: int = 0, epoch: int = 0, shuffle: bool = False,
                num_buckets: int = 4, process_index: int = 0, process_count: int = 1,
                start_step: int = 0, pad_multiple: int = 8, width_factor: float = 3.0,
-               row_multiple: int = 8, pack_groups: int = 0, num_threads: int = 4,
-               prefetch: int = 8, worker_count: int = 0, cache_mb: float = 1024):
+               row_multiple: int = 8, pack_groups: int = 0, num_threads: int = 1,
+               prefetch: int = 4, worker_count: int = 0, cache_mb: float = 1024):
     if batch_size < 1 or batch_size % process_count:
       raise ValueError(f'batch_size {batch_size} must be a positive multiple of '
                        f'process_count {process_count}')

@@ -56,6 +56,8 @@ def local_batch_size(global_batch_size: int) -> int:
 def shard_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   """Global arrays from this process's rows of the batch (one process: the whole batch)."""
   sharding = data_sharded(mesh)
+  if jax.process_count() == 1:  # One transfer call for the whole batch: ~2x faster.
+    return jax.device_put(local_batch, sharding)
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
       local_batch)
