@@ -47,6 +47,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from hirenet_jax import packing
+
 ENCODER_ANSWERS = 160  # N answers (a batch of 32 interviews of 5 answers).
 ENCODER_MAX_LENGTH = 95  # T: the paper's mean answer length in words.
 ENCODER_INPUT = 200  # D: word vector size.
@@ -80,13 +82,6 @@ def encoder_lengths(num_answers: int = ENCODER_ANSWERS,
   return lengths
 
 
-def packed_width(lengths: np.ndarray, width_factor: float = 3.0, multiple: int = 8) -> int:
-  """Row width of the packed encoder input: `width_factor` mean lengths, at least the
-  longest, rounded up to `multiple` (as input_pipeline.packing_layout)."""
-  width = max(width_factor * float(np.mean(lengths)), float(np.max(lengths)))
-  return int(-(-int(np.ceil(width)) // multiple) * multiple)
-
-
 def _interleaved_times(fns: Mapping[str, Callable[[], Any]], *, repeats: int,
                        warmup: int = 1) -> dict[str, list[float]]:
   """Wall seconds of `repeats` calls of each function, the functions taking turns."""
@@ -105,7 +100,8 @@ def _interleaved_times(fns: Mapping[str, Callable[[], Any]], *, repeats: int,
 def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS,
                       max_length: int = ENCODER_MAX_LENGTH, input_size: int = ENCODER_INPUT,
                       hidden_size: int = ENCODER_HIDDEN,
-                      median_length: float = LENGTH_MEDIAN, width_factor: float = 3.0,
+                      median_length: float = LENGTH_MEDIAN,
+                      width_factor: float = packing.DEFAULT_WIDTH_FACTOR,
                       unroll: int = 1, seed: int = 0) -> dict[str, Any]:
   """Times the four encoder implementations (module docstring, item 1).
 
@@ -118,13 +114,12 @@ def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS
 
   from benchmarks import torch_hirenet
   from hirenet_jax import gru as gru_lib
-  from hirenet_jax import packing
 
   lengths_N = encoder_lengths(num_answers, max_length, median=median_length, seed=seed)
   rng = np.random.default_rng(seed + 1)
   x_NxTxD = rng.standard_normal((num_answers, max_length, input_size)).astype(np.float32)
   x_NxTxD *= (np.arange(max_length) < lengths_N[:, None])[..., None]
-  width = packed_width(lengths_N, width_factor)
+  width = packing.row_width(lengths_N.max(), lengths_N.mean(), width_factor)
   packed = packing.pack_padded({'answers': x_NxTxD[None], 'answer_lengths': lengths_N[None]},
                                width=width, row_multiple=8)
   x_RxWxD, segments_RxW = packed['answers'], packed['answer_segments']

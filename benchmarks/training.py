@@ -22,7 +22,8 @@ PAPER_SHAPES = {'text': (95, 0), 'audio': (100 * 52, 25), 'video': (4 * 51, 49)}
 
 
 def synthetic_batch(modality: str, batch_size: int, questions: int, vocab_size: int,
-                    seed: int = 0, *, width_factor: float = 3.0,
+                    seed: int = 0, *,
+                    width_factor: float = packing.DEFAULT_WIDTH_FACTOR,
                     time_steps: int | None = None) -> dict[str, np.ndarray]:
   """A packed contract batch (docs/contracts.md) of the paper's shapes, random content.
 
@@ -53,7 +54,7 @@ def synthetic_batch(modality: str, batch_size: int, questions: int, vocab_size: 
       'weight': np.ones((b,), np.float32),
       'index': np.arange(b, dtype=np.int32),
   }
-  width = max(t_pad, -(-int(width_factor * lengths.mean()) // 8) * 8)
+  width = packing.row_width(t_pad, lengths.mean(), width_factor)
   return packing.pack_padded(padded, width=width, row_multiple=8)
 
 
@@ -107,7 +108,7 @@ def run(config, *, num_steps: int, questions: int, vocab_size: int,
   from hirenet_jax import train_lib
   train_lib.check_config(config)
   batch = synthetic_batch(config.modality, config.batch_size, questions, vocab_size,
-                          width_factor=config.get('row_width_factor', 3.0),
+                          width_factor=config.get('row_width_factor', packing.DEFAULT_WIDTH_FACTOR),
                           time_steps=time_steps)
   mesh, steps, rng = _setup(config)
   model = train_lib.make_model(config, {'vocab_size': vocab_size})

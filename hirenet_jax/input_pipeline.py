@@ -137,7 +137,7 @@ class Layout:
 
 
 def packing_layout(meta: dict, *, batch_size: int, num_buckets: int = 4,
-                   pad_multiple: int = 8, width_factor: float = 3.0,
+                   pad_multiple: int = 8, width_factor: float = packing.DEFAULT_WIDTH_FACTOR,
                    row_multiple: int = 8, groups: int = 1) -> Layout:
   """Bucket widths and rows from the training lengths (all splits share them).
 
@@ -150,14 +150,14 @@ def packing_layout(meta: dict, *, batch_size: int, num_buckets: int = 4,
   """
   if width_factor <= 0:
     raise ValueError(f'width_factor must be positive, got {width_factor}')
-  round_up = lambda x, m: int(-(-max(int(np.ceil(x)), 1) // m) * m)
+  round_up = lambda x, m: int(-(-max(int(np.ceil(x)), 1) // m) * m)  # Rows.
   splits = [s for s, lengths in meta['lengths'].items() if lengths]
   reference = meta['lengths']['train'] if 'train' in splits else [
       r for s in splits for r in meta['lengths'][s]]
   answers = [n for record in reference for n in record if n > 0]
   mean_answer = float(np.mean(answers)) if answers else 1.0
   boundaries = dataset_boundaries(meta, num_buckets, pad_multiple)
-  widths = tuple(sorted({round_up(max(bd, width_factor * mean_answer), pad_multiple)
+  widths = tuple(sorted({packing.row_width(bd, mean_answer, width_factor, pad_multiple)
                          for bd in boundaries}))
   longest = np.asarray([max(r) for r in reference], np.int64)
   totals = np.asarray([sum(r) for r in reference], np.float64)
@@ -215,36 +215,26 @@ class Batches:
   def __init__(self, data_dir: str, modality: str, split: str, *, batch_size: int,
                seed: int = 0, epoch: int = 0, shuffle: bool = False,
                num_buckets: int = 4, process_index: int = 0, process_count: int = 1,
-               start_step: int = 0, pad_multiple: int = 8, width_factor: float = 3.0,
+               start_step: int = 0, pad_multiple: int = 8, width_factor: float = packing.DEFAULT_WIDTH_FACTOR,
                row_multiple: int = 8, pack_groups: int = 0, num_threads: int = 1,
                prefetch: int = 4, worker_count: int = 0, cache_mb: float = 1024):
-    if batch_size < 1 or batch_size % process_count:
-      raise ValueError(f'batch_size {batch_size} must be a positive multiple of '
-                       f'process_count {process_count}')
-    groups = pack_groups or process_count
-    if groups % process_count or batch_size % groups:
-      raise ValueError(f'pack_groups {groups} must be a multiple of process_count '
-                       f'{process_count} and divide batch_size {batch_size}')
     if not 0 <= process_index < process_count:
       raise ValueError(f'process_index {process_index} not in [0, {process_count})')
-    self.meta = meta = load_meta(data_dir, modality)
-    if split not in meta['lengths']:
-      raise ValueError(f'unknown split {split!r}; the dataset has {list(meta["lengths"])}')
+    self.full_plan, self.layout, meta = epoch_plan(
+        data_dir, modality, split, batch_size=batch_size, seed=seed, epoch=epoch,
+        shuffle=shuffle, process_count=process_count, pack_groups=pack_groups,
+        num_buckets=num_buckets, pad_multiple=pad_multiple, width_factor=width_factor,
+        row_multiple=row_multiple)
+    self.meta = meta
     self.data_dir, self.modality, self.split = data_dir, modality, split
     self.batch_size = batch_size
     self.local_batch_size = batch_size // process_count
     self._process_index, self._process_count = process_index, process_count
-    self.layout = packing_layout(meta, batch_size=batch_size, num_buckets=num_buckets,
-                                 pad_multiple=pad_multiple, width_factor=width_factor,
-                                 row_multiple=row_multiple, groups=groups)
     self.max_questions = int(meta['max_questions'])
     self.max_question_length = max(1, int(meta['max_question_length']))
     self.max_job_title_length = max(1, int(meta['max_job_title_length']))
     self.feature_dim = int(meta['feature_dim'])
     self._answer_lengths = meta['lengths'][split]
-    self.full_plan = batch_plan(self._answer_lengths, self.layout, batch_size=batch_size,
-                                max_questions=self.max_questions, seed=seed, epoch=epoch,
-                                shuffle=shuffle, groups=groups)
     self.plan = self.full_plan[start_step:]
     self._num_threads, self._prefetch = num_threads, prefetch
     self._worker_count = worker_count
@@ -399,39 +389,41 @@ def make_batches(data_dir: str, modality: str, split: str, *, batch_size: int,
                  start_step=start_step, **kwargs)
 
 
-def _plan(data_dir, modality, split, *, batch_size, seed, epoch, shuffle, num_buckets,
-          pad_multiple, width_factor, row_multiple, process_count, pack_groups):
-  meta = load_meta(data_dir, modality)
+def epoch_plan(data_dir: str, modality: str, split: str, *, batch_size: int,
+               seed: int = 0, epoch: int = 0, shuffle: bool = False,
+               process_count: int = 1, pack_groups: int = 0, **layout_kwargs
+               ) -> tuple[list[packing.PackedBatch], Layout, dict]:
+  """(the epoch's global batches, the dataset's Layout, meta) without loading a record.
+
+  `layout_kwargs` go to `packing_layout` (num_buckets, pad_multiple, width_factor,
+  row_multiple); `pack_groups` (0 = one per process) must be a multiple of
+  `process_count` and divide `batch_size`.
+  """
+  if batch_size < 1 or batch_size % process_count:
+    raise ValueError(f'batch_size {batch_size} must be a positive multiple of '
+                     f'process_count {process_count}')
   groups = pack_groups or process_count
-  layout = packing_layout(meta, batch_size=batch_size, num_buckets=num_buckets,
-                          pad_multiple=pad_multiple, width_factor=width_factor,
-                          row_multiple=row_multiple, groups=groups)
-  return batch_plan(meta['lengths'][split], layout, batch_size=batch_size,
+  if groups % process_count or batch_size % groups:
+    raise ValueError(f'pack_groups {groups} must be a multiple of process_count '
+                     f'{process_count} and divide batch_size {batch_size}')
+  meta = load_meta(data_dir, modality)
+  if split not in meta['lengths']:
+    raise ValueError(f'unknown split {split!r}; the dataset has {list(meta["lengths"])}')
+  layout = packing_layout(meta, batch_size=batch_size, groups=groups, **layout_kwargs)
+  plan = batch_plan(meta['lengths'][split], layout, batch_size=batch_size,
                     max_questions=int(meta['max_questions']), seed=seed, epoch=epoch,
-                    shuffle=shuffle, groups=groups), meta
+                    shuffle=shuffle, groups=groups)
+  return plan, layout, meta
 
 
-def num_batches(data_dir: str, modality: str, split: str, *, batch_size: int,
-                seed: int = 0, epoch: int = 0, shuffle: bool = False, num_buckets: int = 4,
-                pad_multiple: int = 8, width_factor: float = 3.0, row_multiple: int = 8,
-                process_count: int = 1, pack_groups: int = 0) -> int:
-  """Batches of one epoch (packing makes it depend a little on seed and epoch)."""
-  return len(_plan(data_dir, modality, split, batch_size=batch_size, seed=seed,
-                   epoch=epoch, shuffle=shuffle, num_buckets=num_buckets,
-                   pad_multiple=pad_multiple, width_factor=width_factor,
-                   row_multiple=row_multiple, process_count=process_count,
-                   pack_groups=pack_groups)[0])
+def num_batches(data_dir: str, modality: str, split: str, **kwargs) -> int:
+  """Batches of one epoch (`epoch_plan`'s arguments; packing makes the count depend a
+  little on seed and epoch)."""
+  return len(epoch_plan(data_dir, modality, split, **kwargs)[0])
 
 
-def padding_efficiency(data_dir: str, modality: str, split: str, *, batch_size: int,
-                       seed: int = 0, epoch: int = 0, shuffle: bool = False,
-                       num_buckets: int = 4, pad_multiple: int = 8,
-                       width_factor: float = 3.0, row_multiple: int = 8,
-                       process_count: int = 1, pack_groups: int = 0) -> float:
-  """Valid time steps / packed time steps over one epoch's plan."""
-  plan, meta = _plan(data_dir, modality, split, batch_size=batch_size, seed=seed,
-                     epoch=epoch, shuffle=shuffle, num_buckets=num_buckets,
-                     pad_multiple=pad_multiple, width_factor=width_factor,
-                     row_multiple=row_multiple, process_count=process_count,
-                     pack_groups=pack_groups)
+def padding_efficiency(data_dir: str, modality: str, split: str, **kwargs) -> float:
+  """Valid time steps / packed time steps over one epoch's plan (`epoch_plan`'s
+  arguments)."""
+  plan, _, meta = epoch_plan(data_dir, modality, split, **kwargs)
   return packing.padding_efficiency(plan, meta['lengths'][split])

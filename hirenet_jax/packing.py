@@ -27,6 +27,16 @@ from typing import Sequence
 import numpy as np
 
 PADDING_SEGMENT = -1
+# Packed rows are this many mean answers wide by default (config.row_width_factor).
+DEFAULT_WIDTH_FACTOR = 3.0
+
+
+def row_width(longest: int, mean_length: float, width_factor: float = DEFAULT_WIDTH_FACTOR,
+              multiple: int = 8) -> int:
+  """Steps per packed row: `width_factor` mean answers, at least the longest answer,
+  rounded up to `multiple`."""
+  width = int(np.ceil(max(float(longest), width_factor * float(mean_length), 1.0)))
+  return -(-width // multiple) * multiple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,18 +172,16 @@ def pack_padded(batch: dict[str, np.ndarray], *, width: int | None = None,
   lengths = np.asarray(batch['answer_lengths'])
   b, q, t = answers.shape[:3]
   width = width or t
-  if rows is None:
-    probe = pack_records(range(b), lengths, batch_size=b, rows=b * q, width=width,
-                         max_questions=q, lookahead=b)
-    if len(probe) != 1:
-      raise ValueError('the interviews do not fit into one batch')
-    rows = int(probe[0].answer_rows.max()) + 1
-    rows = -(-rows // row_multiple) * row_multiple
-  planned = pack_records(range(b), lengths, batch_size=b, rows=rows, width=width,
+  # First fit only fills the lowest rows it needs, so packing into b * q rows and
+  # keeping the used ones places every answer as packing into exactly those rows would.
+  capacity = rows or b * q
+  planned = pack_records(range(b), lengths, batch_size=b, rows=capacity, width=width,
                          max_questions=q, lookahead=b)
   if len(planned) != 1 or not np.array_equal(planned[0].indices, np.arange(b)):
-    raise ValueError(f'the {b} interviews do not fit into {rows} rows of {width} steps')
+    raise ValueError(f'the {b} interviews do not fit into {capacity} rows of {width} steps')
   plan = planned[0]
+  if rows is None:
+    rows = -(-(int(plan.answer_rows.max()) + 1) // row_multiple) * row_multiple
   packed = np.zeros((rows, width) + answers.shape[3:], answers.dtype)
   for bi, k in zip(*np.nonzero(lengths)):
     n = lengths[bi, k]

@@ -85,7 +85,7 @@ class PreparedDataset:
   """A DataSource over the TFDS shards written by `data_prep.build`."""
 
   def __init__(self, data_dir: str, modality: str, *, seed: int, num_buckets: int,
-               width_factor: float = 3.0, pack_groups: int = 0):
+               width_factor: float = packing.DEFAULT_WIDTH_FACTOR, pack_groups: int = 0):
     from hirenet_jax import input_pipeline  # The dependency stays local to this class.
     self._ip = input_pipeline
     self.data_dir, self.modality = data_dir, modality
@@ -114,7 +114,7 @@ class PreparedDataset:
     """The prepared dataset of `config` (`data_dir` overrides config.data_dir)."""
     return cls(data_dir or config.data_dir, config.modality, seed=config.seed,
                num_buckets=config.num_buckets,
-               width_factor=config.get('row_width_factor', 3.0),
+               width_factor=config.get('row_width_factor', packing.DEFAULT_WIDTH_FACTOR),
                pack_groups=config.get('pack_groups', 0))
 
   def num_batches(self, split, *, batch_size, epoch=0, shuffle=False):
@@ -530,6 +530,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   while not meta['finished']:
     epoch = meta['epoch']
     steps_per_epoch = epoch_steps[epoch]
+    epoch_start = sum(epoch_steps[:epoch])  # Global step before this epoch's first batch.
     pending = []
     for batch in data.batches('train', batch_size=config.batch_size, epoch=epoch,
                               shuffle=True, start_step=meta['step_in_epoch']):
@@ -537,7 +538,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       pending.append(step_metrics)
       reporter.add_examples(float(np.sum(batch['weight'])) * jax.process_count())
       meta['step_in_epoch'] += 1
-      step = sum(epoch_steps[:epoch]) + meta['step_in_epoch']
+      step = epoch_start + meta['step_in_epoch']
       if step % config.log_every_steps == 0 or meta['step_in_epoch'] == steps_per_epoch:
         sums = _fetch_sums(pending)
         pending = []
