@@ -35,36 +35,43 @@ import soundfile
 
 from data_prep import video
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SAMPLE_RATE = 16000
 MODALITIES = ('text', 'audio', 'video')
 
 # Events. X and Y carry the cue through their order; Z and W are distractors.
 EVENT_X, EVENT_Y = 'X', 'Y'
 
-# Job families: titles, key question types (H4 local) and the good event order (H4 global).
+# The good order of the cue events in a key answer, for every family. (With an order that
+# depends on the family, e.g. YX for the same `situation` question in another family, the
+# classifier would need the family, which reaches it only through the high-level attention:
+# HireNet then learnt the labels from other routes and its question attention stayed near
+# chance, 0.36 against 0.27; see docs/synthetic_corpus.md.)
+GOOD_ORDER = EVENT_X + EVENT_Y
+
+# Job families: titles and key question types (H4: which answers matter depends on the job).
 FAMILIES = {
     'vente': dict(
         titles=('Conseiller de vente', 'Vendeur en magasin', 'Commercial terrain',
                 'Attaché commercial', "Chargé d'affaires"),
         specialties=('prêt-à-porter', 'électroménager', 'grande distribution', 'automobile',
                      'téléphonie', 'ameublement'),
-        key_types=('experience', 'situation'), good_order='XY'),
+        key_types=('experience', 'situation')),
     'relation_client': dict(
         titles=('Conseiller clientèle banque', 'Chargé de clientèle', 'Téléconseiller',
                 'Conseiller relation client à distance'),
         specialties=('banque', 'assurance', 'énergie', 'télécoms', 'mutuelle'),
-        key_types=('situation',), good_order='YX'),
+        key_types=('situation',)),
     'support': dict(
         titles=('Technicien support informatique', 'Technicien helpdesk',
                 'Conseiller support technique'),
         specialties=('niveau 1', 'niveau 2', 'logiciels métier', 'réseaux', 'matériel'),
-        key_types=('experience', 'situation'), good_order='YX'),
+        key_types=('experience', 'situation')),
     'logistique': dict(
         titles=('Préparateur de commandes', 'Agent logistique', 'Magasinier cariste',
                 "Chef d'équipe entrepôt"),
         specialties=('e-commerce', 'frais', 'pièces détachées', 'messagerie', 'textile'),
-        key_types=('motivation',), good_order='XY'),
+        key_types=('motivation',)),
 }
 FAMILY_NAMES = tuple(FAMILIES)
 QUESTION_TYPES = ('presentation', 'motivation', 'experience', 'situation', 'conclusion')
@@ -81,19 +88,21 @@ _FAMILY_WORDS = {
                        tache='préparer les colis', outil='le chariot'),
 }
 
+# Question banks are the same for every job family: the job title is the only place where
+# the family shows (see `_plan_candidate`).
 _QUESTIONS = {
     'presentation': ('Présentez-vous en quelques mots.',
                      'Pouvez-vous nous parler de votre parcours ?',
                      'Parlez-nous de vous et de votre situation actuelle.'),
-    'motivation': ('Pourquoi souhaitez-vous travailler comme {title} ?',
-                   "Qu'est-ce qui vous motive dans ce poste de {title} ?",
+    'motivation': ('Pourquoi souhaitez-vous occuper ce poste ?',
+                   "Qu'est-ce qui vous motive dans ce poste ?",
                    'Pourquoi avez-vous postulé chez nous ?'),
-    'experience': ('Décrivez une expérience où vous avez dû gérer {objet}.',
-                   'Parlez-nous de votre expérience avec {public}.',
-                   'Racontez une réussite dont vous êtes fier dans {lieu}.'),
-    'situation': ('Comment réagissez-vous face à une situation tendue avec {public} ?',
-                  'Que faites-vous si {objet} prennent du retard ?',
-                  'Un imprévu arrive dans {lieu} : comment vous organisez-vous ?'),
+    'experience': ('Décrivez une expérience où vous avez dû gérer une forte charge de travail.',
+                   'Parlez-nous de votre dernière expérience professionnelle.',
+                   'Racontez une réussite dont vous êtes fier.'),
+    'situation': ('Comment réagissez-vous face à une situation tendue ?',
+                  'Que faites-vous si le travail prend du retard ?',
+                  'Un imprévu arrive : comment vous organisez-vous ?'),
     'conclusion': ('Avez-vous une question ou un dernier mot ?',
                    'Quelles sont vos disponibilités ?',
                    'Pourquoi devrions-nous vous choisir ?'),
@@ -197,6 +206,7 @@ class CandidatePlan:
   position_id: str
   job_title: str
   family: str
+  background: str  # The family whose workplace words fill the answers (the last job).
   latent_hirable: int
   label: int
   decisions: list
@@ -322,15 +332,17 @@ def _plan_candidate(index: int, position: Position, *, seed: int,
                     missing_audio_rate: float, missing_video_rate: float) -> CandidatePlan:
   rng = np.random.default_rng([seed, 1, index])
   spec = FAMILIES[position.family]
+  # The sector the candidate comes from, independent of the position: the answers talk about
+  # it, so they do not reveal the family of the job applied for (only the job title does).
+  background = str(_pick(rng, FAMILY_NAMES))
   latent = int(rng.random() < position.prior)
   p_good = 0.5 + 0.5 * cue_strength
   label = latent if rng.random() >= label_noise else 1 - latent
-  good = spec['good_order']
+  good = GOOD_ORDER
   bad = good[::-1]
   answers = []
   for qtype in _question_types(rng, questions_per_interview):
-    question = _fill(_pick(rng, _QUESTIONS[qtype]), rng, position.family,
-                     title=position.job_title.lower())
+    question = _fill(_pick(rng, _QUESTIONS[qtype]), rng, background)
     key = qtype in spec['key_types']
     if key:
       is_good = bool(rng.random() < (p_good if latent else 1 - p_good))
@@ -348,7 +360,7 @@ def _plan_candidate(index: int, position: Position, *, seed: int,
     scale = math.exp(_LENGTH_SIGMA * z - _LENGTH_SIGMA**2 / 2)
     num_words = max(12, int(round(words_per_answer * scale)))
     seconds = float(np.clip(seconds_per_answer * scale, 2.0, 4 * seconds_per_answer))
-    transcript, spans = _answer_text(rng, position.family, qtype, num_words, events)
+    transcript, spans = _answer_text(rng, background, qtype, num_words, events)
     total_words = len(transcript.split())
     event_times = [(s['event'], seconds * 0.5 * (s['words'][0] + s['words'][1]) / total_words)
                    for s in spans]
@@ -360,7 +372,8 @@ def _plan_candidate(index: int, position: Position, *, seed: int,
         has_video=bool(rng.random() >= missing_video_rate)))
   return CandidatePlan(
       index=index, candidate_id=f'c{index:05d}', position_id=position.position_id,
-      job_title=position.job_title, family=position.family, latent_hirable=latent,
+      job_title=position.job_title, family=position.family, background=background,
+      latent_hirable=latent,
       label=label, decisions=_decisions(rng, label), answers=answers)
 
 
@@ -658,7 +671,8 @@ def _ground_truth_record(plan: CandidatePlan) -> dict:
                   for e, t in a.event_times] if a.has_video else None,
     })
   return {'candidate_id': plan.candidate_id, 'family': plan.family,
-          'good_order': FAMILIES[plan.family]['good_order'],
+          'background': plan.background,
+          'good_order': GOOD_ORDER,
           'key_answers': [i for i, a in enumerate(plan.answers) if a.key],
           'latent_hirable': plan.latent_hirable, 'label': plan.label, 'answers': answers}
 
@@ -741,7 +755,7 @@ def generate_corpus(out_dir: str, *, num_candidates: int, seed: int,
 
 # The default corpus: 1200 candidates, the smallest size at which HireNet learns the
 # planted cue well from frozen word2vec vectors (600 candidates: the model memorises the
-# training set, validation AUC ~0.5; 1200: test F1 ~0.7, AUC ~0.8), trained in a few
+# training set, validation AUC ~0.5; 1200: test F1 0.79-0.85, AUC 0.90-0.91), trained in a few
 # minutes on 2 CPU cores. Answers are shorter than the paper's (40 words, 5 s instead of 95
 # words, 52 s) so an epoch stays cheap and openSMILE on the whole audio corpus (about
 # 1200 * 5 * 5 s = 500 min) takes a few minutes on 2 cores; the cue is the same at any

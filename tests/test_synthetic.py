@@ -114,10 +114,30 @@ def test_key_answers_carry_both_events_in_label_dependent_order(clean_corpus):
       assert ''.join(events) == answer['order']
       assert answer['good'] == bool(r['label'])
       orders[(t['family'], r['label'])][answer['order']] += 1
-  for family, spec in synthetic.FAMILIES.items():
-    assert set(orders[(family, 1)]) == {spec['good_order']}
-    assert set(orders[(family, 0)]) == {spec['good_order'][::-1]}
-  assert {spec['good_order'] for spec in synthetic.FAMILIES.values()} == {'XY', 'YX'}
+    assert t['good_order'] == synthetic.GOOD_ORDER
+  for family in synthetic.FAMILIES:
+    assert set(orders[(family, 1)]) == {synthetic.GOOD_ORDER}
+    assert set(orders[(family, 0)]) == {synthetic.GOOD_ORDER[::-1]}
+
+
+def test_only_the_job_title_reveals_the_family(large_plan):
+  """H4 global: the key questions depend on the family, and nothing but the job title
+  tells the family (questions come from shared banks; answers talk about the candidate's
+  own background, drawn independently of the position)."""
+  questions = collections.defaultdict(set)
+  background = collections.defaultdict(collections.Counter)
+  for p in large_plan:
+    background[p.family][p.background] += 1
+    for a in p.answers:
+      questions[(a.question_type, p.family)].add(a.question)
+      assert not set(p.job_title.lower().split()) & set(a.question.lower().split()) - {
+          'de', 'en', 'à', 'du', 'la', 'le', 'les', 'des'}, (p.job_title, a.question)
+  for qtype in synthetic.QUESTION_TYPES:
+    banks = [questions[(qtype, f)] for f in synthetic.FAMILIES]
+    assert all(bank == banks[0] for bank in banks), qtype
+  for family, counts in background.items():
+    shares = np.array([counts[f] for f in synthetic.FAMILIES]) / sum(counts.values())
+    assert np.abs(shares - 1 / len(synthetic.FAMILIES)).max() < 0.06, (family, counts)
 
 
 def test_non_key_answers_have_uninformative_orders(clean_corpus):

@@ -49,7 +49,10 @@ def tiny_data(name: str = 'tiny', *, num_candidates: int = 40, **corpus_kwargs
   with open(os.path.join(SCRATCH, f'{name}.lock'), 'a') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers build it once.
     synthetic.generate_corpus(corpus_dir, **kwargs)
-    build.build_dataset(corpus_dir, 'text', data_dir, workers=1)
+    try:
+      build.build_dataset(corpus_dir, 'text', data_dir, workers=1)
+    except FileExistsError:  # Built by an older generator or build: rebuild.
+      build.build_dataset(corpus_dir, 'text', data_dir, workers=1, overwrite=True)
   return corpus_dir, data_dir
 
 
