@@ -308,10 +308,10 @@ class Batches:
     real = [(row, int(i)) for row, i in enumerate(indices) if i >= 0]
     if not real:
       return out
-    records = self._records([i for _, i in real])
-    for (row, i), rec in zip(real, records):
-      _fill_row(out, row, rec, slot_offset=p * b * q, row_offset=p * local_rows)
-      out['index'][row] = i
+    rows = np.array([row for row, _ in real])
+    _fill_rows(out, rows, self._records([i for _, i in real]), slot_offset=p * b * q,
+               row_offset=p * local_rows)
+    out['index'][rows] = [i for _, i in real]
     return out
 
   def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
@@ -349,33 +349,58 @@ def _record_cache(data_dir: str, modality: str, split: str, cache_mb: float,
   return _RECORD_CACHES[key][1]
 
 
-def _fill_row(out: dict[str, np.ndarray], row: int, rec: dict, *, slot_offset: int,
-              row_offset: int) -> None:
-  """Copies one record into interview row `row`, its answers into their packed places.
+def _scatter_ragged(dest_NxL: np.ndarray, items: Sequence[int], lengths: np.ndarray,
+                    starts: np.ndarray, values: np.ndarray) -> None:
+  """`dest[items[j], starts[j]:starts[j] + lengths[j]] = values[o_j:o_j + lengths[j]]`
+  for all j at once, where `values` holds the pieces back to back (offsets o_j)."""
+  total = int(lengths.sum())
+  if not total:
+    return
+  first = np.cumsum(lengths) - lengths
+  within = np.arange(total) - np.repeat(first, lengths)
+  flat = dest_NxL.reshape((-1,) + dest_NxL.shape[2:])
+  flat[np.repeat(np.asarray(items) * dest_NxL.shape[1] + starts, lengths) + within] = values
+
+
+def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, records: Sequence[dict], *,
+               slot_offset: int, row_offset: int) -> None:
+  """Copies records into interview rows `rows`, their answers into their packed places.
 
   `answer_rows` hold global rows (minus `row_offset` locally); segment ids are global
-  slots `b * Q + q` (`slot_offset` = this process's first slot).
+  slots `b * Q + q` (`slot_offset` = this process's first slot). Vectorised over the
+  batch: one scatter per array, not one copy per answer (the loop cost ~2 ms per batch).
   """
-  answer_lengths = np.asarray(rec['answer_lengths'])
-  question_lengths = np.asarray(rec['question_lengths'])
-  answers, questions = np.asarray(rec['answers']), np.asarray(rec['questions'])
-  a_start = np.concatenate([[0], np.cumsum(answer_lengths)])
-  q_start = np.concatenate([[0], np.cumsum(question_lengths)])
   q = out['answer_lengths'].shape[1]
-  for k, (n, m) in enumerate(zip(answer_lengths, question_lengths)):
-    if n:
-      r = out['answer_rows'][row, k] - row_offset
-      s = out['answer_starts'][row, k]
-      out['answers'][r, s:s + n] = answers[a_start[k]:a_start[k] + n]
-      out['answer_segments'][r, s:s + n] = slot_offset + row * q + k
-    out['questions'][row, k, :m] = questions[q_start[k]:q_start[k] + m]
-  out['answer_lengths'][row, :len(answer_lengths)] = answer_lengths
-  out['question_lengths'][row, :len(question_lengths)] = question_lengths
-  title = np.asarray(rec['job_title'])
-  out['job_title'][row, :len(title)] = title
-  out['job_title_length'][row] = len(title)
-  out['label'][row] = int(rec['label'])
-  out['weight'][row] = 1.0
+  for row, rec in zip(rows, records):
+    answer_lengths = np.asarray(rec['answer_lengths'])
+    question_lengths = np.asarray(rec['question_lengths'])
+    out['answer_lengths'][row, :len(answer_lengths)] = answer_lengths
+    out['question_lengths'][row, :len(question_lengths)] = question_lengths
+    title = np.asarray(rec['job_title'])
+    out['job_title'][row, :len(title)] = title
+    out['job_title_length'][row] = len(title)
+    out['label'][row] = int(rec['label'])
+  out['weight'][rows] = 1.0
+  # Slots of the records' answers in record then question order: that is how each
+  # record stores them back to back, and records come in row order.
+  slots = (rows[:, None] * q + np.arange(q)).ravel()
+  lengths = out['answer_lengths'][rows].ravel()
+  slots, lengths = slots[lengths > 0], lengths[lengths > 0]
+  answer_rows = out['answer_rows'].reshape(-1)[slots] - row_offset
+  answer_starts = out['answer_starts'].reshape(-1)[slots]
+  _scatter_ragged(out['answers'], answer_rows, lengths, answer_starts,
+                  np.concatenate([np.asarray(r['answers']) for r in records]))
+  _scatter_ragged(out['answer_segments'], answer_rows, lengths, answer_starts,
+                  np.repeat(slot_offset + slots, lengths).astype(np.int32))
+  q_lengths = out['question_lengths'][rows].ravel()
+  max_length = out['questions'].shape[-1]
+  if q_lengths.max(initial=0) > max_length:
+    raise ValueError(f'a question of {q_lengths.max()} tokens exceeds the dataset\'s '
+                     f'max_question_length {max_length}: rebuild the dataset')
+  q_slots = (rows[:, None] * q + np.arange(q)).ravel()
+  _scatter_ragged(out['questions'].reshape(-1, max_length), q_slots, q_lengths,
+                  np.zeros_like(q_slots),
+                  np.concatenate([np.asarray(r['questions']) for r in records]))
 
 
 def make_batches(data_dir: str, modality: str, split: str, *, batch_size: int,

@@ -78,6 +78,20 @@ def _check_answers(batch, records):
     np.testing.assert_array_equal(batch['answer_lengths'][row, :len(lengths)], lengths)
     flat = np.concatenate([answers[row, k, :n] for k, n in enumerate(lengths)])
     np.testing.assert_array_equal(flat, np.asarray(rec['answers']))
+    q = batch['answer_lengths'].shape[1]
+    for k, n in enumerate(lengths):  # Each answer's steps carry its slot id.
+      r, s = batch['answer_rows'][row, k], batch['answer_starts'][row, k]
+      np.testing.assert_array_equal(batch['answer_segments'][r, s:s + n], row * q + k)
+    question_lengths = np.asarray(rec['question_lengths'])
+    np.testing.assert_array_equal(batch['question_lengths'][row, :len(question_lengths)],
+                                  question_lengths)
+    flat = np.concatenate([batch['questions'][row, k, :m]
+                           for k, m in enumerate(question_lengths)])
+    np.testing.assert_array_equal(flat, np.asarray(rec['questions']))
+    np.testing.assert_array_equal(batch['job_title'][row, :batch['job_title_length'][row]],
+                                  np.asarray(rec['job_title']))
+  # Every step outside an answer is padding.
+  assert (batch['answer_segments'] >= 0).sum() == batch['answer_lengths'].sum()
 
 
 def test_batches_use_a_few_fixed_shapes_and_each_record_fits_its_bucket(data_dir):
