@@ -356,6 +356,11 @@ def _scatter_ragged(dest_NxL: np.ndarray, items: Sequence[int], lengths: np.ndar
   total = int(lengths.sum())
   if not total:
     return
+  end = int((starts + lengths).max())
+  if end > dest_NxL.shape[1]:  # It would spill into the next item.
+    raise ValueError(f'a piece ending at {end} does not fit the {dest_NxL.shape[1]} '
+                     'places of a batch row: the dataset does not match its meta.json '
+                     '(rebuild it)')
   first = np.cumsum(lengths) - lengths
   within = np.arange(total) - np.repeat(first, lengths)
   flat = dest_NxL.reshape((-1,) + dest_NxL.shape[2:])
@@ -371,15 +376,15 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, records: Sequence[d
   batch: one scatter per array, not one copy per answer (the loop cost ~2 ms per batch).
   """
   q = out['answer_lengths'].shape[1]
-  for row, rec in zip(rows, records):
-    answer_lengths = np.asarray(rec['answer_lengths'])
-    question_lengths = np.asarray(rec['question_lengths'])
-    out['answer_lengths'][row, :len(answer_lengths)] = answer_lengths
-    out['question_lengths'][row, :len(question_lengths)] = question_lengths
-    title = np.asarray(rec['job_title'])
-    out['job_title'][row, :len(title)] = title
-    out['job_title_length'][row] = len(title)
-    out['label'][row] = int(rec['label'])
+  zeros = np.zeros_like(rows)
+  for key, length_key in (('answer_lengths', None), ('question_lengths', None),
+                          ('job_title', 'job_title_length')):
+    values = [np.asarray(rec[key]) for rec in records]
+    counts = np.array([len(v) for v in values])
+    _scatter_ragged(out[key], rows, counts, zeros, np.concatenate(values))
+    if length_key:
+      out[length_key][rows] = counts
+  out['label'][rows] = [int(rec['label']) for rec in records]
   out['weight'][rows] = 1.0
   # Slots of the records' answers in record then question order: that is how each
   # record stores them back to back, and records come in row order.
@@ -394,9 +399,6 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, records: Sequence[d
                   np.repeat(slot_offset + slots, lengths).astype(np.int32))
   q_lengths = out['question_lengths'][rows].ravel()
   max_length = out['questions'].shape[-1]
-  if q_lengths.max(initial=0) > max_length:
-    raise ValueError(f'a question of {q_lengths.max()} tokens exceeds the dataset\'s '
-                     f'max_question_length {max_length}: rebuild the dataset')
   q_slots = (rows[:, None] * q + np.arange(q)).ravel()
   _scatter_ragged(out['questions'].reshape(-1, max_length), q_slots, q_lengths,
                   np.zeros_like(q_slots),

@@ -63,6 +63,18 @@ def shard_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax
       local_batch)
 
 
+def step_input(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, Any]:
+  """The batch as a jitted step whose in_shardings shard it should get it.
+
+  In one process, the host arrays themselves: jit copies them to the devices in its C++
+  dispatch path, ~0.1 ms per batch against ~1 ms for `device_put` of the dict (measured
+  on a video batch, CPU). Across processes, the global arrays of `shard_batch`.
+  """
+  if jax.process_count() == 1:
+    return local_batch
+  return shard_batch(local_batch, mesh)
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
   """Places a host pytree (identical on every process) replicated on the mesh."""
   sharding = replicated(mesh)

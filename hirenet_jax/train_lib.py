@@ -362,7 +362,7 @@ def evaluate(steps: Steps, state: TrainState, data: DataSource, split: str, *,
   Returns `scores` and `labels` float/int arrays in record order and the mean `loss`.
   """
   n = data.num_records(split)
-  outputs = [steps.eval(state, sharding.shard_batch(batch, steps.mesh))
+  outputs = [steps.eval(state, sharding.step_input(batch, steps.mesh))
              for batch in data.batches(split, batch_size=batch_size, epoch=0,
                                        shuffle=False)]
   outputs = jax.device_get(outputs)  # One transfer for the whole split.
@@ -534,7 +534,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     pending = []
     for batch in data.batches('train', batch_size=config.batch_size, epoch=epoch,
                               shuffle=True, start_step=meta['step_in_epoch']):
-      state, step_metrics = steps.train(state, sharding.shard_batch(batch, mesh), rng)
+      state, step_metrics = steps.train(state, sharding.step_input(batch, mesh), rng)
       pending.append(step_metrics)
       reporter.add_examples(float(np.sum(batch['weight'])) * jax.process_count())
       meta['step_in_epoch'] += 1
@@ -650,7 +650,7 @@ def predict_batches(steps: Steps, state: TrainState,
   answer slot), `answer_attention` (per valid slot, one weight per valid step) and
   `interview_vector` (v, eq. 14; None for bigru)."""
   for batch in batches:
-    out = jax.device_get(steps.predict(state, sharding.shard_batch(batch, steps.mesh)))
+    out = jax.device_get(steps.predict(state, sharding.step_input(batch, steps.mesh)))
     lengths = np.asarray(batch['answer_lengths'])
     answer_attention_BxQxT = packing.unpack(out['answer_attention'], lengths,
                                             batch['answer_rows'], batch['answer_starts'])

@@ -220,3 +220,12 @@ def test_bad_arguments_are_rejected(data_dir):
     ip.make_batches(data_dir, 'text', 'train', batch_size=4, process_count=2, pack_groups=3)
   with pytest.raises(FileNotFoundError, match='data_prep.build'):
     ip.load_meta(data_dir, 'video')
+
+
+def test_ragged_scatter_places_pieces_and_refuses_to_spill():
+  dest = np.zeros((3, 4), np.int32)
+  ip._scatter_ragged(dest, [2, 0], np.array([3, 1]), np.array([1, 0]),
+                     np.array([7, 8, 9, 5]))
+  np.testing.assert_array_equal(dest, [[5, 0, 0, 0], [0, 0, 0, 0], [0, 7, 8, 9]])
+  with pytest.raises(ValueError, match='does not fit'):  # Would run into row 1.
+    ip._scatter_ragged(dest, [0], np.array([3]), np.array([2]), np.array([1, 2, 3]))
