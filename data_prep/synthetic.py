@@ -46,7 +46,7 @@ EVENT_X, EVENT_Y = 'X', 'Y'
 # depends on the family, e.g. YX for the same `situation` question in another family, the
 # classifier would need the family, which reaches it only through the high-level attention:
 # HireNet then learnt the labels from other routes and its question attention stayed near
-# chance, 0.36 against 0.27; see docs/synthetic_corpus.md.)
+# chance in the run tried, 0.36 against 0.27; see docs/synthetic_corpus.md.)
 GOOD_ORDER = EVENT_X + EVENT_Y
 
 # Job families: titles and key question types (H4: which answers matter depends on the job).
@@ -755,8 +755,8 @@ def generate_corpus(out_dir: str, *, num_candidates: int, seed: int,
 
 # The default corpus: 1200 candidates, the smallest size at which HireNet learns the
 # planted cue well from frozen word2vec vectors (600 candidates: the model memorises the
-# training set, validation AUC ~0.5; 1200: test F1 0.79-0.85, AUC 0.90-0.91), trained in a few
-# minutes on 2 CPU cores. Answers are shorter than the paper's (40 words, 5 s instead of 95
+# training set, validation AUC ~0.5; 1200: test F1 0.79-0.85, AUC 0.90-0.91), trained in
+# a few minutes on 2 CPU cores. Answers are shorter than the paper's (40 words, 5 s instead of 95
 # words, 52 s) so an epoch stays cheap and openSMILE on the whole audio corpus (about
 # 1200 * 5 * 5 s = 500 min) takes a few minutes on 2 cores; the cue is the same at any
 # length. The cache directory name carries a hash of these settings.
