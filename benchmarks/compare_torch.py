@@ -2,9 +2,14 @@
 
   run(config, num_steps=10, prepared_cache_dir=...) -> results; format_table(results)
 
-Both measurements run in one process, torch with `torch.set_num_threads(os.cpu_count())`,
-the JAX and torch timings interleaved (one of each in turn), so machine noise hits both
-sides alike and the ratios are fair.
+Ours runs in this process, torch in a child process (`TorchWorker`) with
+`torch.set_num_threads(os.cpu_count())`; the JAX and torch passes are interleaved (one of
+each in turn, the other side idle), so machine noise hits both sides alike and the ratios
+are fair. Two processes, because each side gets its own best host allocator: ours keeps
+freed memory for reuse (hirenet_jax/host_memory.py, applied by the entry points), which
+makes XLA:CPU ~1.5x faster here but torch ~25% slower when both share a process (one
+malloc arena for both frameworks' threads: 63 -> 81 ms per torch encoder pass); the torch
+child keeps glibc's defaults, under which torch measured the same alone as beside us.
 
 1. Encoder: the masked bidirectional GRU, forward and backward pass (loss = sum of the
    outputs, gradients with respect to the parameters: as in training, where the inputs
@@ -39,10 +44,12 @@ the project.
 from __future__ import annotations
 
 import copy
+import multiprocessing
 import os
 import platform
 import statistics
 import time
+import traceback
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -82,19 +89,118 @@ def encoder_lengths(num_answers: int = ENCODER_ANSWERS,
   return lengths
 
 
-def _interleaved_times(fns: Mapping[str, Callable[[], Any]], *, repeats: int,
+def _timed(fn: Callable[[], Any]) -> Callable[[], float]:
+  """`fn` as a function returning its wall seconds."""
+  def timed():
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+  return timed
+
+
+def _interleaved_times(fns: Mapping[str, Callable[[], float]], *, repeats: int,
                        warmup: int = 1) -> dict[str, list[float]]:
-  """Wall seconds of `repeats` calls of each function, the functions taking turns."""
+  """`repeats` timings of each function (each returns its own wall seconds), the
+  functions taking turns."""
   for _ in range(warmup):
     for fn in fns.values():
       fn()
   times = {name: [] for name in fns}
   for _ in range(repeats):
     for name, fn in fns.items():
-      start = time.perf_counter()
-      fn()
-      times[name].append(time.perf_counter() - start)
+      times[name].append(fn())
   return times
+
+
+class TorchWorker:
+  """torch in a child process (spawned: a fresh interpreter, glibc's default allocator).
+
+  `call(method, *args)` runs one of the `_WORKER_METHODS` there and returns its result;
+  timings are taken inside the child, so the pipe's latency is not counted. A context
+  manager: the child exits on `close`.
+  """
+
+  def __init__(self):
+    ctx = multiprocessing.get_context('spawn')
+    self._conn, child_conn = ctx.Pipe()
+    self._process = ctx.Process(target=_torch_worker_main, args=(child_conn,), daemon=True,
+                                name='torch-benchmark-worker')
+    self._process.start()
+    child_conn.close()
+
+  def call(self, method: str, *args: Any) -> Any:
+    self._conn.send((method, args))
+    try:
+      status, value = self._conn.recv()
+    except EOFError as e:
+      raise RuntimeError(f'the torch worker died (exit code {self._process.exitcode}) '
+                         f'during {method}') from e
+    if status != 'ok':
+      raise RuntimeError(f'torch worker, {method}: {value}')
+    return value
+
+  def close(self) -> None:
+    if self._process.is_alive():
+      self._conn.send(None)
+      self._process.join(timeout=30)
+    if self._process.is_alive():
+      self._process.kill()
+    self._conn.close()
+
+  def __enter__(self) -> 'TorchWorker':
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.close()
+
+
+def _worker_info(state: dict[str, Any]) -> dict[str, Any]:
+  import torch
+  del state
+  return {'torch': torch.__version__, 'torch_threads': torch.get_num_threads()}
+
+
+def _worker_setup_encoder(state, x_NxTxD, lengths_N, params, hidden_size):
+  import torch
+
+  from benchmarks import torch_hirenet
+  gru = torch.nn.GRU(x_NxTxD.shape[-1], hidden_size, bidirectional=True, batch_first=True)
+  torch_hirenet.load_masked_gru(gru, params)
+  x, lengths = torch.from_numpy(x_NxTxD), torch.from_numpy(lengths_N)
+  state['torch_padded'] = _timed(lambda: torch_hirenet.encoder_step(gru, x, lengths, False))
+  state['torch_packed'] = _timed(lambda: torch_hirenet.encoder_step(gru, x, lengths, True))
+
+
+def _worker_setup_training(state, config, vocab_size, table, batches):
+  from benchmarks import torch_hirenet
+  step = _torch_train_step(config, vocab_size, table)
+  torch_batches = [torch_hirenet.padded_batch(b) for b in batches]
+  state['train'] = [_timed(lambda b=b: step(b)) for b in torch_batches]
+
+
+def _worker_time(state, name, index=None):
+  fn = state[name] if index is None else state[name][index]
+  return fn()
+
+
+_WORKER_METHODS = {'info': _worker_info, 'setup_encoder': _worker_setup_encoder,
+                   'setup_training': _worker_setup_training, 'time': _worker_time}
+
+
+def _torch_worker_main(conn) -> None:
+  """The child's loop: (method, args) in, ('ok', result) or ('error', text) out."""
+  import torch
+  torch.set_num_threads(os.cpu_count() or 1)
+  state: dict[str, Any] = {}
+  while True:
+    message = conn.recv()
+    if message is None:
+      return
+    method, args = message
+    try:
+      conn.send(('ok', _WORKER_METHODS[method](state, *args)))
+    except Exception as e:  # pylint: disable=broad-except
+      conn.send(('error', f'{type(e).__name__}: {e}\n{traceback.format_exc()}'))
 
 
 def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS,
@@ -102,17 +208,24 @@ def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS
                       hidden_size: int = ENCODER_HIDDEN,
                       median_length: float = LENGTH_MEDIAN,
                       width_factor: float = packing.DEFAULT_WIDTH_FACTOR,
-                      unroll: int = 1, seed: int = 0) -> dict[str, Any]:
+                      unroll: int = 1, seed: int = 0,
+                      worker: TorchWorker | None = None) -> dict[str, Any]:
   """Times the four encoder implementations (module docstring, item 1).
+
+  `worker` runs the torch side (a new one is started and closed if None).
 
   Returns the shapes, the length statistics and per implementation the median pass
   time and valid steps per second, and the ours / torch ratios.
   """
+  if worker is None:
+    with TorchWorker() as worker:
+      return encoder_benchmark(
+          num_steps=num_steps, num_answers=num_answers, max_length=max_length,
+          input_size=input_size, hidden_size=hidden_size, median_length=median_length,
+          width_factor=width_factor, unroll=unroll, seed=seed, worker=worker)
   import jax
   import jax.numpy as jnp
-  import torch
 
-  from benchmarks import torch_hirenet
   from hirenet_jax import gru as gru_lib
 
   lengths_N = encoder_lengths(num_answers, max_length, median=median_length, seed=seed)
@@ -138,16 +251,13 @@ def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS
   segments = jnp.asarray(segments_RxW)
   packed_args = (params, jnp.asarray(x_RxWxD), segments >= 0, segments)
 
-  gru = torch.nn.GRU(input_size, hidden_size, bidirectional=True, batch_first=True)
-  torch_hirenet.load_masked_gru(gru, jax.device_get(params))
-  x_torch = torch.from_numpy(x_NxTxD)
-  lengths_torch = torch.from_numpy(lengths_N)
+  worker.call('setup_encoder', x_NxTxD, lengths_N, jax.device_get(params), hidden_size)
 
   fns = {
-      'torch_padded': lambda: torch_hirenet.encoder_step(gru, x_torch, lengths_torch, False),
-      'torch_packed': lambda: torch_hirenet.encoder_step(gru, x_torch, lengths_torch, True),
-      'ours_padded': lambda: jax.block_until_ready(grad_fn(*padded_args)),
-      'ours_packed': lambda: jax.block_until_ready(grad_fn(*packed_args)),
+      'torch_padded': lambda: worker.call('time', 'torch_padded'),
+      'torch_packed': lambda: worker.call('time', 'torch_packed'),
+      'ours_padded': _timed(lambda: jax.block_until_ready(grad_fn(*padded_args))),
+      'ours_packed': _timed(lambda: jax.block_until_ready(grad_fn(*packed_args))),
   }
   times = _interleaved_times(fns, repeats=num_steps)
   valid_steps = int(lengths_N.sum())
@@ -175,18 +285,18 @@ def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS
   }
 
 
-def _torch_train_step(config, data):
-  """A TorchHireNet train step: the sizes of `config.model`, the dataset's word vectors."""
+def _torch_train_step(config, vocab_size: int, table: np.ndarray | None):
+  """A TorchHireNet train step: the sizes of `config.model`, the dataset's word vectors
+  `table` (None: no pretrained vectors)."""
   import torch
 
   from benchmarks import torch_hirenet
   torch.manual_seed(config.seed)
   m = config.model
   model = torch_hirenet.TorchHireNet(
-      int(data.meta['vocab_size']), embedding_dim=m.embedding_dim, hidden_size=m.hidden_size,
+      int(vocab_size), embedding_dim=m.embedding_dim, hidden_size=m.hidden_size,
       context_size=m.context_size, attention_size=m.attention_size,
       dropout_rate=m.dropout_rate)
-  table = data.embeddings()
   if config.pretrained_embeddings and table is not None:
     with torch.no_grad():
       model.embed.weight.copy_(torch.from_numpy(np.asarray(table, np.float32)))
@@ -198,7 +308,8 @@ def _torch_train_step(config, data):
 
 
 def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 32,
-                         num_batches: int = 20) -> dict[str, Any]:
+                         num_batches: int = 20,
+                         worker: TorchWorker | None = None) -> dict[str, Any]:
   """Times HireNet text training, ours and torch on the same batches (item 2).
 
   Args:
@@ -206,13 +317,18 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
     prepared_cache_dir: where the default corpus's prepared dataset is cached.
     batch_size: interviews per batch (global).
     num_batches: timed window, the first batches of the shuffled epoch 0.
+    worker: runs the torch side (a new one is started and closed if None).
 
   Raises:
     ValueError: the config is not text / hirenet (the torch reference is that model).
   """
+  if worker is None:
+    with TorchWorker() as worker:
+      return end_to_end_benchmark(config, prepared_cache_dir=prepared_cache_dir,
+                                  batch_size=batch_size, num_batches=num_batches,
+                                  worker=worker)
   import jax
 
-  from benchmarks import torch_hirenet
   from experiments import common
   from hirenet_jax import sharding
   from hirenet_jax import train_lib
@@ -238,8 +354,10 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
   steps = train_lib.make_steps(mesh, config.matmul_precision)
   rng = sharding.replicate(np.asarray(jax.random.PRNGKey(config.seed)), mesh)
   ours_batches = [sharding.shard_batch(b, mesh) for b in batches]
-  torch_batches = [torch_hirenet.padded_batch(b) for b in batches]
-  torch_step = _torch_train_step(config, data)
+  table = data.embeddings()
+  worker.call('setup_training', config, int(data.meta['vocab_size']),
+              None if table is None else np.asarray(table, np.float32),
+              [{k: np.asarray(v) for k, v in b.items()} for b in batches])
 
   compile_s = {}
   for batch, global_batch in zip(batches, ours_batches):
@@ -249,17 +367,15 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
       state, metrics = steps.train(state, global_batch, rng)
       jax.block_until_ready((state, metrics))
       compile_s[shape] = time.perf_counter() - start
-  torch_step(torch_batches[0])  # Warm-up (allocator, thread pool).
+  worker.call('time', 'train', 0)  # Warm-up (allocator, thread pool).
 
   ours_s, torch_s = [], []
-  for global_batch, torch_batch in zip(ours_batches, torch_batches):
+  for i, global_batch in enumerate(ours_batches):
     start = time.perf_counter()
     state, metrics = steps.train(state, global_batch, rng)
     jax.block_until_ready((state, metrics))
     ours_s.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    torch_step(torch_batch)
-    torch_s.append(time.perf_counter() - start)
+    torch_s.append(worker.call('time', 'train', i))
 
   words = int(sum(int(b['answer_lengths'].sum()) for b in batches))
   interviews = float(sum(float(b['weight'].sum()) for b in batches))
@@ -278,7 +394,8 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
 
 def run(config, *, num_steps: int = 10, prepared_cache_dir: str,
         num_batches: int = 20, batch_size: int = 32) -> dict[str, Any]:
-  """Both comparisons in one process (module docstring); returns the measurements.
+  """Both comparisons, ours here and torch in a `TorchWorker` (module docstring);
+  returns the measurements.
 
   Args:
     config: the training config (text / hirenet); its `model.unroll` is also used by
@@ -293,26 +410,29 @@ def run(config, *, num_steps: int = 10, prepared_cache_dir: str,
     ImportError: torch is not installed.
     ValueError: the config is not text / hirenet.
   """
+  import importlib.util
+
   import jax
-  try:
-    import torch
-  except ImportError as e:
-    raise ImportError('the torch comparison needs torch: pip install torch==2.13.0') from e
-  torch.set_num_threads(os.cpu_count() or 1)
-  machine = {
-      'processor': platform.processor() or platform.machine(),
-      'cpu_count': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
-      'torch': torch.__version__, 'jax': jax.__version__,
-      'jax_device': jax.devices()[0].device_kind, 'jax_devices': jax.device_count(),
-  }
-  start = time.perf_counter()
-  encoder = encoder_benchmark(num_steps=num_steps, unroll=config.model.get('unroll', 1),
-                              seed=config.seed)
-  encoder['wall_s'] = time.perf_counter() - start
-  start = time.perf_counter()
-  end_to_end = end_to_end_benchmark(config, prepared_cache_dir=prepared_cache_dir,
-                                    batch_size=batch_size, num_batches=num_batches)
-  end_to_end['wall_s'] = time.perf_counter() - start
+
+  from hirenet_jax import host_memory
+  if importlib.util.find_spec('torch') is None:
+    raise ImportError('the torch comparison needs torch: pip install torch==2.13.0')
+  with TorchWorker() as worker:
+    machine = {
+        'processor': platform.processor() or platform.machine(),
+        'cpu_count': os.cpu_count(), **worker.call('info'), 'jax': jax.__version__,
+        'jax_device': jax.devices()[0].device_kind, 'jax_devices': jax.device_count(),
+        'host_allocator': host_memory.describe(),
+    }
+    start = time.perf_counter()
+    encoder = encoder_benchmark(num_steps=num_steps, unroll=config.model.get('unroll', 1),
+                                seed=config.seed, worker=worker)
+    encoder['wall_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    end_to_end = end_to_end_benchmark(config, prepared_cache_dir=prepared_cache_dir,
+                                      batch_size=batch_size, num_batches=num_batches,
+                                      worker=worker)
+    end_to_end['wall_s'] = time.perf_counter() - start
   return {'machine': machine, 'encoder': encoder, 'end_to_end': end_to_end}
 
 
@@ -333,7 +453,8 @@ def format_table(results: Mapping[str, Any]) -> str:
   lines = [
       f'machine: {m["processor"]}, {m["cpu_count"]} CPUs; torch {m["torch"]} '
       f'({m["torch_threads"]} threads), jax {m["jax"]} ({m["jax_device"]} x '
-      f'{m["jax_devices"]})',
+      f'{m["jax_devices"]}); host allocator: ours {m.get("host_allocator", "?")}, torch '
+      'C library defaults (its own process)',
       '',
       'Encoder: bidirectional GRU forward + backward, '
       f'{"x".join(map(str, enc["padded_shape"]))} padded '

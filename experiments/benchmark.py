@@ -82,14 +82,12 @@ def main(argv):
                                               max_batches=_PIPELINE_BATCHES.value)
       print(training.format_pipeline(results['pipeline']), end='\n\n', flush=True)
     if _COMPARE_TORCH.value:
-      try:
-        from benchmarks import compare_torch  # pylint: disable=g-import-not-at-top
-        import torch  # pylint: disable=g-import-not-at-top,unused-import
+      from benchmarks import compare_torch  # pylint: disable=g-import-not-at-top
+      try:  # torch is imported only in compare_torch's worker process.
+        results['compare_torch'] = compare_torch.run(
+            config, num_steps=_NUM_STEPS.value, prepared_cache_dir=_DATA_CACHE.value)
       except ImportError as e:
-        raise common.CommandError(f'--compare_torch needs torch ({e}); '
-                                  '`pip install torch==2.13.0`') from None
-      results['compare_torch'] = compare_torch.run(
-          config, num_steps=_NUM_STEPS.value, prepared_cache_dir=_DATA_CACHE.value)
+        raise common.CommandError(f'--compare_torch needs torch ({e})') from None
       print(compare_torch.format_table(results['compare_torch']), end='\n\n')
   except (common.CommandError, train_lib.ConfigError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
