@@ -14,11 +14,11 @@ paper-length audio step, brings the faults back: that step took 1.04 s instead o
 and to give every thread the one main heap (`M_ARENA_MAX = 1`):
 XLA's worker threads otherwise get per-thread heaps of at most 64 MiB, which are unmapped
 as soon as they are empty, so their large buffers page-fault every step all the same.
-The next step then reuses the same, already mapped pages (encoder pass 43 -> 29 ms,
-training step 41 -> 31 ms; README, Performance). The process's peak memory is unchanged
-in kind (the heap holds what the largest step needed), but what is freed is not handed
-back to the system until the process ends: the resident size stays at its peak (paper-
-shape text step 0.95 -> 1.36 GB, audio 2.25 -> 3.1 GB). One arena makes threads that
+The next step then reuses the same, already mapped pages (encoder pass 43 -> 29-31 ms,
+paper-shape text train step 77.6 -> 59.1 ms; README, Performance). The cost is memory: what
+is freed is not handed back to the system until the process ends: the resident size stays at its peak, and a
+heap that never shrinks keeps its fragments (paper-shape text step 0.89 GB either way;
+paper-length audio step 2.2 -> 6.2 GB). One arena makes threads that
 allocate at the same time take turns; XLA allocates a few large blocks per step, so it
 gains, but a framework whose threads allocate many small blocks concurrently can lose
 (torch's GRU, 63 -> 81 ms per pass when sharing such a process; benchmarks/compare_torch.py
