@@ -44,6 +44,7 @@ the project.
 from __future__ import annotations
 
 import copy
+import functools
 import multiprocessing
 import os
 import platform
@@ -154,6 +155,17 @@ class TorchWorker:
     self.close()
 
 
+def _with_torch_worker(benchmark: Callable[..., Any]) -> Callable[..., Any]:
+  """Lets `benchmark(..., worker=None)` start (and close) a TorchWorker of its own."""
+  @functools.wraps(benchmark)
+  def wrapper(*args, worker: TorchWorker | None = None, **kwargs):
+    if worker is not None:
+      return benchmark(*args, worker=worker, **kwargs)
+    with TorchWorker() as own_worker:
+      return benchmark(*args, worker=own_worker, **kwargs)
+  return wrapper
+
+
 def _worker_info(state: dict[str, Any]) -> dict[str, Any]:
   import torch
   del state
@@ -203,6 +215,7 @@ def _torch_worker_main(conn) -> None:
       conn.send(('error', f'{type(e).__name__}: {e}\n{traceback.format_exc()}'))
 
 
+@_with_torch_worker
 def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS,
                       max_length: int = ENCODER_MAX_LENGTH, input_size: int = ENCODER_INPUT,
                       hidden_size: int = ENCODER_HIDDEN,
@@ -217,12 +230,6 @@ def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS
   Returns the shapes, the length statistics and per implementation the median pass
   time and valid steps per second, and the ours / torch ratios.
   """
-  if worker is None:
-    with TorchWorker() as worker:
-      return encoder_benchmark(
-          num_steps=num_steps, num_answers=num_answers, max_length=max_length,
-          input_size=input_size, hidden_size=hidden_size, median_length=median_length,
-          width_factor=width_factor, unroll=unroll, seed=seed, worker=worker)
   import jax
   import jax.numpy as jnp
 
@@ -307,6 +314,7 @@ def _torch_train_step(config, vocab_size: int, table: np.ndarray | None):
       eps=config.adam_eps, clip=config.grad_clip_norm)
 
 
+@_with_torch_worker
 def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 32,
                          num_batches: int = 20,
                          worker: TorchWorker | None = None) -> dict[str, Any]:
@@ -322,11 +330,6 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
   Raises:
     ValueError: the config is not text / hirenet (the torch reference is that model).
   """
-  if worker is None:
-    with TorchWorker() as worker:
-      return end_to_end_benchmark(config, prepared_cache_dir=prepared_cache_dir,
-                                  batch_size=batch_size, num_batches=num_batches,
-                                  worker=worker)
   import jax
 
   from experiments import common
