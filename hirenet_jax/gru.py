@@ -20,7 +20,10 @@ from the next step), so every sequence is encoded exactly as if it were alone in
 
 Speed: the input projections of all steps are one matmul outside the scan, and both
 directions run in the same `lax.scan` (the backward inputs time-reversed), so the scan
-body is one batched [2, N, H] x [2, H, 3H] matmul per step.
+body is one batched [2, N, H] x [2, H, 3H] matmul per step. The layer's backward pass is
+written by hand (`_layer`): the loops keep one array per step each, everything else is
+computed for all steps at once. On 2 CPU cores the two loops are about half of a text
+encoder pass; XLA:CPU runs each on one core.
 """
 
 from __future__ import annotations
@@ -32,22 +35,18 @@ import jax
 import jax.numpy as jnp
 
 
-def _gates(h_SxNxH, xr, xz, xn, w_h_SxHx3H, b_h_Sx1x3H):
-  """One GRU cell step from the (already reset) state; float32 gates and candidate."""
-  hp = jnp.einsum('snh,shk->snk', h_SxNxH.astype(w_h_SxHx3H.dtype), w_h_SxHx3H,
-                  preferred_element_type=jnp.float32) + b_h_Sx1x3H
-  hr, hz, hn = jnp.split(hp, 3, axis=-1)
-  r = jax.nn.sigmoid(xr.astype(jnp.float32) + hr)
-  z = jax.nn.sigmoid(xz.astype(jnp.float32) + hz)
-  cand = jnp.tanh(xn.astype(jnp.float32) + r * hn)
-  return r, z, cand, hn
+def _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll, *, save_hp=False):
+  """The GRU recurrence of S stacks over time-major gate inputs [T, S, N, H].
 
+  `keep` [T, S, N] (1.0, or 0.0 where a packed sequence starts: the state is zeroed
+  before the step) and `valid` [T, S, N] (0.0 at masked steps: the state is carried) are
+  float masks. The recurrent state and gates are float32 whatever the dtype of the
+  inputs and weights (bf16 matmuls accumulate in float32): a bf16 state would drift over
+  the thousands of steps of an audio answer.
 
-def _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll, *, save_gates=False):
-  """Returns (outputs [T, S, N, H], carries after each step [T, S, N, H], gates).
-
-  With `save_gates`, gates = (r, z, candidate, W_hn h + b_hn) of every step [T, S, N, H]
-  for the backward pass; otherwise None.
+  Returns (the state after each step [T, S, N, H], and with `save_hp` the recurrent
+  pre-activations W_h h + b_h of each step [T, S, N, 3H], else None). The step keeps
+  nothing else: XLA:CPU then fuses all the gate math of a step into one kernel.
   """
   _, num_stacks, n, hidden = xr.shape
   b_h_Sx1x3H = b_h.astype(jnp.float32)[:, None]
@@ -55,84 +54,143 @@ def _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll, *, save_gates=False
   def step(h_SxNxH, inputs):
     xr_t, xz_t, xn_t, keep_t, valid_t = inputs
     h = h_SxNxH * keep_t[..., None]  # Zero state at the start of a packed sequence.
-    r, z, cand, hn = _gates(h, xr_t, xz_t, xn_t, w_h, b_h_Sx1x3H)
+    hp = jnp.einsum('snh,shk->snk', h.astype(w_h.dtype), w_h,
+                    preferred_element_type=jnp.float32) + b_h_Sx1x3H
+    hr, hz, hn = jnp.split(hp, 3, axis=-1)
+    r = jax.nn.sigmoid(xr_t.astype(jnp.float32) + hr)
+    z = jax.nn.sigmoid(xz_t.astype(jnp.float32) + hz)
+    cand = jnp.tanh(xn_t.astype(jnp.float32) + r * hn)
     y = cand + z * (h - cand)  # (1 - z) * cand + z * h
-    m = valid_t[..., None]
-    carry = h + m * (y - h)  # An invalid step carries the state unchanged.
-    return carry, (m * y, carry, (r, z, cand, hn) if save_gates else None)
+    carry = h + valid_t[..., None] * (y - h)  # An invalid step carries the state unchanged.
+    return carry, (carry, hp if save_hp else None)
 
   h0 = jnp.zeros((num_stacks, n, hidden), jnp.float32)
-  _, (ys, carries, gates) = jax.lax.scan(step, h0, (xr, xz, xn, keep, valid),
-                                         unroll=unroll)
-  return ys, carries, gates
+  _, (carries, hps) = jax.lax.scan(step, h0, (xr, xz, xn, keep, valid), unroll=unroll)
+  return carries, hps
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
-def _recurrence(xr, xz, xn, keep, valid, w_h, b_h, unroll):
-  """The GRU recurrence of S stacks over T-major gate inputs [T, S, N, H].
+def _gate_grads(d_y, r, z, cand, hn, h):
+  """Gradients of the r, z and n pre-activations and of W_hn h + b_hn, given the
+  gradient of a step's output (before masking) and the step's gates and input state."""
+  d_pre_n = d_y * (1.0 - z) * (1.0 - cand * cand)
+  d_pre_z = d_y * (h - cand) * z * (1.0 - z)
+  d_pre_r = d_pre_n * hn * r * (1.0 - r)
+  return d_pre_r, d_pre_z, d_pre_n, d_pre_n * r
 
-  `keep` [T, S, N] (1.0, or 0.0 where a packed sequence starts: the state is zeroed
-  before the step) and `valid` [T, S, N] (0.0 at masked steps: the state is carried and
-  the output is 0) are float masks. The recurrent state, gates and outputs are float32
-  whatever the dtype of the inputs and weights (bf16 matmuls accumulate in float32): a
-  bf16 state would drift over the thousands of steps of an audio answer.
 
-  Returns (outputs [T, S, N, H], final states [S, N, H]).
+def _recurrence_bwd(xr, xz, xn, keep, valid, w_h, carries, hps, d_ys, d_final, unroll):
+  """Backward pass of `_forward_scan`: gradients of (xr, xz, xn, w_h, b_h), all float32.
 
-  The backward pass is written by hand (`_recurrence_bwd`): the forward pass keeps the
-  gates of every step, the backward loop is element-wise math and three small matmuls
-  per step, and every weight gradient is one matmul over all steps after the loop.
-  Autodiff of the scan is ~2x slower on CPU.
+  The gates are recomputed from the saved pre-activations for all steps at once, the
+  reverse loop carries only the state gradient and keeps the output gradient of each
+  step, and the gate gradients and weight gradients are computed after the loop for all
+  steps at once. Autodiff of the scan is ~2x slower on CPU.
   """
-  ys, carries, _ = _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll)
-  return ys, carries[-1]
-
-
-def _recurrence_fwd(xr, xz, xn, keep, valid, w_h, b_h, unroll):
-  ys, carries, gates = _forward_scan(xr, xz, xn, keep, valid, w_h, b_h, unroll,
-                                     save_gates=True)
-  return (ys, carries[-1]), (keep, valid, w_h, b_h, carries, gates,
-                             tuple(jnp.zeros((), a.dtype) for a in (xr, xz, xn)))
-
-
-def _recurrence_bwd(unroll, residuals, cotangents):
-  keep, valid, w_h, b_h, carries, gates, dtype_tokens = residuals
-  d_ys, d_final = cotangents
-  # State before each step, after its reset.
+  # State before each step, after its reset: no gradient flows back through a reset.
   previous = jnp.concatenate([jnp.zeros_like(carries[:1]), carries[:-1]], axis=0)
-  h_in_all = previous * keep[..., None]
+  h_in = previous * keep[..., None]
+  hr, hz, hn = jnp.split(hps, 3, axis=-1)
+  r = jax.nn.sigmoid(xr.astype(jnp.float32) + hr)
+  z = jax.nn.sigmoid(xz.astype(jnp.float32) + hz)
+  cand = jnp.tanh(xn.astype(jnp.float32) + r * hn)
   w_h_gates = jnp.split(w_h, 3, axis=-1)
 
   def step(d_carry, inputs):
     r, z, cand, hn, keep_t, valid_t, h, d_y_t = inputs
     m = valid_t[..., None]
     d_y = m * (d_y_t + d_carry)
-    d_pre_n = d_y * (1.0 - z) * (1.0 - cand * cand)
-    d_pre_z = d_y * (h - cand) * z * (1.0 - z)
-    d_pre_r = d_pre_n * hn * r * (1.0 - r)
-    d_hn = d_pre_n * r
+    d_pre_r, d_pre_z, _, d_hn = _gate_grads(d_y, r, z, cand, hn, h)
     d_h = d_y * z + (1.0 - m) * d_carry
-    # Three matmuls rather than one on a concatenation: gate slices inside the loop stop
-    # XLA:CPU from vectorising.
+    # Three matmuls rather than one on a concatenation (measured slower).
     for d_gate, w_gate in zip((d_pre_r, d_pre_z, d_hn), w_h_gates):
       d_h = d_h + jnp.einsum('snk,shk->snh', d_gate.astype(w_h.dtype), w_gate,
                              preferred_element_type=jnp.float32)
-    # h = previous * keep: no gradient flows back through a reset.
-    return d_h * keep_t[..., None], (d_pre_r, d_pre_z, d_pre_n, d_hn)
+    return d_h * keep_t[..., None], d_y
 
-  _, (d_xr, d_xz, d_xn, d_hn) = jax.lax.scan(
-      step, d_final.astype(jnp.float32), (*gates, keep, valid, h_in_all, d_ys),
-      reverse=True, unroll=unroll)  # The initial state is a constant: its gradient goes.
-  d_hp = jnp.concatenate([d_xr, d_xz, d_hn], -1)
-  d_w_h = jnp.einsum('tsnh,tsnk->shk', h_in_all, d_hp)
+  # The initial state is a constant: its gradient goes.
+  _, d_y = jax.lax.scan(step, d_final.astype(jnp.float32),
+                        (r, z, cand, hn, keep, valid, h_in, d_ys), reverse=True,
+                        unroll=unroll)
+  d_pre_r, d_pre_z, d_pre_n, d_hn = _gate_grads(d_y, r, z, cand, hn, h_in)
+  d_hp = jnp.concatenate([d_pre_r, d_pre_z, d_hn], -1)
+  d_w_h = jnp.einsum('tsnh,tsnk->shk', h_in, d_hp)
   d_b_h = d_hp.sum(axis=(0, 2))
-  return (d_xr.astype(dtype_tokens[0].dtype), d_xz.astype(dtype_tokens[1].dtype),
-          d_xn.astype(dtype_tokens[2].dtype),
-          jnp.zeros_like(keep), jnp.zeros_like(valid), d_w_h.astype(w_h.dtype),
-          d_b_h.astype(b_h.dtype))
+  return d_pre_r, d_pre_z, d_pre_n, d_w_h, d_b_h
 
 
-_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+def _gate_inputs(proj_TxNx3SH, num_dirs):
+  """Projections [T, N, S*3H] -> r, z, n inputs, each [T, S, N, H], one contiguous array
+  per gate (slicing gates inside the loop stops XLA:CPU from vectorising, ~4x), the
+  backward direction time-reversed."""
+  per_dir = jnp.split(proj_TxNx3SH, num_dirs, axis=-1)
+  if num_dirs == 2:
+    per_dir[1] = jnp.flip(per_dir[1], axis=0)
+  return [jnp.stack([jnp.split(p, 3, axis=-1)[g] for p in per_dir], axis=1)
+          for g in range(3)]
+
+
+def _layer_outputs(ys_TxSxNxH, num_dirs):
+  """[T, S, N, H] -> [N, T, S*H], the backward direction back in time order."""
+  if num_dirs == 2:
+    ys = jnp.concatenate([ys_TxSxNxH[:, 0], jnp.flip(ys_TxSxNxH[:, 1], 0)], -1)
+  else:
+    ys = ys_TxSxNxH[:, 0]
+  return jnp.transpose(ys, (1, 0, 2))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def _layer(x_TxNxD, keep, valid, w_i_Dx3SH, b_i_3SH, w_h, b_h, unroll):
+  """The whole (bi)directional layer: input projection, recurrence, output layout.
+
+  Args: time-major inputs [T, N, D]; `keep` and `valid` [T, S, N] (see
+  `_forward_scan`; direction 1 time-reversed); input weights of all directions
+  concatenated [D, S*3H] and [S*3H]; recurrent weights [S, H, 3H] and [S, 3H].
+
+  Returns (outputs [N, T, S*H], exactly zero at masked steps; final states [S, N, H]).
+
+  Its backward pass is written by hand (`_layer_bwd`), so that every layout change is
+  one explicit fusion: autodiff of the splits, stacks and flips between the projection
+  and the recurrence cost ~4 ms of pads and concatenations per text encoder pass.
+  """
+  (outputs, final), _ = _layer_fwd(x_TxNxD, keep, valid, w_i_Dx3SH, b_i_3SH, w_h, b_h,
+                                   unroll, save_hp=False)
+  return outputs, final
+
+
+def _layer_fwd(x_TxNxD, keep, valid, w_i_Dx3SH, b_i_3SH, w_h, b_h, unroll, *,
+               save_hp=True):
+  num_dirs = w_h.shape[0]
+  proj = jnp.einsum('tnd,dk->tnk', x_TxNxD, w_i_Dx3SH) + b_i_3SH[None, None]
+  gates = _gate_inputs(proj, num_dirs)
+  carries, hps = _forward_scan(*gates, keep, valid, w_h, b_h, unroll, save_hp=save_hp)
+  outputs = _layer_outputs(valid[..., None] * carries, num_dirs)
+  residuals = (x_TxNxD, keep, valid, w_i_Dx3SH, w_h, b_h, gates, carries, hps)
+  return (outputs, carries[-1]), residuals
+
+
+def _layer_bwd(unroll, residuals, cotangents):
+  x, keep, valid, w_i, w_h, b_h, gates, carries, hps = residuals
+  d_outputs_NxTxSH, d_final = cotangents
+  num_dirs = w_h.shape[0]
+  per_dir = jnp.split(jnp.transpose(d_outputs_NxTxSH, (1, 0, 2)), num_dirs, axis=-1)
+  if num_dirs == 2:
+    per_dir[1] = jnp.flip(per_dir[1], axis=0)
+  d_ys = jnp.stack(per_dir, axis=1).astype(jnp.float32)  # Masked in the loop.
+  d_xr, d_xz, d_xn, d_w_h, d_b_h = _recurrence_bwd(
+      *gates, keep, valid, w_h, carries, hps, d_ys, d_final, unroll)
+  per_dir = [jnp.concatenate([d_xr[:, s], d_xz[:, s], d_xn[:, s]], -1)
+             for s in range(num_dirs)]
+  if num_dirs == 2:
+    per_dir[1] = jnp.flip(per_dir[1], axis=0)
+  d_proj = jnp.concatenate(per_dir, -1).astype(w_i.dtype)  # [T, N, S*3H]
+  d_x = jnp.einsum('tnk,dk->tnd', d_proj, w_i)  # Removed by XLA when unused.
+  d_w_i = jnp.einsum('tnd,tnk->dk', x, d_proj)
+  d_b_i = d_proj.sum(axis=(0, 1))
+  return (d_x, jnp.zeros_like(keep), jnp.zeros_like(valid), d_w_i, d_b_i,
+          d_w_h.astype(w_h.dtype), d_b_h.astype(b_h.dtype))
+
+
+_layer.defvjp(_layer_fwd, _layer_bwd)
 
 
 class MaskedGRU(nn.Module):
@@ -186,19 +244,7 @@ class MaskedGRU(nn.Module):
     w_h_SxHx3H = self.param('w_h', init_h, (num_dirs, h, 3 * h))
     b_h_Sx3H = self.param('b_h', nn.initializers.zeros, (num_dirs, 3 * h))
 
-    x = x_NxTxD.astype(self.dtype)
     mask = mask_NxT.astype(bool)
-    # All input projections in one matmul outside the recurrence (both directions: the
-    # backward one is time-reversed after projecting), time-major, one contiguous array
-    # per gate: slicing gates inside the loop stops XLA:CPU from vectorising (~4x).
-    w_i_Dx3SH = jnp.concatenate(list(w_i_SxDx3H), axis=-1).astype(self.dtype)
-    b_i_3SH = b_i_Sx3H.reshape(-1).astype(self.dtype)
-    proj_TxNx3SH = jnp.einsum('ntd,dk->tnk', x, w_i_Dx3SH) + b_i_3SH[None, None]
-    per_dir = jnp.split(proj_TxNx3SH, num_dirs, axis=-1)
-    if self.bidirectional:
-      per_dir[1] = jnp.flip(per_dir[1], axis=0)
-    gates = [jnp.stack([jnp.split(p, 3, axis=-1)[g] for p in per_dir], axis=1)
-             for g in range(3)]  # r, z, n inputs, each [T, S, N, H] in dtype.
     masks_SxNxT = jnp.stack([mask, jnp.flip(mask, axis=1)][:num_dirs])
     valid_TxSxN = jnp.transpose(masks_SxNxT, (2, 0, 1)).astype(jnp.float32)
     keep_TxSxN = jnp.ones_like(valid_TxSxN)
@@ -209,15 +255,15 @@ class MaskedGRU(nn.Module):
       changed = ids[:, :, 1:] != ids[:, :, :-1]
       resets_SxNxT = jnp.concatenate([jnp.zeros_like(changed[:, :, :1]), changed], 2)
       keep_TxSxN = 1.0 - jnp.transpose(resets_SxNxT, (2, 0, 1)).astype(jnp.float32)
-    ys_TxSxNxH, final_SxNxH = _recurrence(
-        *gates, keep_TxSxN, valid_TxSxN, w_h_SxHx3H.astype(self.dtype),
+    # All input projections in one matmul (both directions: the backward one is
+    # time-reversed after projecting), on time-major inputs: a projection straight to a
+    # time-major result made XLA:CPU transpose the inputs element by element (+2 ms).
+    w_i_Dx3SH = jnp.concatenate(list(w_i_SxDx3H), axis=-1).astype(self.dtype)
+    outputs, final_SxNxH = _layer(
+        jnp.swapaxes(x_NxTxD.astype(self.dtype), 0, 1), keep_TxSxN, valid_TxSxN,
+        w_i_Dx3SH, b_i_Sx3H.reshape(-1).astype(self.dtype), w_h_SxHx3H.astype(self.dtype),
         b_h_Sx3H.astype(self.dtype), self.unroll)
-    if self.bidirectional:
-      ys_TxNx2H = jnp.concatenate([ys_TxSxNxH[:, 0], jnp.flip(ys_TxSxNxH[:, 1], 0)], -1)
-      final = jnp.concatenate([final_SxNxH[0], final_SxNxH[1]], axis=-1)
-    else:
-      ys_TxNx2H, final = ys_TxSxNxH[:, 0], final_SxNxH[0]
-    outputs = jnp.transpose(ys_TxNx2H, (1, 0, 2))
+    final = jnp.concatenate(list(final_SxNxH), axis=-1)
     return outputs, final
 
 
