@@ -72,11 +72,12 @@ TARGET_END_TO_END = 2.0
 
 # Encoder implementations, in table order.
 ENCODER_VARIANTS = ('torch_padded', 'torch_packed', 'ours_padded', 'ours_packed')
-# (ours, torch, target) of each ratio line.
+# (ours, torch, target) of each ratio line: the issue sets targets for like against
+# like (padded against padded, packed against packed); the other two are for reading.
 ENCODER_RATIOS = (('ours_padded', 'torch_padded', TARGET_VS_PADDED),
-                  ('ours_padded', 'torch_packed', TARGET_VS_PACKED),
-                  ('ours_packed', 'torch_padded', TARGET_VS_PADDED),
-                  ('ours_packed', 'torch_packed', TARGET_VS_PACKED))
+                  ('ours_packed', 'torch_packed', TARGET_VS_PACKED),
+                  ('ours_padded', 'torch_packed', None),
+                  ('ours_packed', 'torch_padded', None))
 
 
 def encoder_lengths(num_answers: int = ENCODER_ANSWERS,
@@ -476,8 +477,11 @@ def format_table(results: Mapping[str, Any]) -> str:
   lines.append('')
   rows = [('ratio (valid steps / s)', 'ours / torch', 'target', 'met')]
   for r in enc['ratios']:
-    rows.append((f'{r["ours"]} / {r["torch"]}', f'{r["ratio"]:.2f}x',
-                 f'>= {r["target"]:g}x', 'yes' if r['ratio'] >= r['target'] else 'no'))
+    if r['target'] is None:
+      target, met = '-', '-'
+    else:
+      target, met = f'>= {r["target"]:g}x', 'yes' if r['ratio'] >= r['target'] else 'no'
+    rows.append((f'{r["ours"]} / {r["torch"]}', f'{r["ratio"]:.2f}x', target, met))
   lines += _table(rows)
   lines += [
       '',

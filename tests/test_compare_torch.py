@@ -110,6 +110,11 @@ def test_encoder_benchmark_reports_every_variant_and_ratio():
   assert set(results['variants']) == set(compare_torch.ENCODER_VARIANTS)
   assert all(v['valid_steps_per_s'] > 0 for v in results['variants'].values())
   assert len(results['ratios']) == 4
+  # The targets compare like with like.
+  targets = {(r['ours'], r['torch']): r['target'] for r in results['ratios']
+             if r['target'] is not None}
+  assert targets == {('ours_packed', 'torch_packed'): compare_torch.TARGET_VS_PACKED,
+                     ('ours_padded', 'torch_padded'): compare_torch.TARGET_VS_PADDED}
   fake = {'machine': {'processor': 'x', 'cpu_count': 2, 'torch_threads': 2, 'torch': 't',
                       'jax': 'j', 'jax_device': 'cpu', 'jax_devices': 1},
           'encoder': results,
