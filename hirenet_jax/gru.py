@@ -101,7 +101,7 @@ def _recurrence_bwd(xr, xz, xn, keep, valid, w_h, carries, hps, d_ys, d_final, u
     d_y = m * (d_y_t + d_carry)
     d_pre_r, d_pre_z, _, d_hn = _gate_grads(d_y, r, z, cand, hn, h)
     d_h = d_y * z + (1.0 - m) * d_carry
-    # Three matmuls rather than one on a concatenation (measured slower).
+    # Three matmuls: one on their concatenation measured no faster.
     for d_gate, w_gate in zip((d_pre_r, d_pre_z, d_hn), w_h_gates):
       d_h = d_h + jnp.einsum('snk,shk->snh', d_gate.astype(w_h.dtype), w_gate,
                              preferred_element_type=jnp.float32)
