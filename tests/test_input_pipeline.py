@@ -88,6 +88,7 @@ def _check_answers(batch, records):
     flat = np.concatenate([batch['questions'][row, k, :m]
                            for k, m in enumerate(question_lengths)])
     np.testing.assert_array_equal(flat, np.asarray(rec['questions']))
+    assert batch['label'][row] == int(rec['label'])
     np.testing.assert_array_equal(batch['job_title'][row, :batch['job_title_length'][row]],
                                   np.asarray(rec['job_title']))
   # Every step outside an answer is padding.
@@ -229,3 +230,15 @@ def test_ragged_scatter_places_pieces_and_refuses_to_spill():
   np.testing.assert_array_equal(dest, [[5, 0, 0, 0], [0, 0, 0, 0], [0, 7, 8, 9]])
   with pytest.raises(ValueError, match='does not fit'):  # Would run into row 1.
     ip._scatter_ragged(dest, [0], np.array([3]), np.array([2]), np.array([1, 2, 3]))
+
+
+def test_fixed_row_pads_small_fields_and_refuses_records_that_do_not_fit():
+  rec = {'answer_lengths': [3, 0], 'question_lengths': [2, 1], 'questions': [7, 8, 9],
+         'job_title': [4], 'label': 1}
+  row = ip._fixed_row(rec, 3, 2, 2, index=0)
+  np.testing.assert_array_equal(row, [3, 0, 0,  2, 1, 0,  4, 0,  1,  1,
+                                      7, 8,  9, 0,  0, 0])
+  with pytest.raises(ValueError, match='record 5 does not fit'):
+    ip._fixed_row(rec, 3, 1, 2, index=5)  # A question longer than the width.
+  with pytest.raises(ValueError, match='record 5 does not fit'):
+    ip._fixed_row(rec, 1, 2, 2, index=5)  # More answers than the width.
