@@ -276,14 +276,18 @@ class Batches:
     """Decoded records with their fixed-width rows (`_fixed_row`); kept in memory across
     epochs when the split fits `cache_mb` (decoding, not reading, is most of the
     loading cost)."""
-    widths = (self.max_questions, self.max_question_length, self.max_job_title_length)
+    layout = _fixed_layout(self.max_questions, self.max_question_length,
+                           self.max_job_title_length)
+    with_row = lambda i, rec: (rec, _fixed_row(
+        rec, layout, self.max_question_length,
+        name=f'record {i} of {dataset_dir(self.data_dir, self.modality)} {self.split}'))
     if self._cache is None:
-      return [(rec, _fixed_row(rec, *widths, index=i))
+      return [with_row(i, rec)
               for i, rec in zip(indices, self._data_source().__getitems__(indices))]
     missing = [i for i in indices if i not in self._cache]
     if missing:
       for i, rec in zip(missing, self._data_source().__getitems__(missing)):
-        self._cache[i] = (rec, _fixed_row(rec, *widths, index=i))
+        self._cache[i] = with_row(i, rec)
     return [self._cache[i] for i in indices]
 
   def load(self, batch: packing.PackedBatch) -> dict[str, np.ndarray]:
@@ -370,34 +374,48 @@ def _scatter_ragged(dest_NxL: np.ndarray, items: Sequence[int], lengths: np.ndar
   flat[np.repeat(np.asarray(items) * dest_NxL.shape[1] + starts, lengths) + within] = values
 
 
-def _fixed_row(rec: dict, max_questions: int, max_question_length: int,
-               max_job_title_length: int, *, index: int) -> np.ndarray:
-  """A record's small fields padded to the batch widths, in one int32 row:
-  answer_lengths [Q], question_lengths [Q], job_title [Lj], job_title_length, label,
-  questions [Q * Lq] (question k at k * Lq). A batch then takes them with one stack
-  instead of a ragged scatter per field (the record cache keeps the row)."""
-  q, lq, lj = max_questions, max_question_length, max_job_title_length
-  answer_lengths, question_lengths, job_title, questions = (
-      np.asarray(rec[key], np.int32).reshape(-1) for key in
-      ('answer_lengths', 'question_lengths', 'job_title', 'questions'))
-  if (len(answer_lengths) > q or len(question_lengths) > q or len(job_title) > lj
+@functools.lru_cache(maxsize=64)
+def _fixed_layout(max_questions: int, max_question_length: int,
+                  max_job_title_length: int) -> dict[str, slice]:
+  """Where each small field of a record lies in its fixed-width row (`_fixed_row`)."""
+  sizes = {'answer_lengths': max_questions, 'question_lengths': max_questions,
+           'job_title': max_job_title_length, 'job_title_length': 1, 'label': 1,
+           'questions': max_questions * max_question_length}
+  ends = np.cumsum(list(sizes.values()))
+  return {key: slice(int(end) - size, int(end))
+          for (key, size), end in zip(sizes.items(), ends)}
+
+
+def _fixed_row(rec: dict, layout: dict[str, slice], max_question_length: int, *,
+               name: str) -> np.ndarray:
+  """A record's small fields padded to the batch widths, in one int32 row laid out by
+  `layout` (question k of `questions` at k * max_question_length). A batch then takes
+  them with one stack instead of a ragged scatter per field; the record cache keeps
+  the row."""
+  lq = max_question_length
+  fields = {key: np.asarray(rec[key], np.int32).reshape(-1) for key in
+            ('answer_lengths', 'question_lengths', 'job_title', 'questions')}
+  fields['job_title_length'] = np.array([len(fields['job_title'])], np.int32)
+  fields['label'] = np.array([int(rec['label'])], np.int32)
+  question_lengths, questions = fields['question_lengths'], fields['questions']
+  width = lambda key: layout[key].stop - layout[key].start
+  if (any(len(fields[k]) > width(k) for k in ('answer_lengths', 'question_lengths',
+                                                'job_title'))
       or (question_lengths > lq).any() or question_lengths.sum() != len(questions)):
     raise ValueError(
-        f'record {index} does not fit the widths of its dataset\'s meta.json ({q} '
-        f'questions of up to {lq} tokens, job titles of up to {lj}): answer_lengths '
-        f'{answer_lengths.tolist()}, question_lengths {question_lengths.tolist()}, '
-        f'{len(questions)} question tokens, {len(job_title)} job title tokens (rebuild '
-        'the dataset)')
-  row = np.zeros(2 * q + lj + 2 + q * lq, np.int32)
-  row[:len(answer_lengths)] = answer_lengths
-  row[q:q + len(question_lengths)] = question_lengths
-  row[2 * q:2 * q + len(job_title)] = job_title
-  row[2 * q + lj] = len(job_title)
-  row[2 * q + lj + 1] = int(rec['label'])
+        f'{name} does not fit the widths of its dataset\'s meta.json '
+        f'({width("answer_lengths")} questions of up to {lq} tokens, job titles of up to '
+        f'{width("job_title")}): answer_lengths {fields["answer_lengths"].tolist()}, '
+        f'question_lengths {question_lengths.tolist()}, {len(questions)} question '
+        f'tokens, {len(fields["job_title"])} job title tokens (rebuild the dataset)')
+  row = np.zeros(max(sl.stop for sl in layout.values()), np.int32)
+  for key in ('answer_lengths', 'question_lengths', 'job_title', 'job_title_length',
+              'label'):
+    row[layout[key].start:layout[key].start + len(fields[key])] = fields[key]
   starts = np.cumsum(question_lengths) - question_lengths
   within = np.arange(len(questions)) - np.repeat(starts, question_lengths)
   slots = np.repeat(np.arange(len(question_lengths)) * lq, question_lengths) + within
-  row[2 * q + lj + 2 + slots] = questions
+  row[layout['questions'].start + slots] = questions
   return row
 
 
@@ -412,14 +430,9 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray,
   answers in one scatter (one copy per answer cost ~2 ms per batch).
   """
   _, q, lq = out['questions'].shape
-  lj = out['job_title'].shape[1]
   fixed = np.stack([row for _, row in records])
-  out['answer_lengths'][rows] = fixed[:, :q]
-  out['question_lengths'][rows] = fixed[:, q:2 * q]
-  out['job_title'][rows] = fixed[:, 2 * q:2 * q + lj]
-  out['job_title_length'][rows] = fixed[:, 2 * q + lj]
-  out['label'][rows] = fixed[:, 2 * q + lj + 1]
-  out['questions'][rows] = fixed[:, 2 * q + lj + 2:].reshape(-1, q, lq)
+  for key, columns in _fixed_layout(q, lq, out['job_title'].shape[1]).items():
+    out[key][rows] = fixed[:, columns].reshape((len(rows),) + out[key].shape[1:])
   out['weight'][rows] = 1.0
   # Slots of the records' answers in record then question order: that is how each
   # record stores them back to back, and records come in row order.

@@ -235,10 +235,10 @@ def test_ragged_scatter_places_pieces_and_refuses_to_spill():
 def test_fixed_row_pads_small_fields_and_refuses_records_that_do_not_fit():
   rec = {'answer_lengths': [3, 0], 'question_lengths': [2, 1], 'questions': [7, 8, 9],
          'job_title': [4], 'label': 1}
-  row = ip._fixed_row(rec, 3, 2, 2, index=0)
+  row = ip._fixed_row(rec, ip._fixed_layout(3, 2, 2), 2, name='record 0')
   np.testing.assert_array_equal(row, [3, 0, 0,  2, 1, 0,  4, 0,  1,  1,
                                       7, 8,  9, 0,  0, 0])
   with pytest.raises(ValueError, match='record 5 does not fit'):
-    ip._fixed_row(rec, 3, 1, 2, index=5)  # A question longer than the width.
+    ip._fixed_row(rec, ip._fixed_layout(3, 1, 2), 1, name='record 5')  # Question too long.
   with pytest.raises(ValueError, match='record 5 does not fit'):
-    ip._fixed_row(rec, 1, 2, 2, index=5)  # More answers than the width.
+    ip._fixed_row(rec, ip._fixed_layout(1, 2, 2), 2, name='record 5')  # Too many answers.
