@@ -150,7 +150,8 @@ def _layer(x_TxNxD, keep, valid, w_i_Dx3SH, b_i_3SH, w_h, b_h, unroll):
 
   Its backward pass is written by hand (`_layer_bwd`), so that every layout change is
   one explicit fusion: autodiff of the splits, stacks and flips between the projection
-  and the recurrence cost ~4 ms of pads and concatenations per text encoder pass.
+  and the recurrence produced pads and concatenations (~1 ms of a 27 ms text encoder
+  pass, measured interleaved).
   """
   (outputs, final), _ = _layer_fwd(x_TxNxD, keep, valid, w_i_Dx3SH, b_i_3SH, w_h, b_h,
                                    unroll, save_hp=False)

@@ -10,7 +10,9 @@ third of the pass on 2 cores (README, Performance).
 `keep_freed_memory()` asks glibc to serve every block from its heap (`M_MMAP_MAX = 0`),
 to keep the freed memory at the top of the heap instead of trimming it (`M_TRIM_THRESHOLD
 = -1`; a finite threshold below a step's working set, 1 GiB against the 1.4 GiB of a
-paper-length audio step, brings the faults back: that step took 1.04 s instead of 0.83),
+paper-length audio step, brings the faults back: that step took 1.04 s instead of 0.83;
+the figures in this docstring were measured with the GRU of 2026-11-30 before its
+layer-level backward pass),
 and to give every thread the one main heap (`M_ARENA_MAX = 1`):
 XLA's worker threads otherwise get per-thread heaps of at most 64 MiB, which glibc unmaps
 as soon as they are empty, so their large buffers page-fault every step all the same
@@ -19,7 +21,8 @@ The next step then reuses the same, already mapped pages (encoder pass 43 -> 29-
 paper-shape text train step 77.6 -> 59.1 ms; README, Performance). The cost is memory: what
 is freed is not handed back to the system until the process ends: the resident size stays at its peak, and a
 heap that never shrinks keeps its fragments (paper-shape text step 0.89 GB either way;
-paper-length audio step 2.2 -> 6.2 GB). One arena makes threads that
+paper-length audio step 2.2 -> 6.2 GB; 3.5 GB with today's GRU, which keeps fewer arrays
+per step). One arena makes threads that
 allocate at the same time take turns; XLA allocates a few large blocks per step, so it
 gains, but a framework whose threads allocate many small blocks concurrently can lose
 (torch's GRU, 63 -> 81 ms per pass when sharing such a process; benchmarks/compare_torch.py
