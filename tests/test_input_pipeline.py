@@ -223,13 +223,38 @@ def test_bad_arguments_are_rejected(data_dir):
     ip.load_meta(data_dir, 'video')
 
 
-def test_ragged_scatter_places_pieces_and_refuses_to_spill():
-  dest = np.zeros((3, 4), np.int32)
-  ip._scatter_ragged(dest, [2, 0], np.array([3, 1]), np.array([1, 0]),
-                     np.array([7, 8, 9, 5]))
-  np.testing.assert_array_equal(dest, [[5, 0, 0, 0], [0, 0, 0, 0], [0, 7, 8, 9]])
+def test_pieces_tile_their_rows_with_zero_padding_and_refuse_to_spill_or_overlap():
+  # Pieces given out of order: row 2 from 1, row 0 from 0, row 2 from 0.
+  items, starts, lengths = np.array([2, 0, 2]), np.array([1, 0, 0]), np.array([3, 1, 1])
+  pieces = [np.array([7, 8, 9]), np.array([5]), np.array([6])]
+  order, gaps = ip._piece_gaps(3, 4, items, starts, lengths)
+  np.testing.assert_array_equal(order, [1, 2, 0])
+  np.testing.assert_array_equal(gaps, [0, 7, 0, 0])
+  dest = np.full((3, 4), -5, np.int32)  # Every place is written, padding included.
+  ip._tile(dest, order, gaps, pieces)
+  np.testing.assert_array_equal(dest, [[5, 0, 0, 0], [0, 0, 0, 0], [6, 7, 8, 9]])
+  # Feature rows, gaps longer than the shared block of zeros, and no pieces at all.
+  block = len(ip._zeros((3,), np.float32))
+  dest = np.full((3, block, 3), np.nan, np.float32)
+  piece = np.ones((2, 3), np.float32)
+  ip._tile(dest, *ip._piece_gaps(3, block, np.array([1]), np.array([5]), np.array([2])),
+           [piece])
+  assert np.count_nonzero(dest) == 6 and (dest[1, 5:7] == 1).all()
+  ip._tile(dest, *ip._piece_gaps(3, block, np.array([]), np.array([]), np.array([])), [])
+  assert not dest.any()
   with pytest.raises(ValueError, match='does not fit'):  # Would run into row 1.
-    ip._scatter_ragged(dest, [0], np.array([3]), np.array([2]), np.array([1, 2, 3]))
+    ip._piece_gaps(3, 4, np.array([0]), np.array([2]), np.array([3]))
+  with pytest.raises(ValueError, match='overlap'):
+    ip._piece_gaps(3, 4, np.array([0, 0]), np.array([0, 1]), np.array([2, 2]))
+
+
+@pytest.mark.parametrize('modality', ['text', 'audio'])
+def test_batch_arrays_are_aligned_so_jax_takes_them_without_a_copy(data_dir, modality):
+  import jax  # pylint: disable=g-import-not-at-top
+  batch = next(iter(ip.make_batches(data_dir, modality, 'train', batch_size=4)))
+  for key, x in batch.items():
+    assert x.ctypes.data % ip._ALIGNMENT == 0 and x.flags.c_contiguous, key
+    assert jax.device_put(x).unsafe_buffer_pointer() == x.ctypes.data, key
 
 
 def test_fixed_row_pads_small_fields_and_refuses_records_that_do_not_fit():
