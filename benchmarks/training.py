@@ -148,15 +148,19 @@ def run(config, *, num_steps: int, questions: int, vocab_size: int,
 
 
 def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
-             rounds: int = 3, chunk: int = 4) -> dict:
+             rounds: int = 5, chunk: int = 4) -> dict:
   """One shuffled training epoch of the default corpus through the real pipeline.
 
   A first pass only loads the epoch (timed: decoding every record, which the pipeline
-  then keeps in memory, as from a run's second epoch on) and compiles every shape. Then
-  the epoch's train steps are timed `rounds` times each way, interleaved `chunk` steps at
-  a time: as the pipeline feeds them (packing and host-to-device copies inside the loop)
-  and on the same batches already on the device; the ratio of steps/s is the loading
-  cost.
+  then keeps in memory, as from a run's second epoch on), copies its batches to the
+  devices and compiles every shape. Then the epoch's train steps are timed `rounds`
+  times each way, `chunk` steps at a time: as the pipeline feeds them (packing and
+  host-to-device copies inside the loop) and on the same batches already on the
+  devices; the real way also makes the epoch's plan, as training does each epoch.
+  Each chunk is timed both ways back to back, the order alternating from chunk
+  to chunk and round to round, so that machine noise (a shared 2-core machine varies by
+  20% over seconds) and any order effect hit both ways alike. The ratio of steps/s is
+  the loading cost; the per-chunk ratios show its spread.
   """
   import jax
   from hirenet_jax import sharding
@@ -165,53 +169,60 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
   data = train_lib.PreparedDataset.from_config(config, data_dir)
   batches = data.batches('train', batch_size=config.batch_size, epoch=0, shuffle=True)
   n = len(batches) if max_batches <= 0 else min(max_batches, len(batches))
-  # First pass, loading only: decodes every record (then cached, as from the second
-  # epoch of a run on) and collects one batch per shape to compile.
   start = time.perf_counter()
-  by_shape = {b['answers'].shape: b for b in _take(batches, n)}
+  host = list(_take(batches, n))
   cold_load_s = time.perf_counter() - start
+  by_shape = {b['answers'].shape: b for b in host}
   mesh, steps, rng = _setup(config)
   model = train_lib.make_model(config, data.meta)
-  state = train_lib.create_train_state(config, model, next(iter(by_shape.values())),
-                                       total_steps=1000, mesh=mesh)
+  state = train_lib.create_train_state(config, model, host[0], total_steps=1000, mesh=mesh)
   for shape_batch in by_shape.values():  # As training feeds them: one program per shape.
     state, _ = jax.block_until_ready(
         steps.train(state, sharding.step_input(shape_batch, mesh), rng))
   programs = steps.train._cache_size()  # pylint: disable=protected-access
-  for shape_batch in by_shape.values():
+  on_device = jax.block_until_ready([sharding.shard_batch(b, mesh) for b in host])
+  for shape_batch in {b['answers'].shape: b for b in on_device}.values():
     # Arrays already on the devices (committed) are another jit cache entry: compile
     # them too before timing. Not counted: training never feeds them.
-    state, _ = jax.block_until_ready(
-        steps.train(state, sharding.shard_batch(shape_batch, mesh), rng))
-  # Chunks of `chunk` steps alternate between the two ways, over `rounds` epochs, so
-  # machine noise (a shared 2-core machine varies by 20% over seconds) hits both alike.
+    state, _ = jax.block_until_ready(steps.train(state, shape_batch, rng))
   real_s = cached_s = 0.0
-  valid, interviews = 0, 0.0
-  for _ in range(rounds):
-    iterator = iter(batches)
-    for first in range(0, n, chunk):
+  chunk_ratios = []
+  for r in range(rounds):
+    # The epoch's plan, made as training makes it each epoch (the same plan each round).
+    start = time.perf_counter()
+    iterator = iter(data.batches('train', batch_size=config.batch_size, epoch=0,
+                                 shuffle=True))
+    plan_s = time.perf_counter() - start
+    for k, first in enumerate(range(0, n, chunk)):
       size = min(chunk, n - first)
-      loaded = []
-      start = time.perf_counter()
-      for batch in itertools.islice(iterator, size):
-        state, _ = steps.train(state, sharding.step_input(batch, mesh), rng)  # As training.
-        loaded.append(batch)
-      jax.block_until_ready(state)
-      real_s += time.perf_counter() - start
-      on_device = [sharding.shard_batch(b, mesh) for b in loaded]
-      jax.block_until_ready(on_device)
-      start = time.perf_counter()
-      for batch in on_device:
-        state, _ = steps.train(state, batch, rng)
-      jax.block_until_ready(state)
-      cached_s += time.perf_counter() - start
-      valid += sum(int(b['answer_lengths'].sum()) for b in loaded)
-      interviews += sum(float(b['weight'].sum()) for b in loaded)
+      seconds = {'real': plan_s if k == 0 else 0.0}
+      for way in (('real', 'cached') if (r + k) % 2 == 0 else ('cached', 'real')):
+        loaded = []
+        start = time.perf_counter()
+        if way == 'real':
+          for batch in itertools.islice(iterator, size):
+            state, _ = steps.train(state, sharding.step_input(batch, mesh), rng)  # As training.
+            loaded.append(batch)
+        else:
+          for batch in on_device[first:first + size]:
+            state, _ = steps.train(state, batch, rng)
+        jax.block_until_ready(state)
+        seconds[way] = seconds.get(way, 0.0) + time.perf_counter() - start
+        for i, batch in enumerate(loaded):  # Both ways must run the same batches.
+          if not np.array_equal(batch['index'], host[first + i]['index']):
+            raise RuntimeError(f'batch {first + i} differs between epochs of the same plan')
+      real_s += seconds['real']
+      cached_s += seconds['cached']
+      chunk_ratios.append(seconds['cached'] / seconds['real'])
     if hasattr(iterator, 'close'):
       iterator.close()
   n_total = n * rounds
+  valid = rounds * sum(int(b['answer_lengths'].sum()) for b in host)
+  interviews = rounds * sum(float(b['weight'].sum()) for b in host)
+  quartiles = np.percentile(chunk_ratios, [25, 50, 75])
   return {
       'pipeline_batches': n, 'pipeline_epoch_batches': len(batches), 'rounds': rounds,
+      'chunk': chunk,
       'layout_widths': list(batches.layout.widths), 'layout_rows': list(batches.layout.rows),
       'num_buckets': len(batches.layout.widths),
       'compiled_train_programs': programs,
@@ -220,6 +231,7 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
       'mean_interviews_per_batch': interviews / n_total,
       'real_loading_steps_per_s': n_total / real_s, 'cached_steps_per_s': n_total / cached_s,
       'loading_ratio': cached_s / real_s,
+      'chunk_ratio_quartiles': [float(q) for q in quartiles],
       'pipeline_interviews_per_s': interviews / real_s,
       'pipeline_valid_steps_per_s': valid / real_s,
   }
@@ -268,6 +280,8 @@ def format_pipeline(r: dict) -> str:
       ('steps / s, real loading (records cached)', f'{r["real_loading_steps_per_s"]:.2f}'),
       ('steps / s, cached batches', f'{r["cached_steps_per_s"]:.2f}'),
       ('real / cached', f'{r["loading_ratio"]:.1%}'),
+      (f'per {r["chunk"]}-step chunk: quartiles', ' / '.join(
+          f'{q:.1%}' for q in r['chunk_ratio_quartiles'])),
       ('interviews / s, valid steps / s', f'{r["pipeline_interviews_per_s"]:.1f}, '
                                           f'{r["pipeline_valid_steps_per_s"]:.0f}'),
   ]

@@ -42,3 +42,5 @@ def test_run_and_pipeline_report_what_they_measured(tmp_path):
   assert p['loading_ratio'] == pytest.approx(
       p['real_loading_steps_per_s'] / p['cached_steps_per_s'])
   assert 0 < p['mean_interviews_per_batch'] <= config.batch_size
+  low, median, high = p['chunk_ratio_quartiles']
+  assert 0 < low <= median <= high
