@@ -156,7 +156,8 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
   devices and compiles every shape. Then the epoch's train steps are timed `rounds`
   times each way, `chunk` steps at a time: as the pipeline feeds them (packing and
   host-to-device copies inside the loop) and on the same batches already on the
-  devices; the real way also makes the epoch's plan, as training does each epoch.
+  devices; the real way also makes the epoch's `Batches`, as training does each epoch
+  (the plan itself is cached: training plans every epoch up front to count its steps).
   Each chunk is timed both ways back to back, the order alternating from chunk
   to chunk and round to round, so that machine noise (a shared 2-core machine varies by
   20% over seconds) and any order effect hit both ways alike. The ratio of steps/s is
@@ -188,7 +189,7 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
   real_s = cached_s = 0.0
   chunk_ratios = []
   for r in range(rounds):
-    # The epoch's plan, made as training makes it each epoch (the same plan each round).
+    # The epoch's batches, made as training makes them each epoch (same plan each round).
     start = time.perf_counter()
     iterator = iter(data.batches('train', batch_size=config.batch_size, epoch=0,
                                  shuffle=True))

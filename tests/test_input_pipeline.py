@@ -185,6 +185,21 @@ def test_start_step_resumes_with_the_remaining_batches(data_dir):
       np.testing.assert_array_equal(a[key], b[key])
 
 
+def test_epoch_plans_are_reused_until_the_dataset_changes(data_dir):
+  plan = lambda: ip.epoch_plan(data_dir, 'text', 'train', batch_size=4, epoch=3,
+                               shuffle=True)[0]
+  first = plan()
+  first.clear()  # The caller's list, not the cache's.
+  again = plan()
+  assert again and plan()[0] is again[0]
+  path = os.path.join(ip.assets_dir(data_dir, 'text'), 'meta.json')
+  stat = os.stat(path)
+  os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))  # As if rebuilt.
+  rebuilt = plan()
+  assert rebuilt[0] is not again[0]
+  assert [b.indices.tolist() for b in rebuilt] == [b.indices.tolist() for b in again]
+
+
 def test_num_batches_and_padding_efficiency_match_the_batches(data_dir):
   batches = _epoch(data_dir, batch_size=4)
   assert ip.num_batches(data_dir, 'text', 'train', batch_size=4, shuffle=True) == len(
