@@ -378,32 +378,10 @@ def _record_cache(data_dir: str, modality: str, split: str, cache_mb: float,
   return _RECORD_CACHES[key][1]
 
 
-def _piece_gaps(num_items: int, width: int, items: np.ndarray, starts: np.ndarray,
-                lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """How pieces placed at `[items[j], starts[j]:starts[j] + lengths[j]]` of an
-  [num_items, width] array tile it: (order, gaps) such that the array read row by row
-  is gaps[0] padding places, piece order[0], gaps[1] padding places, piece order[1],
-  ..., gaps[-1] padding places. Refuses pieces that would spill out of their row or
-  overlap."""
-  ends = starts + lengths
-  if len(items) and (int(ends.max()) > width or int(starts.min()) < 0):
-    raise ValueError(f'a piece ending at {int(ends.max())} does not fit the {width} '
-                     'places of a batch row: the dataset does not match its meta.json '
-                     '(rebuild it)')
-  flat = np.asarray(items, np.int64) * width + starts
-  order = np.argsort(flat, kind='stable')
-  begins, stops = flat[order], flat[order] + lengths[order]
-  gaps = (np.concatenate([begins, [num_items * width]])
-          - np.concatenate([[0], stops]))
-  if (gaps < 0).any():
-    raise ValueError('answers overlap in a packed batch row: the batch plan is corrupt')
-  return order, gaps
-
-
 def _tile(dest_NxL: np.ndarray, order: np.ndarray, gaps: np.ndarray,
           pieces: Sequence[np.ndarray]) -> None:
-  """Writes `pieces` (in `order`, with zeros in the `gaps` between them, see
-  `_piece_gaps`) over the whole of `dest`, row by row, in one concatenation: no
+  """Writes `pieces` (in `order`, with zeros in the `gaps` between them: see
+  `packing.tiling`) over the whole of `dest`, row by row, in one concatenation: no
   zero-filling first, no index arithmetic per element."""
   zeros = _zeros(dest_NxL.shape[2:], dest_NxL.dtype)
   ordered = [pieces[j] for j in order.tolist()]
@@ -529,13 +507,10 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, records: Sequence[_
   answer_rows = out['answer_rows'].reshape(-1)[slots] - row_offset
   answer_starts = out['answer_starts'].reshape(-1)[slots]
   num_rows, width = out['answer_segments'].shape
-  order, gaps = _piece_gaps(num_rows, width, answer_rows, answer_starts, lengths)
+  order, gaps = packing.tiling(num_rows, width, answer_rows, answer_starts, lengths)
   _tile(out['answers'], order, gaps, [piece for rec in records for piece in rec.pieces])
-  ids = np.full(2 * len(order) + 1, packing.PADDING_SEGMENT, np.int32)
-  ids[1::2] = slot_offset + slots[order]
-  runs = np.empty(2 * len(order) + 1, np.int64)
-  runs[0::2], runs[1::2] = gaps, lengths[order]
-  out['answer_segments'][...] = np.repeat(ids, runs).reshape(num_rows, width)
+  out['answer_segments'][...] = packing.tiled_ids(
+      order, gaps, slot_offset + slots, lengths).reshape(num_rows, width)
 
 
 def make_batches(data_dir: str, modality: str, split: str, *, batch_size: int,

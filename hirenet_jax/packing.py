@@ -152,6 +152,46 @@ def pack_records(order: Sequence[int], lengths: Sequence[Sequence[int]], *,
   return batches
 
 
+def tiling(rows: int, width: int, rows_J: np.ndarray, starts_J: np.ndarray,
+           lengths_J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """How pieces j at `[rows_J[j], starts_J[j]:starts_J[j] + lengths_J[j]]` tile an
+  [rows, width] array: (order, gaps) such that the array read row by row is gaps[0]
+  padding places, piece order[0], gaps[1] padding places, ..., piece order[-1], gaps[-1]
+  padding places. Refuses pieces outside the rows, spilling out of their row, or
+  overlapping.
+  """
+  rows_J = np.asarray(rows_J, np.int64)
+  starts_J = np.asarray(starts_J, np.int64)
+  lengths_J = np.asarray(lengths_J, np.int64)
+  if len(rows_J):
+    if int(rows_J.min()) < 0 or int(rows_J.max()) >= rows:
+      raise ValueError(f'a piece in row {int(rows_J.max())} (or {int(rows_J.min())}) lies '
+                       f'outside the {rows} rows of the batch: the batch plan is corrupt')
+    if int((starts_J + lengths_J).max()) > width or int(starts_J.min()) < 0:
+      raise ValueError(f'a piece ending at {int((starts_J + lengths_J).max())} does not fit '
+                       f'the {width} places of a batch row: the dataset does not match its '
+                       'meta.json (rebuild it)')
+  flat = rows_J * width + starts_J
+  order = np.argsort(flat, kind='stable')
+  begins = flat[order]
+  gaps = (np.concatenate([begins, [rows * width]])
+          - np.concatenate([[0], begins + lengths_J[order]]))
+  if (gaps < 0).any():
+    raise ValueError('answers overlap in a packed batch row: the batch plan is corrupt')
+  return order, gaps
+
+
+def tiled_ids(order: np.ndarray, gaps: np.ndarray, ids_J: np.ndarray,
+              lengths_J: np.ndarray) -> np.ndarray:
+  """<int32>[sum(gaps) + sum(lengths_J)]: `ids_J[j]` on the places of piece j, -1
+  (`PADDING_SEGMENT`) in the gaps, laid out by `tiling`'s (order, gaps)."""
+  ids = np.full(2 * len(order) + 1, PADDING_SEGMENT, np.int32)
+  ids[1::2] = np.asarray(ids_J)[order]
+  runs = np.empty(2 * len(order) + 1, np.int64)
+  runs[0::2], runs[1::2] = gaps, np.asarray(lengths_J)[order]
+  return np.repeat(ids, runs)
+
+
 def segments(answer_lengths_BxQ: np.ndarray, answer_rows_BxQ: np.ndarray,
              answer_starts_BxQ: np.ndarray, rows: int, width: int,
              slot_offset: int = 0, row_offset: int = 0) -> np.ndarray:
@@ -159,12 +199,13 @@ def segments(answer_lengths_BxQ: np.ndarray, answer_rows_BxQ: np.ndarray,
 
   `row_offset` is subtracted from `answer_rows` (a host's first global row).
   """
-  out = np.full((rows, width), PADDING_SEGMENT, np.int32)
-  q = answer_lengths_BxQ.shape[1]
-  for b, k in zip(*np.nonzero(answer_lengths_BxQ)):
-    r, s = answer_rows_BxQ[b, k] - row_offset, answer_starts_BxQ[b, k]
-    out[r, s:s + answer_lengths_BxQ[b, k]] = b * q + k + slot_offset
-  return out
+  answer_lengths_BxQ = np.asarray(answer_lengths_BxQ)
+  b, k = np.nonzero(answer_lengths_BxQ)
+  lengths = answer_lengths_BxQ[b, k]
+  order, gaps = tiling(rows, width, np.asarray(answer_rows_BxQ)[b, k] - row_offset,
+                       np.asarray(answer_starts_BxQ)[b, k], lengths)
+  slots = b * answer_lengths_BxQ.shape[1] + k + slot_offset
+  return tiled_ids(order, gaps, slots, lengths).reshape(rows, width)
 
 
 def pack_padded(batch: dict[str, np.ndarray], *, width: int | None = None,

@@ -242,7 +242,7 @@ def test_pieces_tile_their_rows_with_zero_padding_and_refuse_to_spill_or_overlap
   # Pieces given out of order: row 2 from 1, row 0 from 0, row 2 from 0.
   items, starts, lengths = np.array([2, 0, 2]), np.array([1, 0, 0]), np.array([3, 1, 1])
   pieces = [np.array([7, 8, 9]), np.array([5]), np.array([6])]
-  order, gaps = ip._piece_gaps(3, 4, items, starts, lengths)
+  order, gaps = packing.tiling(3, 4, items, starts, lengths)
   np.testing.assert_array_equal(order, [1, 2, 0])
   np.testing.assert_array_equal(gaps, [0, 7, 0, 0])
   dest = np.full((3, 4), -5, np.int32)  # Every place is written, padding included.
@@ -252,15 +252,16 @@ def test_pieces_tile_their_rows_with_zero_padding_and_refuse_to_spill_or_overlap
   block = len(ip._zeros((3,), np.float32))
   dest = np.full((3, block, 3), np.nan, np.float32)
   piece = np.ones((2, 3), np.float32)
-  ip._tile(dest, *ip._piece_gaps(3, block, np.array([1]), np.array([5]), np.array([2])),
-           [piece])
+  ip._tile(dest, *packing.tiling(3, block, [1], [5], [2]), [piece])
   assert np.count_nonzero(dest) == 6 and (dest[1, 5:7] == 1).all()
-  ip._tile(dest, *ip._piece_gaps(3, block, np.array([]), np.array([]), np.array([])), [])
+  ip._tile(dest, *packing.tiling(3, block, [], [], []), [])
   assert not dest.any()
   with pytest.raises(ValueError, match='does not fit'):  # Would run into row 1.
-    ip._piece_gaps(3, 4, np.array([0]), np.array([2]), np.array([3]))
+    packing.tiling(3, 4, [0], [2], [3])
   with pytest.raises(ValueError, match='overlap'):
-    ip._piece_gaps(3, 4, np.array([0, 0]), np.array([0, 1]), np.array([2, 2]))
+    packing.tiling(3, 4, [0, 0], [0, 1], [2, 2])
+  with pytest.raises(ValueError, match='outside the 3 rows'):
+    packing.tiling(3, 4, [3], [0], [1])
 
 
 @pytest.mark.parametrize('modality', ['text', 'audio'])

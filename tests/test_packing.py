@@ -68,3 +68,24 @@ def test_pack_padded_then_unpack_is_the_identity():
   np.testing.assert_array_equal(back, answers)
   seg = packed['answer_segments']
   assert sorted(np.unique(seg[seg >= 0])) == [0, 2, 3, 4, 5]
+
+
+def test_segments_mark_each_answers_places_with_its_slot():
+  lengths = _random_lengths(12, 4, 15, seed=3)
+  plan = packing.pack_records(range(12), lengths, batch_size=6, rows=8, width=24,
+                              max_questions=4, groups=2)
+  for batch in plan:
+    lengths_BxQ = np.zeros((6, 4), np.int32)
+    for b, i in enumerate(batch.indices):
+      if i >= 0:
+        lengths_BxQ[b, :len(lengths[i])] = lengths[i]
+    # The second host's half: its rows are 4..7 globally, its slots 12..23.
+    half = slice(3, 6)
+    got = packing.segments(lengths_BxQ[half], batch.answer_rows[half],
+                           batch.answer_starts[half], 4, 24, slot_offset=12, row_offset=4)
+    want = np.full((4, 24), packing.PADDING_SEGMENT)
+    for b, k in zip(*np.nonzero(lengths_BxQ[half])):
+      r, s = batch.answer_rows[half][b, k] - 4, batch.answer_starts[half][b, k]
+      want[r, s:s + lengths_BxQ[half][b, k]] = 12 + b * 4 + k
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.int32
