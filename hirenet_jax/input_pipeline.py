@@ -316,8 +316,9 @@ class Batches:
     out['answer_rows'][...] = batch.answer_rows[interviews]
     out['answer_starts'][...] = batch.answer_starts[interviews]
     out['index'][...] = indices  # -1 for padding rows.
-    out['weight'][...] = indices >= 0
-    rows = np.flatnonzero(indices >= 0)
+    real = indices >= 0
+    out['weight'][...] = real
+    rows = np.flatnonzero(real)
     _fill_rows(out, rows, self._records(indices[rows].tolist()), slot_offset=p * b * q,
                row_offset=p * local_rows)
     return out
