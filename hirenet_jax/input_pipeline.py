@@ -341,7 +341,7 @@ class Batches:
 
 
 # XLA:CPU uses host arrays aligned to this many bytes in place; it copies others when
-# they are passed to a jitted step (~40 us for a 600 KB video batch, measured alone,
+# they are passed to a jitted step (42-47 µs for a 600 KB video batch, measured alone,
 # more on a busy machine).
 _ALIGNMENT = 64
 
