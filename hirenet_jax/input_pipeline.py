@@ -241,7 +241,7 @@ class Batches:
     self._worker_count = worker_count
     self._source = None
     self._cache = _record_cache(data_dir, modality, split, cache_mb, self.feature_dim,
-                                self._answer_lengths)
+                                self._answer_lengths, self._fixed_layout())
     logging.info('%s/%s epoch %d: %d batches of up to %d interviews, packed rows '
                  '(R x W) %s, padding efficiency %.1f%%.', modality, split, epoch,
                  len(self.full_plan), batch_size,
@@ -273,23 +273,29 @@ class Batches:
       self._source = builder.as_data_source(split=self.split)
     return self._source
 
-  def _records(self, indices: list[int]) -> list[_Record]:
-    """Decoded records with their fixed-width rows and answer pieces (`_Record`); kept in
-    memory across epochs when the split fits `cache_mb` (decoding, not reading, is most
-    of the loading cost)."""
-    layout = _fixed_layout(self.max_questions, self.max_question_length,
-                           self.max_job_title_length)
-    prepare = lambda i, rec: _Record.of(
-        rec, layout, self.max_question_length,
-        name=f'record {i} of {dataset_dir(self.data_dir, self.modality)} {self.split}')
+  def _fixed_layout(self) -> dict[str, slice]:
+    return _fixed_layout(self.max_questions, self.max_question_length,
+                         self.max_job_title_length)
+
+  def _table(self, indices: list[int]) -> tuple[_RecordTable, np.ndarray]:
+    """The records `indices` in a `_RecordTable`, with their row numbers in it: the split's
+    table, kept in memory across epochs when the split fits `cache_mb` (decoding, not
+    reading, is most of the loading cost), or a table of just these records."""
     if self._cache is None:
-      return [prepare(i, rec)
-              for i, rec in zip(indices, self._data_source().__getitems__(indices))]
-    missing = [i for i in indices if i not in self._cache]
+      table = _RecordTable([self._answer_lengths[i] for i in indices], self.feature_dim,
+                           self._fixed_layout())
+      table.fill(range(len(indices)), self._data_source().__getitems__(indices),
+                 self._names(indices))
+      return table, np.arange(len(indices))
+    missing = [i for i in indices if not self._cache.filled[i]]
     if missing:
-      for i, rec in zip(missing, self._data_source().__getitems__(missing)):
-        self._cache[i] = prepare(i, rec)
-    return [self._cache[i] for i in indices]
+      self._cache.fill(missing, self._data_source().__getitems__(missing),
+                       self._names(missing))
+    return self._cache, np.asarray(indices, np.int64)
+
+  def _names(self, indices: list[int]) -> list[str]:
+    where = f'{dataset_dir(self.data_dir, self.modality)} {self.split}'
+    return [f'record {i} of {where}' for i in indices]
 
   def load(self, batch: packing.PackedBatch) -> dict[str, np.ndarray]:
     """This process's rows of one planned batch, packed to the contract shapes."""
@@ -319,8 +325,8 @@ class Batches:
     real = indices >= 0
     out['weight'][...] = real
     rows = np.flatnonzero(real)
-    _fill_rows(out, rows, self._records(indices[rows].tolist()), slot_offset=p * b * q,
-               row_offset=p * local_rows)
+    table, ids = self._table(indices[rows].tolist())
+    _fill_rows(out, rows, table, ids, slot_offset=p * b * q, row_offset=p * local_rows)
     return out
 
   def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
@@ -361,13 +367,14 @@ def _aligned_empty(specs: dict[str, tuple[tuple[int, ...], type]]) -> dict[str, 
               specs.keys(), zip(specs.values(), offsets.values()))}
 
 
-# Per (dataset, split) that fits the cache budget: (meta.json mtime, {index: record}).
-_RECORD_CACHES: dict[tuple[str, str], tuple[int, dict[int, dict]]] = {}
+# Per (dataset, split) that fits the cache budget: (meta.json mtime, its _RecordTable).
+_RECORD_CACHES: dict[tuple[str, str], tuple[int, _RecordTable]] = {}
 
 
 def _record_cache(data_dir: str, modality: str, split: str, cache_mb: float,
-                  feature_dim: int, lengths: Sequence[Sequence[int]]) -> dict | None:
-  """The split's in-memory record cache, or None if its answers exceed `cache_mb`."""
+                  feature_dim: int, lengths: Sequence[Sequence[int]],
+                  layout: dict[str, slice]) -> _RecordTable | None:
+  """The split's in-memory record table, or None if its answers exceed `cache_mb`."""
   steps = sum(sum(r) for r in lengths)
   if steps * max(feature_dim, 1) * 4 > cache_mb * 2**20:
     return None
@@ -375,41 +382,9 @@ def _record_cache(data_dir: str, modality: str, split: str, cache_mb: float,
   meta_path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
   stamp = os.stat(meta_path).st_mtime_ns if os.path.exists(meta_path) else 0
   if key not in _RECORD_CACHES or _RECORD_CACHES[key][0] != stamp:
-    _RECORD_CACHES[key] = (stamp, {})  # New, or the dataset was rebuilt.
+    # New, or the dataset was rebuilt.
+    _RECORD_CACHES[key] = (stamp, _RecordTable(lengths, feature_dim, layout))
   return _RECORD_CACHES[key][1]
-
-
-def _tile(dest_NxL: np.ndarray, order: np.ndarray, gaps: np.ndarray,
-          pieces: Sequence[np.ndarray]) -> None:
-  """Writes `pieces` (in `order`, with zeros in the `gaps` between them: see
-  `packing.tiling`) over the whole of `dest`, row by row, in one concatenation: no
-  zero-filling first, no index arithmetic per element."""
-  zeros = _zeros(dest_NxL.shape[2:], dest_NxL.dtype)
-  ordered = [pieces[j] for j in order.tolist()]
-  parts, done = [], 0
-  for k in np.flatnonzero(gaps).tolist():  # Pieces mostly follow each other: few gaps.
-    parts += ordered[done:k]
-    whole, rest = divmod(int(gaps[k]), len(zeros))
-    parts += [zeros] * whole + ([zeros[:rest]] if rest else [])
-    done = k
-  parts += ordered[done:]
-  np.concatenate(parts, out=dest_NxL.reshape((-1,) + dest_NxL.shape[2:]),
-                 casting='same_kind')
-
-
-# A read-only block of zeros per (trailing shape, dtype), ~1 MiB: `_tile` takes the
-# padding between pieces from it.
-_ZEROS: dict[tuple, np.ndarray] = {}
-
-
-def _zeros(trailing: tuple[int, ...], dtype) -> np.ndarray:
-  key = (tuple(trailing), np.dtype(dtype).str)
-  if key not in _ZEROS:
-    place_bytes = max(1, math.prod(trailing) * np.dtype(dtype).itemsize)
-    block = np.zeros((max(1, 2**20 // place_bytes),) + tuple(trailing), dtype)
-    block.flags.writeable = False
-    _ZEROS[key] = block
-  return _ZEROS[key]
 
 
 @functools.lru_cache(maxsize=64)
@@ -457,59 +432,81 @@ def _fixed_row(rec: dict, layout: dict[str, slice], max_question_length: int, *,
   return row
 
 
-@dataclasses.dataclass(frozen=True)
-class _Record:
-  """A decoded record as batches take it: its small fields in one fixed-width row
-  (`_fixed_row`) and its answers as one piece (a view) per non-empty answer, in question
-  order. The record cache keeps these."""
-  row: np.ndarray
-  pieces: tuple[np.ndarray, ...]
+class _RecordTable:
+  """Records as batches take them, in flat arrays: every answer of every record back to
+  back in one `answers` array (answer q of record i at `starts[i, q]`, with one row of
+  zeros at the end for padding), and each record's small fields in one fixed-width
+  int32 row (`_fixed_row`). A batch is then one gather from `answers` and one from
+  `rows`, whatever its records. Filled as records are decoded (`filled`); the answer
+  lengths come from meta.json and each record is checked against them.
+  """
 
-  @classmethod
-  def of(cls, rec: dict, layout: dict[str, slice], max_question_length: int, *,
-         name: str) -> _Record:
-    row = _fixed_row(rec, layout, max_question_length, name=name)
-    lengths = np.asarray(rec['answer_lengths'], np.int64).reshape(-1)
-    answers = np.asarray(rec['answers'])
-    if len(answers) != lengths.sum():
-      raise ValueError(f'{name} has {len(answers)} answer steps but its answer_lengths '
-                       f'{lengths.tolist()} add up to {lengths.sum()} (rebuild the dataset)')
-    ends = np.cumsum(lengths)
-    return cls(row, tuple(answers[end - n:end] for n, end in zip(lengths.tolist(),
-                                                                ends.tolist()) if n))
+  def __init__(self, lengths: Sequence[Sequence[int]], feature_dim: int,
+               layout: dict[str, slice]):
+    num_questions = layout['answer_lengths'].stop - layout['answer_lengths'].start
+    self.lengths = np.zeros((len(lengths), num_questions), np.int64)
+    for i, record_lengths in enumerate(lengths):
+      self.lengths[i, :len(record_lengths)] = record_lengths
+    flat = self.lengths.ravel()
+    self.starts = (np.cumsum(flat) - flat).reshape(self.lengths.shape)
+    self.padding = int(flat.sum())  # The row of zeros.
+    d = (feature_dim,) if feature_dim else ()
+    self.answers = np.zeros((self.padding + 1,) + d, np.float32 if d else np.int32)
+    self.rows = np.zeros((len(lengths), max(sl.stop for sl in layout.values())), np.int32)
+    self.filled = np.zeros(len(lengths), bool)
+    self._layout = layout
+    questions = layout['questions']
+    self._max_question_length = (questions.stop - questions.start) // num_questions
+
+  def fill(self, ids: Sequence[int], records: Sequence[dict], names: Sequence[str]) -> None:
+    """Writes decoded `records` into rows `ids`; `names` name them in errors."""
+    for i, rec, name in zip(ids, records, names):
+      row = _fixed_row(rec, self._layout, self._max_question_length, name=name)
+      lengths = np.asarray(rec['answer_lengths'], np.int64).reshape(-1)
+      answers = np.asarray(rec['answers'])
+      want = self.lengths[i]
+      if (len(lengths) > len(want) or (lengths != want[:len(lengths)]).any()
+          or want[len(lengths):].any() or len(answers) != lengths.sum()):
+        raise ValueError(f'{name} has answer lengths {lengths.tolist()} and '
+                         f'{len(answers)} answer steps, but meta.json says '
+                         f'{want.tolist()} (rebuild the dataset)')
+      start = self.starts[i, 0]
+      self.answers[start:start + len(answers)] = answers
+      self.rows[i] = row
+      self.filled[i] = True
 
 
-def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, records: Sequence[_Record],
-               *, slot_offset: int, row_offset: int) -> None:
-  """Writes the records' fields into interview rows `rows` (zeros in the other rows)
+def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, table: _RecordTable,
+               ids: np.ndarray, *, slot_offset: int, row_offset: int) -> None:
+  """Writes records `ids` of `table` into interview rows `rows` (zeros in the other rows)
   and their answers into their packed places, writing all of `answers` and
   `answer_segments` (padding included); `answer_rows`, `answer_starts` must be set.
 
   `answer_rows` hold global rows (minus `row_offset` locally); segment ids are global
   slots `b * Q + q` (`slot_offset` = this process's first slot). Vectorised over the
-  batch: the small fields in one stack; the answers, in row order with the padding
-  between them, in one concatenation, and their segment ids in one repeat. (One copy
-  per answer cost ~2 ms per video batch. Zero-filling the batch and scattering the
-  answers is faster alone, 0.15 against 0.18 ms, but the loading thread used more CPU
-  that way while training ran: 0.73-0.78 against 0.64-0.69 ms.)
+  batch, with no Python per record or answer: the small fields in one gather from the
+  table's rows; the answers in one gather from its answers, padding places reading its
+  row of zeros (`packing.tiled_sources`); their segment ids in one repeat. (One copy per
+  answer cost ~2 ms per video batch.)
   """
   b, q, lq = out['questions'].shape
   layout = _fixed_layout(q, lq, out['job_title'].shape[1])
-  fixed = np.zeros((b, max(columns.stop for columns in layout.values())), np.int32)
-  if records:
-    fixed[rows] = np.stack([rec.row for rec in records])
+  fixed = np.zeros((b, table.rows.shape[1]), np.int32)
+  fixed[rows] = table.rows[ids]
   for key, columns in layout.items():  # Padding rows get zeros.
     out[key][...] = fixed[:, columns].reshape(out[key].shape)
-  # Slots of the records' answers in record then question order: the order of their
-  # pieces, as records come in row order.
-  slots = (rows[:, None] * q + np.arange(q)).ravel()
-  lengths = out['answer_lengths'][rows].ravel()
-  slots, lengths = slots[lengths > 0], lengths[lengths > 0]
+  lengths_NxQ = table.lengths[ids]
+  present = lengths_NxQ > 0
+  slots = (rows[:, None] * q + np.arange(q))[present]
+  lengths = lengths_NxQ[present]
   answer_rows = out['answer_rows'].reshape(-1)[slots] - row_offset
   answer_starts = out['answer_starts'].reshape(-1)[slots]
   num_rows, width = out['answer_segments'].shape
   order, gaps = packing.tiling(num_rows, width, answer_rows, answer_starts, lengths)
-  _tile(out['answers'], order, gaps, [piece for rec in records for piece in rec.pieces])
+  sources = packing.tiled_sources(order, gaps, table.starts[ids][present], lengths,
+                                  table.padding)
+  np.take(table.answers, sources, axis=0, mode='clip',
+          out=out['answers'].reshape((-1,) + out['answers'].shape[2:]))
   out['answer_segments'][...] = packing.tiled_ids(
       order, gaps, slot_offset + slots, lengths).reshape(num_rows, width)
 

@@ -192,6 +192,23 @@ def tiled_ids(order: np.ndarray, gaps: np.ndarray, ids_J: np.ndarray,
   return np.repeat(ids, runs)
 
 
+def tiled_sources(order: np.ndarray, gaps: np.ndarray, starts_J: np.ndarray,
+                  lengths_J: np.ndarray, padding: int) -> np.ndarray:
+  """<int64>[sum(gaps) + sum(lengths_J)]: for each place of the tiling, the position its
+  value comes from: `starts_J[j] + i` at the i-th place of piece j, `padding` in the
+  gaps. Pieces are contiguous in their source, so a batch is one gather from it."""
+  n = len(order)
+  runs = np.empty(2 * n + 1, np.int64)
+  runs[0::2], runs[1::2] = gaps, np.asarray(lengths_J)[order]
+  first = np.full(2 * n + 1, padding, np.int64)
+  first[1::2] = np.asarray(starts_J)[order]
+  step = np.zeros(2 * n + 1, np.int64)
+  step[1::2] = 1
+  run_begins = np.cumsum(runs) - runs
+  within = np.arange(int(runs.sum())) - np.repeat(run_begins, runs)
+  return np.repeat(first, runs) + within * np.repeat(step, runs)
+
+
 def segments(answer_lengths_BxQ: np.ndarray, answer_rows_BxQ: np.ndarray,
              answer_starts_BxQ: np.ndarray, rows: int, width: int,
              slot_offset: int = 0, row_offset: int = 0) -> np.ndarray:

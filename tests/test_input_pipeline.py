@@ -238,30 +238,30 @@ def test_bad_arguments_are_rejected(data_dir):
     ip.load_meta(data_dir, 'video')
 
 
-def test_pieces_tile_their_rows_with_zero_padding_and_refuse_to_spill_or_overlap():
-  # Pieces given out of order: row 2 from 1, row 0 from 0, row 2 from 0.
-  items, starts, lengths = np.array([2, 0, 2]), np.array([1, 0, 0]), np.array([3, 1, 1])
-  pieces = [np.array([7, 8, 9]), np.array([5]), np.array([6])]
-  order, gaps = packing.tiling(3, 4, items, starts, lengths)
-  np.testing.assert_array_equal(order, [1, 2, 0])
-  np.testing.assert_array_equal(gaps, [0, 7, 0, 0])
-  dest = np.full((3, 4), -5, np.int32)  # Every place is written, padding included.
-  ip._tile(dest, order, gaps, pieces)
-  np.testing.assert_array_equal(dest, [[5, 0, 0, 0], [0, 0, 0, 0], [6, 7, 8, 9]])
-  # Feature rows, gaps longer than the shared block of zeros, and no pieces at all.
-  block = len(ip._zeros((3,), np.float32))
-  dest = np.full((3, block, 3), np.nan, np.float32)
-  piece = np.ones((2, 3), np.float32)
-  ip._tile(dest, *packing.tiling(3, block, [1], [5], [2]), [piece])
-  assert np.count_nonzero(dest) == 6 and (dest[1, 5:7] == 1).all()
-  ip._tile(dest, *packing.tiling(3, block, [], [], []), [])
-  assert not dest.any()
-  with pytest.raises(ValueError, match='does not fit'):  # Would run into row 1.
-    packing.tiling(3, 4, [0], [2], [3])
-  with pytest.raises(ValueError, match='overlap'):
-    packing.tiling(3, 4, [0, 0], [0, 1], [2, 2])
-  with pytest.raises(ValueError, match='outside the 3 rows'):
-    packing.tiling(3, 4, [3], [0], [1])
+@pytest.mark.parametrize('modality', ['text', 'audio'])
+def test_records_in_memory_or_read_per_batch_give_the_same_batches(data_dir, modality):
+  kwargs = dict(batch_size=4, shuffle=True, epoch=1)
+  cached = list(ip.make_batches(data_dir, modality, 'train', **kwargs))
+  uncached = ip.make_batches(data_dir, modality, 'train', cache_mb=0, **kwargs)
+  assert uncached._cache is None
+  for a, b in zip(cached, uncached, strict=True):
+    assert a.keys() == b.keys()
+    for key in a:
+      np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_record_table_refuses_a_record_that_contradicts_meta_json():
+  layout = ip._fixed_layout(2, 2, 2)
+  table = ip._RecordTable([[3, 0], [2]], 0, layout)
+  np.testing.assert_array_equal(table.starts, [[0, 3], [3, 5]])
+  assert table.padding == 5 and not table.answers[5]
+  rec = {'answer_lengths': [2], 'question_lengths': [1], 'questions': [4],
+         'job_title': [1], 'label': 0, 'answers': [7, 8]}
+  table.fill([1], [rec], ['record 1'])
+  np.testing.assert_array_equal(table.answers, [0, 0, 0, 7, 8, 0])
+  assert table.filled.tolist() == [False, True]
+  with pytest.raises(ValueError, match=r'record 0 has answer lengths \[2\].*\[3, 0\]'):
+    table.fill([0], [rec], ['record 0'])
 
 
 @pytest.mark.parametrize('modality', ['text', 'audio'])

@@ -89,3 +89,27 @@ def test_segments_mark_each_answers_places_with_its_slot():
       want[r, s:s + lengths_BxQ[half][b, k]] = 12 + b * 4 + k
     np.testing.assert_array_equal(got, want)
     assert got.dtype == np.int32
+
+
+def test_tiling_lays_pieces_in_row_order_with_padding_and_refuses_bad_placements():
+  # Pieces given out of order: row 2 from 1, row 0 from 0, row 2 from 0.
+  rows, starts, lengths = [2, 0, 2], [1, 0, 0], [3, 1, 1]
+  order, gaps = packing.tiling(3, 4, rows, starts, lengths)
+  np.testing.assert_array_equal(order, [1, 2, 0])
+  np.testing.assert_array_equal(gaps, [0, 7, 0, 0])
+  # The pieces back to back in a source (at 0, 3 and 4), its padding value at 5.
+  source = np.array([7, 8, 9, 5, 6, 0])
+  positions = packing.tiled_sources(order, gaps, [0, 3, 4], lengths, padding=5)
+  np.testing.assert_array_equal(source[positions].reshape(3, 4),
+                                [[5, 0, 0, 0], [0, 0, 0, 0], [6, 7, 8, 9]])
+  np.testing.assert_array_equal(
+      packing.tiled_ids(order, gaps, [10, 11, 12], lengths).reshape(3, 4),
+      [[11, -1, -1, -1], [-1, -1, -1, -1], [12, 10, 10, 10]])
+  empty = packing.tiling(2, 3, [], [], [])
+  np.testing.assert_array_equal(packing.tiled_sources(*empty, [], [], padding=9), [9] * 6)
+  with pytest.raises(ValueError, match='does not fit'):  # Would run into row 1.
+    packing.tiling(3, 4, [0], [2], [3])
+  with pytest.raises(ValueError, match='overlap'):
+    packing.tiling(3, 4, [0, 0], [0, 1], [2, 2])
+  with pytest.raises(ValueError, match='outside the 3 rows'):
+    packing.tiling(3, 4, [3], [0], [1])
