@@ -470,6 +470,9 @@ class _RecordTable:
         raise ValueError(f'{name} has answer lengths {lengths.tolist()} and '
                          f'{len(answers)} answer steps, but meta.json says '
                          f'{want.tolist()} (rebuild the dataset)')
+      if answers.shape[1:] != self.answers.shape[1:]:
+        raise ValueError(f'{name} has answer steps of shape {answers.shape[1:]}, but '
+                         f'meta.json says {self.answers.shape[1:]} (rebuild the dataset)')
       start = self.starts[i, 0]
       self.answers[start:start + len(answers)] = answers
       self.rows[i] = row

@@ -262,6 +262,9 @@ def test_record_table_refuses_a_record_that_contradicts_meta_json():
   assert table.filled.tolist() == [False, True]
   with pytest.raises(ValueError, match=r'record 0 has answer lengths \[2\].*\[3, 0\]'):
     table.fill([0], [rec], ['record 0'])
+  features = ip._RecordTable([[2]], 3, layout)
+  with pytest.raises(ValueError, match=r'record 7 has answer steps of shape \(2,\)'):
+    features.fill([0], [rec | {'answers': np.zeros((2, 2), np.float32)}], ['record 7'])
 
 
 @pytest.mark.parametrize('modality', ['text', 'audio'])
