@@ -118,23 +118,24 @@ def _recurrence_bwd(xr, xz, xn, keep, valid, w_h, carries, hps, d_ys, d_final, u
   return d_pre_r, d_pre_z, d_pre_n, d_w_h, d_b_h
 
 
+def _flip_backward(per_dir):
+  """Per-direction arrays [T, ...], the backward direction's (the second) time-reversed:
+  the recurrence runs it forwards, and this also undoes it."""
+  return [jnp.flip(p, axis=0) if s == 1 else p for s, p in enumerate(per_dir)]
+
+
 def _gate_inputs(proj_TxNx3SH, num_dirs):
   """Projections [T, N, S*3H] -> r, z, n inputs, each [T, S, N, H], one contiguous array
   per gate (slicing gates inside the loop stops XLA:CPU from vectorising, ~4x), the
   backward direction time-reversed."""
-  per_dir = jnp.split(proj_TxNx3SH, num_dirs, axis=-1)
-  if num_dirs == 2:
-    per_dir[1] = jnp.flip(per_dir[1], axis=0)
+  per_dir = _flip_backward(jnp.split(proj_TxNx3SH, num_dirs, axis=-1))
   return [jnp.stack([jnp.split(p, 3, axis=-1)[g] for p in per_dir], axis=1)
           for g in range(3)]
 
 
 def _layer_outputs(ys_TxSxNxH, num_dirs):
   """[T, S, N, H] -> [N, T, S*H], the backward direction back in time order."""
-  if num_dirs == 2:
-    ys = jnp.concatenate([ys_TxSxNxH[:, 0], jnp.flip(ys_TxSxNxH[:, 1], 0)], -1)
-  else:
-    ys = ys_TxSxNxH[:, 0]
+  ys = jnp.concatenate(_flip_backward([ys_TxSxNxH[:, s] for s in range(num_dirs)]), -1)
   return jnp.transpose(ys, (1, 0, 2))
 
 
@@ -173,16 +174,13 @@ def _layer_bwd(unroll, residuals, cotangents):
   x, keep, valid, w_i, w_h, b_h, gates, carries, hps = residuals
   d_outputs_NxTxSH, d_final = cotangents
   num_dirs = w_h.shape[0]
-  per_dir = jnp.split(jnp.transpose(d_outputs_NxTxSH, (1, 0, 2)), num_dirs, axis=-1)
-  if num_dirs == 2:
-    per_dir[1] = jnp.flip(per_dir[1], axis=0)
+  per_dir = _flip_backward(
+      jnp.split(jnp.transpose(d_outputs_NxTxSH, (1, 0, 2)), num_dirs, axis=-1))
   d_ys = jnp.stack(per_dir, axis=1).astype(jnp.float32)  # Masked in the loop.
   d_xr, d_xz, d_xn, d_w_h, d_b_h = _recurrence_bwd(
       *gates, keep, valid, w_h, carries, hps, d_ys, d_final, unroll)
-  per_dir = [jnp.concatenate([d_xr[:, s], d_xz[:, s], d_xn[:, s]], -1)
-             for s in range(num_dirs)]
-  if num_dirs == 2:
-    per_dir[1] = jnp.flip(per_dir[1], axis=0)
+  per_dir = _flip_backward([jnp.concatenate([d_xr[:, s], d_xz[:, s], d_xn[:, s]], -1)
+                            for s in range(num_dirs)])
   d_proj = jnp.concatenate(per_dir, -1).astype(w_i.dtype)  # [T, N, S*3H]
   d_x = jnp.einsum('tnk,dk->tnd', d_proj, w_i)  # Removed by XLA when unused.
   d_w_i = jnp.einsum('tnd,tnk->dk', x, d_proj)

@@ -249,7 +249,8 @@ class Batches:
                  100 * self.padding_efficiency)
 
   def __getstate__(self):
-    # Worker processes open their own data source and keep their own cache.
+    # Worker processes open their own data source and, without the table, read their
+    # records per batch.
     return self.__dict__ | {'_source': None, '_cache': None}
 
   def __len__(self) -> int:
@@ -402,9 +403,9 @@ def _fixed_layout(max_questions: int, max_question_length: int,
 def _fixed_row(rec: dict, layout: dict[str, slice], max_question_length: int, *,
                name: str) -> np.ndarray:
   """A record's small fields padded to the batch widths, in one int32 row laid out by
-  `layout` (question k of `questions` at k * max_question_length). A batch then takes
-  them with one stack instead of a ragged scatter per field; the record cache keeps
-  the row."""
+  `layout` (question k of `questions` at k * max_question_length). `_RecordTable`
+  keeps the rows, and a batch takes its records' rows with one gather instead of a
+  ragged scatter per field."""
   lq = max_question_length
   fields = {key: np.asarray(rec[key], np.int32).reshape(-1) for key in
             ('answer_lengths', 'question_lengths', 'job_title', 'questions')}

@@ -181,15 +181,20 @@ def tiling(rows: int, width: int, rows_J: np.ndarray, starts_J: np.ndarray,
   return order, gaps
 
 
+def _runs(order: np.ndarray, gaps: np.ndarray, lengths_J: np.ndarray) -> np.ndarray:
+  """Lengths of the tiling's runs, in place order: gap, piece, gap, ..., piece, gap."""
+  runs = np.empty(2 * len(order) + 1, np.int64)
+  runs[0::2], runs[1::2] = gaps, np.asarray(lengths_J)[order]
+  return runs
+
+
 def tiled_ids(order: np.ndarray, gaps: np.ndarray, ids_J: np.ndarray,
               lengths_J: np.ndarray) -> np.ndarray:
   """<int32>[sum(gaps) + sum(lengths_J)]: `ids_J[j]` on the places of piece j, -1
   (`PADDING_SEGMENT`) in the gaps, laid out by `tiling`'s (order, gaps)."""
   ids = np.full(2 * len(order) + 1, PADDING_SEGMENT, np.int32)
   ids[1::2] = np.asarray(ids_J)[order]
-  runs = np.empty(2 * len(order) + 1, np.int64)
-  runs[0::2], runs[1::2] = gaps, np.asarray(lengths_J)[order]
-  return np.repeat(ids, runs)
+  return np.repeat(ids, _runs(order, gaps, lengths_J))
 
 
 def tiled_sources(order: np.ndarray, gaps: np.ndarray, starts_J: np.ndarray,
@@ -198,8 +203,7 @@ def tiled_sources(order: np.ndarray, gaps: np.ndarray, starts_J: np.ndarray,
   value comes from: `starts_J[j] + i` at the i-th place of piece j, `padding` in the
   gaps. Pieces are contiguous in their source, so a batch is one gather from it."""
   n = len(order)
-  runs = np.empty(2 * n + 1, np.int64)
-  runs[0::2], runs[1::2] = gaps, np.asarray(lengths_J)[order]
+  runs = _runs(order, gaps, lengths_J)
   first = np.full(2 * n + 1, padding, np.int64)
   first[1::2] = np.asarray(starts_J)[order]
   step = np.zeros(2 * n + 1, np.int64)
