@@ -185,6 +185,36 @@ def test_start_step_resumes_with_the_remaining_batches(data_dir):
       np.testing.assert_array_equal(a[key], b[key])
 
 
+@pytest.mark.parametrize('modality', ['text', 'audio'])
+def test_loading_windows_hand_out_the_same_batches_in_the_same_order(data_dir, modality):
+  kwargs = dict(batch_size=2, seed=2, epoch=1, shuffle=True, start_step=1)
+  one_by_one = ip.make_batches(data_dir, modality, 'train', load_window=1, **kwargs)
+  assert one_by_one.window == 1
+  reference = list(one_by_one)
+  assert len(reference) > 4 and len(reference) % 4  # Several windows, a partial last.
+  for load_window in (3, 4):
+    batches = ip.make_batches(data_dir, modality, 'train', load_window=load_window,
+                              prefetch=5, **kwargs)
+    assert batches.window == load_window
+    for a, b in zip(reference, batches, strict=True):
+      assert a.keys() == b.keys()
+      for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_loading_windows_stay_within_their_memory_budget(data_dir):
+  batches = ip.make_batches(data_dir, 'audio', 'train', batch_size=4)
+  batch_mb = max(np.prod(shape) for shape in batches.shapes) * 4 / 2**20
+  assert batches.window == 8
+  capped = ip.make_batches(data_dir, 'audio', 'train', batch_size=4,
+                           window_mb=2.5 * batch_mb)
+  assert capped.window == 2
+  assert ip.make_batches(data_dir, 'audio', 'train', batch_size=4,
+                         window_mb=batch_mb / 2).window == 1
+  with pytest.raises(ValueError, match='load_window must be at least 1'):
+    ip.make_batches(data_dir, 'audio', 'train', batch_size=4, load_window=0)
+
+
 def test_epoch_plans_are_reused_until_the_dataset_changes(data_dir):
   plan = lambda: ip.epoch_plan(data_dir, 'text', 'train', batch_size=4, epoch=3,
                                shuffle=True)[0]
