@@ -223,7 +223,7 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
   quartiles = np.percentile(chunk_ratios, [25, 50, 75])
   return {
       'pipeline_batches': n, 'pipeline_epoch_batches': len(batches), 'rounds': rounds,
-      'chunk': chunk,
+      'chunk': chunk, 'load_window': batches.window,
       'layout_widths': list(batches.layout.widths), 'layout_rows': list(batches.layout.rows),
       'num_buckets': len(batches.layout.widths),
       'compiled_train_programs': programs,
@@ -277,6 +277,7 @@ def format_pipeline(r: dict) -> str:
       ('interviews per batch (mean)', f'{r["mean_interviews_per_batch"]:.1f}'),
       ('compiled train programs / buckets',
        f'{r["compiled_train_programs"]} / {r["num_buckets"]}'),
+      ('batches loaded per grain element', f'{r["load_window"]}'),
       ('loading alone, first epoch (decoding)', f'{r["cold_load_ms_per_batch"]:.1f} ms / batch'),
       ('steps / s, real loading (records cached)', f'{r["real_loading_steps_per_s"]:.2f}'),
       ('steps / s, cached batches', f'{r["cached_steps_per_s"]:.2f}'),

@@ -44,3 +44,5 @@ def test_run_and_pipeline_report_what_they_measured(tmp_path):
   assert 0 < p['mean_interviews_per_batch'] <= config.batch_size
   low, median, high = p['chunk_ratio_quartiles']
   assert 0 < low <= median <= high
+  assert 1 <= p['load_window'] <= 8
+  assert 'batches loaded per grain element' in benchmark.format_pipeline(p)
