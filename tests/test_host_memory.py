@@ -5,6 +5,7 @@ JAX starts its threads.
 """
 
 import os
+import statistics
 import subprocess
 import sys
 
@@ -25,11 +26,11 @@ f = jax.jit(lambda x: jnp.sort(jnp.cumsum(x * 2.0))[::1024])
 x = jnp.ones((1 << 22,), jnp.float32)
 jax.block_until_ready(f(x))
 faults = []
-for _ in range(6):
+for _ in range(24):
   before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
   jax.block_until_ready(f(x))
   faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(applied, min(faults), host_memory.describe())
+print(applied, ','.join(map(str, faults)), host_memory.describe())
 """
 
 
@@ -37,7 +38,7 @@ def _run_kept():
   out = subprocess.run([sys.executable, '-c', _SCRIPT], cwd=_REPO, check=True,
                        capture_output=True, text=True,
                        env={**os.environ, 'JAX_PLATFORMS': 'cpu'}).stdout.split(maxsplit=2)
-  return out[0] == 'True', int(out[1]), out[2].strip()
+  return out[0] == 'True', [int(f) for f in out[1].split(',')], out[2].strip()
 
 
 @pytest.mark.skipif(host_memory._glibc() is None, reason='needs glibc (Linux)')  # pylint: disable=protected-access
@@ -46,8 +47,11 @@ def test_kept_memory_is_reused_without_page_faults():
   assert applied
   assert 'M_ARENA_MAX=1' in described
   # 80 MiB of temporaries are ~20,000 pages (glibc defaults: ~25,000 faults every call);
-  # reused memory faults (almost) none once the heap has grown to the working set.
-  assert faults < 1000, faults
+  # reused memory faults (almost) none once the heap has grown to the working set. The
+  # heap grows (by ~33 MiB, ~8,500 faults) in 2 to 6 of the first calls, as freed blocks
+  # fragment (measured: 12 processes; with 6 calls in all, every call faulted in one), so
+  # the steady state is judged on the last 12 of 24 calls.
+  assert statistics.median(faults[12:]) < 1000, faults
 
 
 def test_describe_says_defaults_when_not_applied():
