@@ -20,7 +20,7 @@ as soon as they are empty, so their large buffers page-fault every step all the 
 The next step then reuses the same, already mapped pages, once the heap has grown to
 cover the step's fragments: a few of the first steps still grow it (a sort's 33 MiB in 2
 to 6 of its first calls; tests/test_host_memory.py). Encoder pass 43 -> 29-31 ms,
-paper-shape text train step 77.6 -> 59.1 ms; README, Performance). The cost is memory: what
+paper-shape text train step 77.6 -> 59.1 ms (README, Performance). The cost is memory: what
 is freed is not handed back to the system until the process ends: the resident size stays at its peak, and a
 heap that never shrinks keeps its fragments (paper-shape text step 0.89 GB either way;
 paper-length audio step 2.2 -> 6.2 GB; 3.5 GB with today's GRU, which keeps fewer arrays
