@@ -36,10 +36,17 @@ def random_vote(test_labels: Sequence[int], train_positive_rate: float, *,
   rng = np.random.default_rng(seed)
   draws = rng.random((num_draws, labels.size)) < train_positive_rate
   per_draw = [metrics.classification_metrics(labels, d.astype(np.float64)) for d in draws]
-  out = {k: float(np.nanmean([m[k] for m in per_draw])) for k in METRIC_KEYS}
+  out = {k: _mean_of_defined([m[k] for m in per_draw]) for k in METRIC_KEYS}
   out['f1_std'] = float(np.std([m['f1'] for m in per_draw]))
   out['num_draws'] = num_draws
   return out
+
+
+def _mean_of_defined(values: Sequence[float]) -> float:
+  """Mean of the values that are not NaN; NaN if none is (ROC AUC of a one-class split)."""
+  values = np.asarray(values, np.float64)
+  defined = values[~np.isnan(values)]
+  return float(defined.mean()) if defined.size else float('nan')
 
 
 def expected_random_vote_f1(test_positive_rate: float, train_positive_rate: float) -> float:

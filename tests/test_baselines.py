@@ -18,6 +18,15 @@ def test_random_vote_f1_is_close_to_its_analytic_expectation():
   assert skewed['f1'] == pytest.approx(baselines.expected_random_vote_f1(0.5, 0.2), abs=0.015)
 
 
+def test_random_vote_on_a_one_class_split_has_no_roc_auc_and_no_warning():
+  import warnings  # pylint: disable=g-import-not-at-top
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    out = baselines.random_vote(np.ones(10, np.int64), 0.5, num_draws=20)
+  assert np.isnan(out['roc_auc'])
+  assert out['precision'] == pytest.approx(1.0)  # Every positive vote is right.
+
+
 def test_position_majority_vote_rules():
   scores = baselines.position_majority_scores(
       ['a', 'a', 'a', 'b', 'b', 'c'], [1, 1, 0, 0, 1, 0], ['a', 'b', 'c', 'unseen'])
