@@ -124,7 +124,10 @@ def test_encoder_benchmark_reports_every_variant_and_ratio():
                                   'interviews_per_s': 260.0},
                          'torch': {'median_step_s': 0.3, 'words_per_s': 1666.0,
                                    'interviews_per_s': 86.7},
-                         'ratio': 3.0, 'target': 2.0}}
+                         'ours_pipeline': {'median_step_s': 0.2, 'words_per_s': 2500.0,
+                                           'interviews_per_s': 130.0},
+                         'ratio': 3.0, 'pipeline_ratio': 1.5, 'target': 2.0}}
   table = compare_torch.format_table(fake)
   assert 'ours_packed / torch_packed' in table
-  assert '3.00x' in table
+  assert '3.00x (target >= 2x: yes)' in table
+  assert 'its loading: 1.50x (no)' in table
