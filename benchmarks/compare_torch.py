@@ -411,7 +411,7 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
     out[name] = {'total_s': total, 'median_step_s': statistics.median(times),
                  'words_per_s': words / total, 'interviews_per_s': interviews / total}
   total = statistics.median(pipeline_s)
-  out['ours_pipeline'] = {'total_s': total, 'median_step_s': total / len(batches),
+  out['ours_pipeline'] = {'total_s': total, 'mean_step_s': total / len(batches),
                           'words_per_s': words / total, 'interviews_per_s': interviews / total,
                           'passes_s': pipeline_s}
   out['ratio'] = out['ours']['words_per_s'] / out['torch']['words_per_s']
@@ -520,7 +520,8 @@ def format_table(results: Mapping[str, Any]) -> str:
                       ('ours', 'ours HireNet (packed rows)'),
                       ('ours_pipeline', 'ours, fed by the input pipeline (mean)')):
     v = e2e[name]
-    rows.append((label, f'{1000 * v["median_step_s"]:.0f}', f'{v["words_per_s"]:,.0f}',
+    step_s = v['mean_step_s'] if name == 'ours_pipeline' else v['median_step_s']
+    rows.append((label, f'{1000 * step_s:.0f}', f'{v["words_per_s"]:,.0f}',
                  f'{v["interviews_per_s"]:.1f}'))
   lines += _table(rows)
   met = lambda ratio: 'yes' if ratio >= e2e['target'] else 'no'

@@ -124,10 +124,25 @@ def test_encoder_benchmark_reports_every_variant_and_ratio():
                                   'interviews_per_s': 260.0},
                          'torch': {'median_step_s': 0.3, 'words_per_s': 1666.0,
                                    'interviews_per_s': 86.7},
-                         'ours_pipeline': {'median_step_s': 0.2, 'words_per_s': 2500.0,
+                         'ours_pipeline': {'mean_step_s': 0.2, 'words_per_s': 2500.0,
                                            'interviews_per_s': 130.0},
                          'ratio': 3.0, 'pipeline_ratio': 1.5, 'target': 2.0}}
   table = compare_torch.format_table(fake)
   assert 'ours_packed / torch_packed' in table
   assert '3.00x (target >= 2x: yes)' in table
   assert 'its loading: 1.50x (no)' in table
+
+
+def test_end_to_end_benchmark_times_ours_preloaded_and_pipeline_fed_against_torch(tmp_path):
+  from test_train_e2e import tiny_config, tiny_data  # pylint: disable=g-import-not-at-top
+  _, data_dir = tiny_data()
+  config = tiny_config(data_dir)
+  out = compare_torch.end_to_end_benchmark(config, prepared_cache_dir=str(tmp_path),
+                                           batch_size=config.batch_size, num_batches=2)
+  assert out['num_batches'] == 2 and out['valid_words'] > 0
+  for name in ('ours', 'torch', 'ours_pipeline'):
+    assert out[name]['words_per_s'] == pytest.approx(out['valid_words'] / out[name]['total_s'])
+  assert len(out['ours_pipeline']['passes_s']) == 3
+  assert out['ours_pipeline']['total_s'] == sorted(out['ours_pipeline']['passes_s'])[1]
+  assert out['pipeline_ratio'] == pytest.approx(
+      out['ours_pipeline']['words_per_s'] / out['torch']['words_per_s'])
