@@ -59,6 +59,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from benchmarks import training
 from hirenet_jax import packing
 
 ENCODER_ANSWERS = 160  # N answers (a batch of 32 interviews of 5 answers).
@@ -394,8 +395,7 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
     start = time.perf_counter()
     fed = data.batches('train', batch_size=batch_size, epoch=0, shuffle=True)
     for i, batch in enumerate(itertools.islice(fed, len(batches))):
-      if not np.array_equal(batch['index'], batches[i]['index']):
-        raise RuntimeError(f'batch {i} differs between epochs of the same plan')
+      training.check_replayed(batch, batches[i], i)
       state, metrics = steps.train(state, sharding.step_input(batch, mesh), rng)
       jax.block_until_ready((state, metrics))
     pipeline_s.append(time.perf_counter() - start)

@@ -210,8 +210,7 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
         jax.block_until_ready(state)
         seconds[way] = seconds.get(way, 0.0) + time.perf_counter() - start
         for i, batch in enumerate(loaded):  # Both ways must run the same batches.
-          if not np.array_equal(batch['index'], host[first + i]['index']):
-            raise RuntimeError(f'batch {first + i} differs between epochs of the same plan')
+          check_replayed(batch, host[first + i], first + i)
       real_s += seconds['real']
       cached_s += seconds['cached']
       chunk_ratios.append(seconds['cached'] / seconds['real'])
@@ -236,6 +235,13 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
       'pipeline_interviews_per_s': interviews / real_s,
       'pipeline_valid_steps_per_s': valid / real_s,
   }
+
+
+def check_replayed(batch: dict, expected: dict, position: int) -> None:
+  """Raises if a batch of a remade epoch is not the one timed the other way: an epoch
+  made again from the same plan must hold the same interviews."""
+  if not np.array_equal(batch['index'], expected['index']):
+    raise RuntimeError(f'batch {position} differs between epochs of the same plan')
 
 
 def _take(batches, n):

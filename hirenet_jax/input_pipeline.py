@@ -51,14 +51,22 @@ def _load_meta_cached(path: str, mtime_ns: int) -> dict:
     return json.load(f)
 
 
-def load_meta(data_dir: str, modality: str) -> dict:
-  """The dataset's meta.json (do not mutate: it is cached)."""
-  path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
-  if not os.path.exists(path):
+def _meta_version(data_dir: str, modality: str) -> tuple[str, int]:
+  """(absolute path, modification time in ns) of the dataset's meta.json: what the
+  caches of meta, epoch plans and record tables are keyed by (a rebuild changes it)."""
+  path = os.path.abspath(os.path.join(assets_dir(data_dir, modality), 'meta.json'))
+  try:
+    return path, os.stat(path).st_mtime_ns
+  except FileNotFoundError:
     raise FileNotFoundError(
         f'{path} not found: build the dataset first with '
-        f'`python -m data_prep.build --modality={modality} --data_dir={data_dir} ...`')
-  return _load_meta_cached(path, os.stat(path).st_mtime_ns)
+        f'`python -m data_prep.build --modality={modality} --data_dir={data_dir} ...`'
+    ) from None
+
+
+def load_meta(data_dir: str, modality: str) -> dict:
+  """The dataset's meta.json (do not mutate: it is cached)."""
+  return _load_meta_cached(*_meta_version(data_dir, modality))
 
 
 def load_embeddings(data_dir: str, modality: str) -> np.ndarray:
@@ -374,16 +382,16 @@ _ALIGNMENT = 64
 def _aligned_empty(specs: dict[str, tuple[tuple[int, ...], type]]) -> dict[str, np.ndarray]:
   """Uninitialised C-contiguous arrays {key: (shape, dtype)}, each starting on an
   `_ALIGNMENT`-byte boundary, carved from one allocation."""
-  offsets, total = {}, 0
+  sizes = {key: math.prod(shape) * np.dtype(dtype).itemsize
+           for key, (shape, dtype) in specs.items()}
+  arena = np.empty(sum(-(-n // _ALIGNMENT) * _ALIGNMENT for n in sizes.values())
+                   + _ALIGNMENT, np.uint8)
+  start = -arena.ctypes.data % _ALIGNMENT
+  out = {}
   for key, (shape, dtype) in specs.items():
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    offsets[key] = (total, nbytes)
-    total += -(-nbytes // _ALIGNMENT) * _ALIGNMENT
-  arena = np.empty(total + _ALIGNMENT, np.uint8)
-  base = -arena.ctypes.data % _ALIGNMENT
-  return {key: arena[base + start:base + start + nbytes].view(dtype).reshape(shape)
-          for key, ((shape, dtype), (start, nbytes)) in zip(
-              specs.keys(), zip(specs.values(), offsets.values()))}
+    out[key] = arena[start:start + sizes[key]].view(dtype).reshape(shape)
+    start += -(-sizes[key] // _ALIGNMENT) * _ALIGNMENT
+  return out
 
 
 # Per (dataset, split) that fits the cache budget: (meta.json mtime, its _RecordTable).
@@ -398,8 +406,7 @@ def _record_cache(data_dir: str, modality: str, split: str, cache_mb: float,
   if steps * max(feature_dim, 1) * 4 > cache_mb * 2**20:
     return None
   key = (os.path.abspath(dataset_dir(data_dir, modality)), split)
-  meta_path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
-  stamp = os.stat(meta_path).st_mtime_ns if os.path.exists(meta_path) else 0
+  stamp = _meta_version(data_dir, modality)[1]
   if key not in _RECORD_CACHES or _RECORD_CACHES[key][0] != stamp:
     # New, or the dataset was rebuilt.
     _RECORD_CACHES[key] = (stamp, _RecordTable(lengths, feature_dim, layout))
@@ -473,14 +480,14 @@ class _RecordTable:
     self.answers = np.zeros((self.padding + 1,) + d, np.float32 if d else np.int32)
     self.rows = np.zeros((len(lengths), max(sl.stop for sl in layout.values())), np.int32)
     self.filled = np.zeros(len(lengths), bool)
-    self._layout = layout
+    self.layout = layout
     questions = layout['questions']
     self._max_question_length = (questions.stop - questions.start) // num_questions
 
   def fill(self, ids: Sequence[int], records: Sequence[dict], names: Sequence[str]) -> None:
     """Writes decoded `records` into rows `ids`; `names` name them in errors."""
     for i, rec, name in zip(ids, records, names):
-      row = _fixed_row(rec, self._layout, self._max_question_length, name=name)
+      row = _fixed_row(rec, self.layout, self._max_question_length, name=name)
       lengths = np.asarray(rec['answer_lengths'], np.int64).reshape(-1)
       answers = np.asarray(rec['answers'])
       want = self.lengths[i]
@@ -511,11 +518,10 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, table: _RecordTable
   row of zeros (`packing.tiled_sources`); their segment ids in one repeat. (One copy per
   answer cost ~2 ms per video batch.)
   """
-  b, q, lq = out['questions'].shape
-  layout = _fixed_layout(q, lq, out['job_title'].shape[1])
+  b, q = out['answer_lengths'].shape
   fixed = np.zeros((b, table.rows.shape[1]), np.int32)
   fixed[rows] = table.rows[ids]
-  for key, columns in layout.items():  # Padding rows get zeros.
+  for key, columns in table.layout.items():  # Padding rows get zeros.
     out[key][...] = fixed[:, columns].reshape(out[key].shape)
   lengths_NxQ = table.lengths[ids]
   present = lengths_NxQ > 0
@@ -565,9 +571,8 @@ def epoch_plan(data_dir: str, modality: str, split: str, *, batch_size: int,
   if split not in meta['lengths']:
     raise ValueError(f'unknown split {split!r}; the dataset has {list(meta["lengths"])}')
   layout = packing_layout(meta, batch_size=batch_size, groups=groups, **layout_kwargs)
-  meta_path = os.path.abspath(os.path.join(assets_dir(data_dir, modality), 'meta.json'))
-  key = (meta_path, os.stat(meta_path).st_mtime_ns, split, layout, batch_size, seed,
-         epoch, shuffle, groups)
+  key = (*_meta_version(data_dir, modality), split, layout, batch_size, seed, epoch,
+         shuffle, groups)
   plan = _PLANS.get(key)
   if plan is None:
     plan = batch_plan(meta['lengths'][split], layout, batch_size=batch_size,
