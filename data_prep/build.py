@@ -37,23 +37,20 @@ from data_prep.errors import FeatureError
 from data_prep.errors import Problem
 from data_prep.errors import ProblemLog
 from data_prep.errors import write_manifest
+from hirenet_jax import dataset_spec
+from hirenet_jax.dataset_spec import assets_dir
+from hirenet_jax.dataset_spec import dataset_dir
+from hirenet_jax.dataset_spec import SPLITS
 
 FORMAT_VERSION = 1  # Bump when the written format or the preprocessing changes.
 MANIFEST = 'excluded_manifest.csv'
-SPLITS = splits_lib.SPLITS
 
 
-def dataset_dir(data_dir: str, modality: str) -> str:
-  return os.path.join(data_dir, tfds_builder.NAME, modality, tfds_builder.VERSION)
-
-
-def assets_dir(data_dir: str, modality: str) -> str:
-  return os.path.join(data_dir, 'assets', modality)
 
 
 def _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings):
-  if modality not in corpus_lib.MODALITIES:
-    raise ValueError(f'modality must be one of {corpus_lib.MODALITIES}, got {modality!r}')
+  if modality not in dataset_spec.MODALITIES:
+    raise ValueError(f'modality must be one of {dataset_spec.MODALITIES}, got {modality!r}')
   if split not in splits_lib.METHODS:
     raise ValueError(f'split must be one of {splits_lib.METHODS}, got {split!r}')
   if on_error not in ('fail', 'skip'):
@@ -603,7 +600,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   flags.DEFINE_string('corpus_dir', None, 'Corpus directory (interviews.jsonl).')
-  flags.DEFINE_enum('modality', None, list(corpus_lib.MODALITIES), 'Modality to build.')
+  flags.DEFINE_enum('modality', None, list(dataset_spec.MODALITIES), 'Modality to build.')
   flags.DEFINE_string('data_dir', None, 'Output TFDS data directory.')
   flags.DEFINE_enum('split', 'by_candidate', list(splits_lib.METHODS),
                     'by_candidate: 80/10/10 stratified; by_position: whole positions.')

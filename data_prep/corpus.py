@@ -14,9 +14,9 @@ from typing import Iterable, Sequence
 
 from data_prep.errors import CorpusError
 from data_prep.errors import Problem
+from hirenet_jax.dataset_spec import MODALITIES
 
 INTERVIEWS_FILE = 'interviews.jsonl'
-MODALITIES = ('text', 'audio', 'video')
 
 # Recruiter decisions (paper, "Dataset"): liked or shortlisted -> hirable vote.
 HIRABLE_DECISIONS = frozenset({'like', 'liked', 'shortlist', 'shortlisted'})

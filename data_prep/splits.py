@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-SPLITS = ('train', 'validation', 'test')
+from hirenet_jax.dataset_spec import SPLITS
+
 FRACTIONS = (0.8, 0.1, 0.1)
 METHODS = ('by_candidate', 'by_position')
 

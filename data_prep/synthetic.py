@@ -34,10 +34,10 @@ from scipy import signal as sp_signal
 import soundfile
 
 from data_prep import video
+from hirenet_jax.dataset_spec import MODALITIES
 
 GENERATOR_VERSION = 2
 SAMPLE_RATE = 16000
-MODALITIES = ('text', 'audio', 'video')
 
 # Events. X and Y carry the cue through their order; Z and W are distractors.
 EVENT_X, EVENT_Y = 'X', 'Y'

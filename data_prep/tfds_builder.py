@@ -18,8 +18,10 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
-NAME = 'hirenet_interviews'
-VERSION = '1.0.0'
+from hirenet_jax import dataset_spec
+
+NAME = dataset_spec.DATASET_NAME
+VERSION = dataset_spec.DATASET_VERSION
 
 
 @dataclasses.dataclass(eq=False)

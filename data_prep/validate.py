@@ -23,6 +23,7 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+from hirenet_jax import dataset_spec
 from data_prep import corpus as corpus_lib
 from data_prep.errors import CorpusError
 from data_prep.errors import FeatureError
@@ -55,7 +56,7 @@ _CHECKS = {'audio': _check_audio, 'video': _check_video}
 
 def _present_modalities(interviews) -> list[str]:
   present = []
-  for modality in corpus_lib.MODALITIES:
+  for modality in dataset_spec.MODALITIES:
     if any(a.source(modality) is not None for i in interviews for a in i.answers):
       present.append(modality)
   return present
@@ -73,8 +74,8 @@ def check_corpus(corpus_dir: str, *, modalities: Sequence[str] | None = None,
   if modalities is None:
     modalities = _present_modalities(interviews)
   for m in modalities:
-    if m not in corpus_lib.MODALITIES:
-      raise ValueError(f'unknown modality {m!r} (expected {corpus_lib.MODALITIES})')
+    if m not in dataset_spec.MODALITIES:
+      raise ValueError(f'unknown modality {m!r} (expected {dataset_spec.MODALITIES})')
   counts = {'candidates_read': len(interviews) + sum(p.record != '-' for p in problems),
             'candidates_valid_json': len(interviews)}
   problems = list(problems)

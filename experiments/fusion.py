@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from hirenet_jax import dataset_spec
 from experiments import common
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/grid', 'Grid directory.')
@@ -52,7 +53,7 @@ def modality_outputs(run_dir: str):
   state, steps, _, config = train_lib.load_for_prediction(run_dir, data, config)
   batch_size = config.eval_batch_size or config.batch_size
   outputs = {}
-  for split in baseline_lib.SPLITS:
+  for split in dataset_spec.SPLITS:
     info = data.record_info(split)
     rows = list(train_lib.predict_batches(
         steps, state, data.batches(split, batch_size=batch_size, epoch=0, shuffle=False)))

@@ -23,8 +23,8 @@ import tensorflow_datasets as tfds
 from hirenet_jax import baselines
 from hirenet_jax import input_pipeline
 from hirenet_jax import metrics
+from hirenet_jax.dataset_spec import SPLITS
 
-SPLITS = ('train', 'validation', 'test')
 BASELINES = ('vote', 'non_sequential', 'bow')
 
 

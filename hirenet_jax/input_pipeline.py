@@ -30,18 +30,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from hirenet_jax import packing
-
-DATASET_NAME = 'hirenet_interviews'
-DATASET_VERSION = '1.0.0'
-SPLITS = ('train', 'validation', 'test')
-
-
-def dataset_dir(data_dir: str, modality: str) -> str:
-  return os.path.join(data_dir, DATASET_NAME, modality, DATASET_VERSION)
-
-
-def assets_dir(data_dir: str, modality: str) -> str:
-  return os.path.join(data_dir, 'assets', modality)
+from hirenet_jax.dataset_spec import assets_dir
+from hirenet_jax.dataset_spec import dataset_dir
+from hirenet_jax.dataset_spec import SPLITS
 
 
 @functools.lru_cache(maxsize=16)

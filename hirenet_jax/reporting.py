@@ -15,6 +15,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from hirenet_jax.dataset_spec import MODALITIES
+
 METRICS = ('precision', 'recall', 'f1')
 VARIANT_ROWS = {'bigru': 'Bidirectional GRU', 'hn_avg': 'HN AVG', 'hn_satt': 'HN SATT',
                 'hirenet': 'HireNet'}
@@ -23,7 +25,6 @@ VOTE_ROWS = {'random_vote': 'Random vote', 'majority_vote': 'Majority vote'}
 FUSION_ROWS = {'early_fusion': 'Early Fusion', 'late_fusion': 'Late Fusion'}
 TABLE3_ROWS = tuple(BASELINE_ROWS.values()) + tuple(VARIANT_ROWS.values())
 TABLE4_ROWS = tuple(VOTE_ROWS.values()) + tuple(FUSION_ROWS.values())
-MODALITIES = ('text', 'audio', 'video')
 MULTIMODAL = 'multimodal'
 
 Stats = dict[str, tuple[float, float, int]]

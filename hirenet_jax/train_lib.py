@@ -39,9 +39,10 @@ from hirenet_jax import metrics as metrics_lib
 from hirenet_jax import models
 from hirenet_jax import packing
 from hirenet_jax import sharding
+from hirenet_jax import dataset_spec
+from hirenet_jax.dataset_spec import MODALITIES
+from hirenet_jax.dataset_spec import SPLITS
 
-MODALITIES = ('text', 'audio', 'video')
-SPLITS = ('train', 'validation', 'test')
 RESULTS_FILE = 'results.json'
 PREDICTIONS_FILE = 'predictions.csv'
 CONFIG_FILE = 'config.json'
@@ -173,7 +174,7 @@ def make_model(config: ml_collections.ConfigDict, meta: Mapping[str, Any]) -> mo
   """The model for `config.model` and the dataset described by `meta`."""
   return models.create_model(
       config.model, vocab_size=int(meta['vocab_size']),
-      features_input=config.modality != 'text', dtype=jnp.dtype(config.dtype))
+      features_input=not dataset_spec.modality(config.modality).words, dtype=jnp.dtype(config.dtype))
 
 
 def make_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:

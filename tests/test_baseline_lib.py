@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from hirenet_jax import dataset_spec
 from hirenet_jax import baseline_lib
 from hirenet_jax import metrics
 
@@ -34,7 +35,7 @@ def test_every_baseline_runs_and_reports_the_shared_metrics(tiny, modality):
   results = baseline_lib.run_baselines(data_dir, modality, seed=0, num_clusters=6,
                                        log=lambda _: None)
   splits = {s: baseline_lib.load_split_answers(data_dir, modality, s)
-            for s in baseline_lib.SPLITS}
+            for s in dataset_spec.SPLITS}
   assert results['num_candidates'] == {s: len(a.candidate_ids) for s, a in splits.items()}
   keys = {'precision', 'recall', 'f1', 'accuracy', 'roc_auc'}
   for name in ('random_vote', 'majority_vote', 'non_sequential', 'bow'):

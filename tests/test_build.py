@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from hirenet_jax import dataset_spec
 from data_prep import audio
 from data_prep import build
 from data_prep import text
@@ -122,13 +123,13 @@ def test_round_trip_corpus_to_batches_preserves_values_and_lengths(
     pytest.skip('data_prep.video is not available')
   raw = _raw_by_id(corpus_dir)
   meta = input_pipeline.load_meta(data_dir, modality)
-  vocab = text.Vocabulary.load(os.path.join(build.assets_dir(data_dir, modality),
+  vocab = text.Vocabulary.load(os.path.join(dataset_spec.assets_dir(data_dir, modality),
                                             'vocab.txt'))
   if modality != 'text':
-    stats = np.load(os.path.join(build.assets_dir(data_dir, modality),
+    stats = np.load(os.path.join(dataset_spec.assets_dir(data_dir, modality),
                                  'feature_stats.npz'))
   seen = 0
-  for split in build.SPLITS:
+  for split in dataset_spec.SPLITS:
     ids = input_pipeline.candidate_ids(data_dir, modality, split)
     for b, row in _rows(_all_batches(data_dir, modality, split)):
       index = int(b['index'][row])
@@ -181,7 +182,7 @@ def test_meta_and_assets_follow_the_contract(built):
   emb = input_pipeline.load_embeddings(data_dir, 'text')
   assert emb.shape == (input_pipeline.load_meta(data_dir, 'text')['vocab_size'], 200)
   assert emb.dtype == np.float32 and not emb[0].any()
-  shards = [f for f in os.listdir(build.dataset_dir(data_dir, 'text'))
+  shards = [f for f in os.listdir(dataset_spec.dataset_dir(data_dir, 'text'))
             if '-train.array_record' in f]
   assert len(shards) == 2
   table = summaries['text']['table2']
@@ -207,7 +208,7 @@ def test_rebuild_with_same_corpus_and_settings_is_skipped(built, corpus_dir):
 
 def test_split_is_the_same_for_every_modality(built):
   data_dir, summaries = built
-  for split in build.SPLITS:
+  for split in dataset_spec.SPLITS:
     ids = {m: input_pipeline.candidate_ids(data_dir, m, split) for m in summaries}
     assert len({tuple(v) for v in ids.values()}) == 1
 
@@ -323,13 +324,13 @@ def test_bad_input_is_skipped_and_listed_in_the_manifest(tmp_path, kind, modalit
   else:  # Only that answer goes, for that modality.
     assert 'c001' in ids and counts['answers_excluded'] == 1
     meta = input_pipeline.load_meta(data_dir, modality)
-    for split in build.SPLITS:
+    for split in dataset_spec.SPLITS:
       if 'c001' in meta['candidate_ids'][split]:
         assert len(meta['lengths'][split][meta['candidate_ids'][split].index('c001')]) == 2
 
 
 def summary_ids(data_dir, modality):
-  return [input_pipeline.candidate_ids(data_dir, modality, s) for s in build.SPLITS]
+  return [input_pipeline.candidate_ids(data_dir, modality, s) for s in dataset_spec.SPLITS]
 
 
 def test_dropped_answer_keeps_its_raw_answer_index(tmp_path):
@@ -338,13 +339,13 @@ def test_dropped_answer_keeps_its_raw_answer_index(tmp_path):
   data_dir = str(tmp_path / 'data')
   build.build_dataset(root, 'audio', data_dir, on_error='skip')
   meta = input_pipeline.load_meta(data_dir, 'audio')
-  split = next(s for s in build.SPLITS if 'c001' in meta['candidate_ids'][s])
+  split = next(s for s in dataset_spec.SPLITS if 'c001' in meta['candidate_ids'][s])
   index = meta['candidate_ids'][split].index('c001')
   batches = list(input_pipeline.make_batches(data_dir, 'audio', split, batch_size=16))
   (b,) = [b for b in batches if index in b['index']]
   row = list(b['index']).index(index)
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  source = tfds.builder_from_directory(build.dataset_dir(data_dir, 'audio')
+  source = tfds.builder_from_directory(dataset_spec.dataset_dir(data_dir, 'audio')
                                        ).as_data_source(split)
   np.testing.assert_array_equal(source[index]['answer_index'], [0, 2])
   assert list(b['answer_lengths'][row] > 0) == [True, True, False]
@@ -435,7 +436,7 @@ def test_featurize_corpus_reuses_the_trained_vocabulary_and_statistics(built, tm
             == input_pipeline.load_vocab(data_dir, modality))
     batches = list(input_pipeline.make_batches(out, modality, 'test', batch_size=4))
     assert sum(b['weight'].sum() for b in batches) == 6
-  stats = [np.load(os.path.join(build.assets_dir(d, 'audio'), 'feature_stats.npz'))
+  stats = [np.load(os.path.join(dataset_spec.assets_dir(d, 'audio'), 'feature_stats.npz'))
            for d in (data_dir, out)]
   np.testing.assert_array_equal(stats[0]['mean'], stats[1]['mean'])
   info = input_pipeline.record_info(out, 'audio', 'test')
@@ -446,8 +447,8 @@ def test_by_position_build_keeps_each_position_in_one_split(corpus_dir, tmp_path
   data_dir = str(tmp_path / 'data')
   build.build_dataset(corpus_dir, 'text', data_dir, split='by_position')
   meta = input_pipeline.load_meta(data_dir, 'text')
-  positions = {s: set(meta['position_ids'][s]) for s in build.SPLITS}
-  assert all(positions[s] for s in build.SPLITS)
+  positions = {s: set(meta['position_ids'][s]) for s in dataset_spec.SPLITS}
+  assert all(positions[s] for s in dataset_spec.SPLITS)
   assert not (positions['train'] & positions['validation'])
   assert not (positions['train'] & positions['test'])
   assert not (positions['validation'] & positions['test'])

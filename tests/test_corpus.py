@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from hirenet_jax import dataset_spec
 from data_prep import corpus
 from data_prep import splits
 from data_prep.errors import CorpusError
@@ -120,7 +121,7 @@ def test_split_by_candidate_is_80_10_10_and_stratified():
   sizes = collections.Counter(assignment.values())
   assert sizes == {'train': 800, 'validation': 100, 'test': 100}
   label_of = dict(zip(ids, labels))
-  for split in splits.SPLITS:
+  for split in dataset_spec.SPLITS:
     members = [c for c, s in assignment.items() if s == split]
     share = sum(label_of[c] for c in members) / len(members)
     assert abs(share - sum(labels) / len(labels)) < 0.01
@@ -142,7 +143,7 @@ def test_split_by_position_holds_out_whole_positions():
     split_of_position[pos].add(assignment[cid])
   assert all(len(s) == 1 for s in split_of_position.values())
   sizes = collections.Counter(assignment.values())
-  assert set(sizes) == set(splits.SPLITS)
+  assert set(sizes) == set(dataset_spec.SPLITS)
   assert abs(sizes['train'] / 600 - 0.8) < 0.05
   assert assignment == splits.split_by_position(ids, positions, seed=0)
 

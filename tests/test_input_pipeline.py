@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from hirenet_jax import dataset_spec
 from data_prep import build
 from hirenet_jax import input_pipeline as ip
 from hirenet_jax import packing
@@ -62,7 +63,7 @@ def test_every_record_appears_exactly_once_per_epoch(data_dir, split, shuffle):
 def _records(data_dir, modality, split):
   import tensorflow_datasets as tfds
   source = tfds.builder_from_directory(
-      ip.dataset_dir(data_dir, modality)).as_data_source(split=split)
+      dataset_spec.dataset_dir(data_dir, modality)).as_data_source(split=split)
   return source.__getitems__(list(range(len(source))))
 
 
@@ -222,7 +223,7 @@ def test_epoch_plans_are_reused_until_the_dataset_changes(data_dir):
   first.clear()  # The caller's list, not the cache's.
   again = plan()
   assert again and plan()[0] is again[0]
-  path = os.path.join(ip.assets_dir(data_dir, 'text'), 'meta.json')
+  path = os.path.join(dataset_spec.assets_dir(data_dir, 'text'), 'meta.json')
   stat = os.stat(path)
   os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))  # As if rebuilt.
   rebuilt = plan()
@@ -255,7 +256,7 @@ def test_assets_are_loadable(data_dir):
   meta = ip.load_meta(data_dir, 'text')
   assert ip.load_embeddings(data_dir, 'text').shape == (meta['vocab_size'], 200)
   assert ip.load_vocab(data_dir, 'text')[:2] == ['<pad>', '<unk>']
-  num = sum(len(ip.candidate_ids(data_dir, 'text', s)) for s in ip.SPLITS)
+  num = sum(len(ip.candidate_ids(data_dir, 'text', s)) for s in dataset_spec.SPLITS)
   assert num == NUM_CANDIDATES
 
 

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 import pytest
 
+from hirenet_jax import dataset_spec
 from hirenet_jax import packing
 from hirenet_jax import sharding
 from hirenet_jax import train_lib
@@ -32,7 +33,7 @@ class FakeData:
     self.meta = {'vocab_size': VOCAB, 'embedding_dim': EMBED, 'feature_dim': 0,
                  'candidate_ids': {}}
     self._records = {}
-    for split, n in zip(train_lib.SPLITS, num_candidates):
+    for split, n in zip(dataset_spec.SPLITS, num_candidates):
       labels = rng.integers(0, 2, n)
       lengths = rng.integers(1, T + 1, (n, Q))
       lengths[:, -1] *= rng.integers(0, 2, n)  # Some candidates answered 2 questions.
