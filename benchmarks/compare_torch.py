@@ -338,17 +338,18 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
   """
   import jax
 
-  from experiments import common
+  from data_prep import datasets
   from hirenet_jax import sharding
-  from hirenet_jax import train_lib
+  from hirenet_jax import input_pipeline
+  from hirenet_jax import steps as steps_lib
 
   if config.modality != 'text' or config.model.variant != 'hirenet':
     raise ValueError('the torch comparison needs --modality=text --variant=hirenet, got '
                      f'{config.modality} / {config.model.variant}')
   config = copy.deepcopy(config)
   config.batch_size = batch_size
-  data_dir = common.prepare_data(config, prepared_cache_dir)
-  data = train_lib.PreparedDataset.from_config(config, data_dir)
+  data_dir = datasets.prepare(config, prepared_cache_dir)
+  data = input_pipeline.PreparedDataset.from_config(config, data_dir)
   batches = []
   for batch in data.batches('train', batch_size=batch_size, epoch=0, shuffle=True):
     batches.append(batch)
@@ -357,10 +358,10 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
 
   mesh = sharding.make_mesh()
   sharding.check_batch_size(batch_size, mesh)
-  model = train_lib.make_model(config, data.meta)
-  state = train_lib.create_train_state(config, model, batches[0], total_steps=len(batches),
+  model = steps_lib.make_model(config, data.meta)
+  state = steps_lib.create_train_state(config, model, batches[0], total_steps=len(batches),
                                        embeddings=data.embeddings(), mesh=mesh)
-  steps = train_lib.make_steps(mesh, config.matmul_precision)
+  steps = steps_lib.make_steps(mesh, config.matmul_precision)
   rng = sharding.replicate(np.asarray(jax.random.PRNGKey(config.seed)), mesh)
   ours_batches = [sharding.shard_batch(b, mesh) for b in batches]
   table = data.embeddings()

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from experiments import common
+from data_prep import datasets
 from hirenet_jax import packing
 
 # Paper shapes: (time steps, feature dim); text has token ids, D = 0.
@@ -93,10 +93,10 @@ def compile_and_measure(jitted, *args) -> tuple[float, int | None]:
 def _setup(config):
   import jax
   from hirenet_jax import sharding
-  from hirenet_jax import train_lib
+  from hirenet_jax import steps as steps_lib
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.batch_size, mesh)
-  return mesh, train_lib.make_steps(mesh, config.matmul_precision), sharding.replicate(
+  return mesh, steps_lib.make_steps(mesh, config.matmul_precision), sharding.replicate(
       np.asarray(jax.random.PRNGKey(0)), mesh)
 
 
@@ -105,14 +105,14 @@ def run(config, *, num_steps: int, questions: int, vocab_size: int,
   """Compiles and times the train and eval steps on a paper-shape batch."""
   import jax
   from hirenet_jax import sharding
-  from hirenet_jax import train_lib
-  train_lib.check_config(config)
+  from hirenet_jax import steps as steps_lib
+  steps_lib.check_config(config)
   batch = synthetic_batch(config.modality, config.batch_size, questions, vocab_size,
                           width_factor=config.get('row_width_factor', packing.DEFAULT_WIDTH_FACTOR),
                           time_steps=time_steps)
   mesh, steps, rng = _setup(config)
-  model = train_lib.make_model(config, {'vocab_size': vocab_size})
-  state = train_lib.create_train_state(config, model, batch, total_steps=1000, mesh=mesh)
+  model = steps_lib.make_model(config, {'vocab_size': vocab_size})
+  state = steps_lib.create_train_state(config, model, batch, total_steps=1000, mesh=mesh)
   global_batch = sharding.shard_batch(batch, mesh)
   compile_s, program_bytes = compile_and_measure(steps.train, state, global_batch, rng)
 
@@ -165,9 +165,10 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
   """
   import jax
   from hirenet_jax import sharding
-  from hirenet_jax import train_lib
-  data_dir = common.prepare_data(config, prepared_cache_dir)
-  data = train_lib.PreparedDataset.from_config(config, data_dir)
+  from hirenet_jax import input_pipeline
+  from hirenet_jax import steps as steps_lib
+  data_dir = datasets.prepare(config, prepared_cache_dir)
+  data = input_pipeline.PreparedDataset.from_config(config, data_dir)
   batches = data.batches('train', batch_size=config.batch_size, epoch=0, shuffle=True)
   n = len(batches) if max_batches <= 0 else min(max_batches, len(batches))
   start = time.perf_counter()
@@ -175,8 +176,8 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
   cold_load_s = time.perf_counter() - start
   by_shape = {b['answers'].shape: b for b in host}
   mesh, steps, rng = _setup(config)
-  model = train_lib.make_model(config, data.meta)
-  state = train_lib.create_train_state(config, model, host[0], total_steps=1000, mesh=mesh)
+  model = steps_lib.make_model(config, data.meta)
+  state = steps_lib.create_train_state(config, model, host[0], total_steps=1000, mesh=mesh)
   for shape_batch in by_shape.values():  # As training feeds them: one program per shape.
     state, _ = jax.block_until_ready(
         steps.train(state, sharding.step_input(shape_batch, mesh), rng))

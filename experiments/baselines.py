@@ -31,9 +31,6 @@ _BASELINES = flags.DEFINE_list('baselines', ['vote', 'non_sequential', 'bow'],
                                'Which baselines to run.')
 _NUM_CLUSTERS = flags.DEFINE_integer('num_clusters', 100, 'Bag-of-*-Words codebook size.')
 _WORKERS = flags.DEFINE_integer('workers', None, 'Processes for openSMILE (default: all).')
-_DATA_CACHE = flags.DEFINE_string(
-    'prepared_cache_dir', os.path.expanduser('~/.cache/hirenet_jax/datasets'),
-    'Where datasets built from --corpus_dir (or the default corpus) are cached.')
 
 RESULTS_FILE = 'results.json'
 
@@ -84,28 +81,22 @@ def format_table(results: dict) -> str:
   return '\n'.join(lines)
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+def main():
   from experiments.configs import default
   from hirenet_jax import baseline_lib
   from hirenet_jax import input_pipeline
   config = default.get_config()
   common.apply_shorthands(config, modality=_MODALITY.value, seed=_SEED.value,
                           corpus_dir=_CORPUS_DIR.value, data_dir=_DATA_DIR.value)
-  try:
-    data_dir = common.prepare_data(config, _DATA_CACHE.value)
-    corpus_dir = input_pipeline.load_meta(data_dir, config.modality).get('corpus_dir')
-    functionals = None
-    if config.modality == 'audio' and corpus_dir and os.path.isdir(corpus_dir):
-      functionals = audio_functionals_fn(corpus_dir, _WORKERS.value)
-    results = baseline_lib.run_baselines(
-        data_dir, config.modality, seed=config.seed, num_clusters=_NUM_CLUSTERS.value,
-        which=_BASELINES.value, audio_functionals=functionals,
-        log=lambda msg: print(msg, flush=True))
-  except (common.CommandError, ValueError, FileNotFoundError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  data_dir = common.prepare_data(config)
+  corpus_dir = input_pipeline.load_meta(data_dir, config.modality).get('corpus_dir')
+  functionals = None
+  if config.modality == 'audio' and corpus_dir and os.path.isdir(corpus_dir):
+    functionals = audio_functionals_fn(corpus_dir, _WORKERS.value)
+  results = baseline_lib.run_baselines(
+      data_dir, config.modality, seed=config.seed, num_clusters=_NUM_CLUSTERS.value,
+      which=_BASELINES.value, audio_functionals=functionals,
+      log=lambda msg: print(msg, flush=True))
   workdir = _WORKDIR.value or os.path.join(
       'workdirs', f'baselines_{config.modality}_s{config.seed}')
   os.makedirs(workdir, exist_ok=True)
@@ -116,4 +107,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(common.entry_point(main, extra_errors=(ValueError,)))

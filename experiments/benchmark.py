@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -52,46 +51,37 @@ _COMPARE_TORCH = flags.DEFINE_bool('compare_torch', False, 'Also run the side-by
                                    'PyTorch comparison (benchmarks/compare_torch.py).')
 _OUTPUT = flags.DEFINE_string('output', None,
                               'JSON file; default benchmarks/results/{modality}_{variant}.json.')
-_CACHE_DIR = flags.DEFINE_string('jax_cache_dir', '', 'XLA compilation cache ("" = off, '
-                                 'so the compile time is real).')
-_DATA_CACHE = flags.DEFINE_string('prepared_cache_dir',
-                                  os.path.expanduser('~/.cache/hirenet_jax/datasets'),
-                                  'Where the default corpus datasets are cached.')
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  common.setup_jax(_CACHE_DIR.value)
-  from hirenet_jax import train_lib
+# Compilation is part of what is measured: no persistent cache unless asked for.
+flags.FLAGS.set_default('jax_cache_dir', '')
+
+
+def main():
   config = _CONFIG.value
-  try:
-    common.apply_shorthands(config, modality=_MODALITY.value, variant=_VARIANT.value)
-    lengths = [int(t) for t in _TIME_STEPS.value] or [None]
-    runs = []
-    for t in lengths:
-      runs.append(training.run(config, num_steps=_NUM_STEPS.value,
-                               questions=_QUESTIONS.value, vocab_size=_VOCAB.value,
-                               time_steps=t))
-      print(training.format_table(runs[-1]), end='\n\n', flush=True)
-    results = dict(runs[-1])
-    if len(runs) > 1:
-      results['scaling'] = runs
-      print(training.format_scaling(runs), end='\n\n')
-    if _PIPELINE.value:
-      results['pipeline'] = training.pipeline(config, _DATA_CACHE.value,
-                                              max_batches=_PIPELINE_BATCHES.value)
-      print(training.format_pipeline(results['pipeline']), end='\n\n', flush=True)
-    if _COMPARE_TORCH.value:
-      from benchmarks import compare_torch  # pylint: disable=g-import-not-at-top
-      try:  # torch is imported only in compare_torch's worker process.
-        results['compare_torch'] = compare_torch.run(
-            config, num_steps=_NUM_STEPS.value, prepared_cache_dir=_DATA_CACHE.value)
-      except ImportError as e:
-        raise common.CommandError(f'--compare_torch needs torch ({e})') from None
-      print(compare_torch.format_table(results['compare_torch']), end='\n\n')
-  except (common.CommandError, train_lib.ConfigError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  common.apply_shorthands(config, modality=_MODALITY.value, variant=_VARIANT.value)
+  lengths = [int(t) for t in _TIME_STEPS.value] or [None]
+  runs = []
+  for t in lengths:
+    runs.append(training.run(config, num_steps=_NUM_STEPS.value,
+                             questions=_QUESTIONS.value, vocab_size=_VOCAB.value,
+                             time_steps=t))
+    print(training.format_table(runs[-1]), end='\n\n', flush=True)
+  results = dict(runs[-1])
+  if len(runs) > 1:
+    results['scaling'] = runs
+    print(training.format_scaling(runs), end='\n\n')
+  if _PIPELINE.value:
+    results['pipeline'] = training.pipeline(config, common.PREPARED_CACHE_DIR.value,
+                                            max_batches=_PIPELINE_BATCHES.value)
+    print(training.format_pipeline(results['pipeline']), end='\n\n', flush=True)
+  if _COMPARE_TORCH.value:
+    from benchmarks import compare_torch  # pylint: disable=g-import-not-at-top
+    try:  # torch is imported only in compare_torch's worker process.
+      results['compare_torch'] = compare_torch.run(
+          config, num_steps=_NUM_STEPS.value, prepared_cache_dir=common.PREPARED_CACHE_DIR.value)
+    except ImportError as e:
+      raise common.CommandError(f'--compare_torch needs torch ({e})') from None
+    print(compare_torch.format_table(results['compare_torch']), end='\n\n')
   output = _OUTPUT.value or os.path.join(
       'benchmarks', 'results', f'{config.modality}_{config.model.variant}.json')
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
@@ -101,4 +91,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(common.entry_point(main, extra_errors=(ValueError,)))

@@ -1,16 +1,37 @@
-"""Helpers shared by the entry points (no flags here: each entry point defines its own)."""
+"""What every entry point shares: the cache flags, start-up (terminal, host allocator,
+compilation cache, multi-host), one-line user errors, and wiring data_prep to the library.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+import sys
+from typing import Callable
 
+from absl import app
+from absl import flags
 from absl import logging
+
+CACHE_ROOT = os.path.expanduser('~/.cache/hirenet_jax')
+
+JAX_CACHE_DIR = flags.DEFINE_string(
+    'jax_cache_dir', os.path.join(CACHE_ROOT, 'xla'),
+    'Persistent XLA compilation cache ("" = off): repeated runs skip compilation.')
+PREPARED_CACHE_DIR = flags.DEFINE_string(
+    'prepared_cache_dir', os.path.join(CACHE_ROOT, 'datasets'),
+    'Where datasets built from --corpus_dir (or the default corpus) are cached.')
 
 
 class CommandError(Exception):
   """A one-line error for the user (bad flags, corpus or dataset)."""
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+  """Exceptions whose message is meant for the user: printed on one line, exit 1."""
+  from data_prep.datasets import PrepareError  # pylint: disable=g-import-not-at-top
+  from data_prep.errors import CorpusError  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  return (CommandError, ConfigError, CorpusError, PrepareError, FileNotFoundError)
 
 
 def setup_jax(cache_dir: str, multihost: bool = False, coordinator: str | None = None,
@@ -18,23 +39,48 @@ def setup_jax(cache_dir: str, multihost: bool = False, coordinator: str | None =
   """Host allocator, compilation cache and, for multi-host runs, jax.distributed.initialize.
 
   The allocator setting (hirenet_jax/host_memory.py) stops XLA:CPU from page-faulting
-  its buffers every step (paper-shape text step 77.6 -> 59.1 ms); it is skipped when the
-  environment sets HIRENET_SYSTEM_MALLOC=1.
+  its buffers every step; it is skipped when the environment sets HIRENET_SYSTEM_MALLOC=1.
   """
-  from hirenet_jax import host_memory
+  from hirenet_jax import host_memory  # pylint: disable=g-import-not-at-top
   if host_memory.opted_out():
     logging.info('Host allocator: glibc defaults (%s is set).', host_memory.OPT_OUT_ENV)
   elif host_memory.keep_freed_memory():
     logging.info('Host allocator: %s.', host_memory.describe())
-  import jax
-  from hirenet_jax import logging_utils
+  import jax  # pylint: disable=g-import-not-at-top
+  from hirenet_jax import logging_utils  # pylint: disable=g-import-not-at-top
   logging_utils.quiet_third_party_logs()
   if cache_dir:
     jax.config.update('jax_compilation_cache_dir', cache_dir)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
   if multihost:
-    from hirenet_jax import sharding
+    from hirenet_jax import sharding  # pylint: disable=g-import-not-at-top
     sharding.initialize_multihost(coordinator, num_processes, process_id)
+
+
+def entry_point(main: Callable[[], None], *,
+                extra_errors: tuple[type[BaseException], ...] = (),
+                **setup_kwargs) -> Callable[[list[str]], None]:
+  """Wraps an entry point's `main()` for `app.run`: refuses stray arguments, sets up the
+  terminal and JAX, and turns user errors into one `error: ...` line and exit status 1.
+
+  `extra_errors` are further exceptions reported that way (e.g. ValueError where the
+  command's data checks raise it); `setup_kwargs` go to `setup_jax` (multi-host flags),
+  evaluated after flag parsing when given as callables.
+  """
+  def run(argv: list[str]) -> None:
+    if len(argv) > 1:
+      raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+    from hirenet_jax import logging_utils  # pylint: disable=g-import-not-at-top
+    if hasattr(logging_utils, 'configure_terminal'):
+      logging_utils.configure_terminal(flags.FLAGS.verbosity)
+    kwargs = {k: v() if callable(v) else v for k, v in setup_kwargs.items()}
+    setup_jax(JAX_CACHE_DIR.value, **kwargs)
+    try:
+      main()
+    except user_errors() + extra_errors as e:
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(1)
+  return run
 
 
 def apply_shorthands(config, *, modality=None, variant=None, seed=None, corpus_dir=None,
@@ -52,49 +98,12 @@ def apply_shorthands(config, *, modality=None, variant=None, seed=None, corpus_d
     config.data_dir = data_dir
 
 
-def prepare_data(config, prepared_cache_dir: str) -> str:
-  """The prepared dataset directory for `config`, building it if needed.
-
-  `config.data_dir` wins; otherwise `config.corpus_dir` (or the default synthetic corpus)
-  is built once into `prepared_cache_dir`. Multi-host: process 0 builds, the others wait.
-  """
-  import jax
-  from hirenet_jax import train_lib
-  train_lib.check_config(config)
-  if config.data_dir:
-    return config.data_dir
-  from data_prep import build
-  from data_prep import synthetic
-  from data_prep.errors import CorpusError
-  corpus_dir = config.corpus_dir
-  is_chief = jax.process_index() == 0
-  if not corpus_dir:
-    corpus_dir = synthetic.default_cache_dir()
-    if is_chief:
-      synthetic.ensure_default_corpus([config.modality])
-  corpus_dir = os.path.abspath(corpus_dir)
-  if not os.path.exists(os.path.join(corpus_dir, 'interviews.jsonl')) and is_chief:
-    raise CommandError(f'{corpus_dir} is not a corpus (no interviews.jsonl)')
-  key = hashlib.sha1(f'{corpus_dir}|{config.split}'.encode()).hexdigest()[:12]
-  data_dir = os.path.join(prepared_cache_dir, f'{os.path.basename(corpus_dir)}_{key}')
-  if is_chief:
-    try:
-      try:
-        build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
-                            overwrite=False)
-      except FileExistsError:
-        # Our own cache, built from an older state of the corpus (e.g. the default
-        # corpus gained its audio files since): rebuild it in place.
-        logging.warning('the cached %s dataset in %s is stale; rebuilding it',
-                        config.modality, data_dir)
-        build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
-                            overwrite=True)
-    except (CorpusError, ValueError) as e:
-      raise CommandError(f'cannot prepare the {config.modality} data of {corpus_dir}: {e}')
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-    multihost_utils.sync_global_devices('hirenet_prepare_data')
-  return data_dir
+def prepare_data(config) -> str:
+  """The prepared dataset of `config` (checked first), built into the cache if needed."""
+  from data_prep import datasets  # pylint: disable=g-import-not-at-top
+  from hirenet_jax import steps  # pylint: disable=g-import-not-at-top
+  steps.check_config(config)
+  return datasets.prepare(config, PREPARED_CACHE_DIR.value)
 
 
 def default_workdir(config) -> str:
@@ -113,60 +122,11 @@ def format_results(results: dict) -> str:
   return '\n'.join(lines)
 
 
-def _sources(config, corpus_dir: str | None, scratch: str):
-  """(data_dir, splits) holding the corpus featurised like the training data."""
-  from hirenet_jax import input_pipeline
-  meta = input_pipeline.load_meta(config.data_dir, config.modality)
-  trained_on = os.path.abspath(meta.get('corpus_dir') or '')
-  if corpus_dir is None or os.path.abspath(corpus_dir) == trained_on:
-    return config.data_dir, ('train', 'validation', 'test')
-  from data_prep import build
-  featurise = getattr(build, 'featurize_corpus', None)
-  if featurise is None:
-    raise CommandError(
-        'this version of data_prep cannot featurise a new corpus with an existing '
-        'dataset\'s vocabulary (data_prep.build.featurize_corpus is missing)')
-  out_dir = os.path.join(scratch, 'data')
-  info = featurise(corpus_dir, config.modality, config.data_dir, out_dir)
-  return out_dir, tuple(info.get('splits', ('test',)) if isinstance(info, dict) else ('test',))
-
-
 def score_corpus(workdir: str, corpus_dir: str | None, scratch: str):
-  """Scores a corpus with a run's selected checkpoint.
-
-  Returns (config, meta of the featurised data, rows): one row per candidate with
-  candidate_id, position_id, label, split, score, hirable, threshold,
-  question_attention, answer_attention and answer_index (see the module docstring).
-  """
-  import ml_collections
-  from hirenet_jax import train_lib
-  config_path = os.path.join(workdir, train_lib.CONFIG_FILE)
-  if not os.path.exists(config_path):
-    raise CommandError(f'{workdir} is not a training run (no {config_path})')
-  with open(config_path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  data_dir, splits = _sources(config, corpus_dir, scratch)
-  data = train_lib.PreparedDataset.from_config(config, data_dir)
-  state, steps, threshold, config = train_lib.load_for_prediction(workdir, data, config)
-  batch_size = config.eval_batch_size or config.batch_size
-  rows = []
-  for split in splits:
-    if data.num_records(split) == 0:
-      continue
-    info = data.record_info(split)
-    batches = data.batches(split, batch_size=batch_size, epoch=0, shuffle=False)
-    for row in train_lib.predict_batches(steps, state, batches):
-      i = row['index']
-      rows.append({
-          'candidate_id': info['candidate_id'][i],
-          'position_id': info['position_id'][i],
-          'label': info['label'][i],
-          'split': split,
-          'score': row['score'],
-          'hirable': row['score'] >= threshold,
-          'threshold': threshold,
-          'question_attention': row['question_attention'],
-          'answer_attention': row['answer_attention'],
-          'answer_index': [info['answer_index'][i][q] for q in row['answer_slots']],
-      })
-  return config, data.meta, rows
+  """A run's selected checkpoint applied to a corpus (default: the run's own), featurised
+  like its training data: (config, meta, rows) as `scoring.score_dataset` returns them."""
+  from data_prep import datasets  # pylint: disable=g-import-not-at-top
+  from hirenet_jax import scoring  # pylint: disable=g-import-not-at-top
+  config = scoring.load_run_config(workdir)
+  data_dir, splits = datasets.featurize_for_run(config, corpus_dir, scratch)
+  return scoring.score_dataset(workdir, data_dir, splits, config)

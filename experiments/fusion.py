@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -31,9 +30,6 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Which seed\'s runs to fuse.')
 _VARIANT = flags.DEFINE_enum('variant', 'hirenet', ['hn_avg', 'hn_satt', 'hirenet'],
                              'Which (hierarchical) variant to fuse.')
 _MODALITIES = flags.DEFINE_list('modalities', ['text', 'audio', 'video'], 'Modalities.')
-_CACHE_DIR = flags.DEFINE_string('jax_cache_dir',
-                                 os.path.expanduser('~/.cache/hirenet_jax/xla'),
-                                 'Persistent XLA compilation cache ("" = off).')
 
 RESULTS_FILE = 'results.json'
 
@@ -42,20 +38,22 @@ def modality_outputs(run_dir: str):
   """{split: ModalityOutputs} of one finished run's selected checkpoint."""
   import ml_collections
   from hirenet_jax import baseline_lib
+  from hirenet_jax import input_pipeline
+  from hirenet_jax import scoring
   from hirenet_jax import train_lib
-  config_path = os.path.join(run_dir, train_lib.CONFIG_FILE)
+  config_path = os.path.join(run_dir, scoring.CONFIG_FILE)
   if not os.path.exists(os.path.join(run_dir, train_lib.RESULTS_FILE)):
     raise common.CommandError(f'{run_dir} is not a finished run (no results.json): '
                               'train it first (experiments.grid or experiments.train)')
   with open(config_path) as f:
     config = ml_collections.ConfigDict(json.load(f))
-  data = train_lib.PreparedDataset.from_config(config, config.data_dir)
-  state, steps, _, config = train_lib.load_for_prediction(run_dir, data, config)
+  data = input_pipeline.PreparedDataset.from_config(config, config.data_dir)
+  state, steps, _, config = scoring.load_for_prediction(run_dir, data, config)
   batch_size = config.eval_batch_size or config.batch_size
   outputs = {}
   for split in dataset_spec.SPLITS:
     info = data.record_info(split)
-    rows = list(train_lib.predict_batches(
+    rows = list(scoring.predict_batches(
         steps, state, data.batches(split, batch_size=batch_size, epoch=0, shuffle=False)))
     order = [r['index'] for r in rows]
     outputs[split] = baseline_lib.ModalityOutputs(
@@ -67,23 +65,15 @@ def modality_outputs(run_dir: str):
   return outputs
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  common.setup_jax(_CACHE_DIR.value)
+def main():
   from hirenet_jax import baseline_lib
-  from hirenet_jax import train_lib
   root, seed = _WORKDIR.value, _SEED.value
-  try:
-    outputs = {}
-    for modality in _MODALITIES.value:
-      run_dir = os.path.join(root, f'{modality}_{_VARIANT.value}_s{seed}')
-      print(f'scoring {run_dir}', flush=True)
-      outputs[modality] = modality_outputs(run_dir)
-    results = baseline_lib.run_fusion(outputs, seed=seed)
-  except (common.CommandError, train_lib.ConfigError, ValueError, FileNotFoundError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  outputs = {}
+  for modality in _MODALITIES.value:
+    run_dir = os.path.join(root, f'{modality}_{_VARIANT.value}_s{seed}')
+    print(f'scoring {run_dir}', flush=True)
+    outputs[modality] = modality_outputs(run_dir)
+  results = baseline_lib.run_fusion(outputs, seed=seed)
   out_dir = os.path.join(root, f'fusion_s{seed}')
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, RESULTS_FILE), 'w') as f:
@@ -98,4 +88,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(common.entry_point(main, extra_errors=(ValueError,)))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -34,50 +33,38 @@ _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/grid', 'Grid directory.')
 _CORPUS_DIR = flags.DEFINE_string('corpus_dir', None, 'Raw corpus; default synthetic one.')
 _DATA_DIR = flags.DEFINE_string('data_dir', None,
                                 'Prepared datasets (one data_dir holding every modality).')
-_CACHE_DIR = flags.DEFINE_string('jax_cache_dir',
-                                 os.path.expanduser('~/.cache/hirenet_jax/xla'),
-                                 'Persistent XLA compilation cache ("" = off).')
-_DATA_CACHE = flags.DEFINE_string('prepared_cache_dir',
-                                  os.path.expanduser('~/.cache/hirenet_jax/datasets'),
-                                  'Where datasets built from a corpus are cached.')
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  common.setup_jax(_CACHE_DIR.value)
+def main():
+  from hirenet_jax import steps as steps_lib
   from hirenet_jax import train_lib
   root = _WORKDIR.value
   os.makedirs(root, exist_ok=True)
   runs = []
-  try:
-    for modality in _MODALITIES.value:
-      base = copy.deepcopy(_CONFIG.value)
-      common.apply_shorthands(base, modality=modality, corpus_dir=_CORPUS_DIR.value,
-                              data_dir=_DATA_DIR.value)
-      data_dir = None
-      for variant in _VARIANTS.value:
-        for seed in range(_SEEDS.value):
-          config = copy.deepcopy(base)
-          common.apply_shorthands(config, variant=variant, seed=seed)
-          train_lib.check_config(config)
-          workdir = os.path.join(root, f'{modality}_{variant}_s{seed}')
-          results_path = os.path.join(workdir, train_lib.RESULTS_FILE)
-          if os.path.exists(results_path):
-            with open(results_path) as f:
-              results = json.load(f)
-            logging.info('%s: done already', workdir)
-          else:
-            if data_dir is None:
-              data_dir = common.prepare_data(base, _DATA_CACHE.value)
-            config.data_dir = data_dir
-            logging.info('%s: training', workdir)
-            results = train_lib.train_and_evaluate(config, workdir)
-          runs.append({'modality': modality, 'variant': variant, 'seed': seed,
-                       'workdir': workdir, 'validation': results['validation'],
-                       'test': results['test']})
-  except (common.CommandError, train_lib.ConfigError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  for modality in _MODALITIES.value:
+    base = copy.deepcopy(_CONFIG.value)
+    common.apply_shorthands(base, modality=modality, corpus_dir=_CORPUS_DIR.value,
+                            data_dir=_DATA_DIR.value)
+    data_dir = None
+    for variant in _VARIANTS.value:
+      for seed in range(_SEEDS.value):
+        config = copy.deepcopy(base)
+        common.apply_shorthands(config, variant=variant, seed=seed)
+        steps_lib.check_config(config)
+        workdir = os.path.join(root, f'{modality}_{variant}_s{seed}')
+        results_path = os.path.join(workdir, train_lib.RESULTS_FILE)
+        if os.path.exists(results_path):
+          with open(results_path) as f:
+            results = json.load(f)
+          logging.info('%s: done already', workdir)
+        else:
+          if data_dir is None:
+            data_dir = common.prepare_data(base)
+          config.data_dir = data_dir
+          logging.info('%s: training', workdir)
+          results = train_lib.train_and_evaluate(config, workdir)
+        runs.append({'modality': modality, 'variant': variant, 'seed': seed,
+                     'workdir': workdir, 'validation': results['validation'],
+                     'test': results['test']})
   from hirenet_jax import reporting
   summary = reporting.summarise(
       {'model': reporting.VARIANT_ROWS[r['variant']], **r} for r in runs)
@@ -94,4 +81,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(common.entry_point(main))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 
 from absl import app
@@ -26,30 +25,18 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'A finished training run.', requ
 _CORPUS_DIR = flags.DEFINE_string('corpus_dir', None,
                                   'Raw corpus (interviews.jsonl); default: the run\'s own.')
 _OUTPUT = flags.DEFINE_string('output', None, 'Output JSONL file.', required=True)
-_CACHE_DIR = flags.DEFINE_string('jax_cache_dir',
-                                 os.path.expanduser('~/.cache/hirenet_jax/xla'),
-                                 'Persistent XLA compilation cache ("" = off).')
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  common.setup_jax(_CACHE_DIR.value)
-  from data_prep.errors import CorpusError
-  from hirenet_jax import train_lib
-  try:
-    with tempfile.TemporaryDirectory() as scratch:
-      _, _, rows = common.score_corpus(_WORKDIR.value, _CORPUS_DIR.value, scratch)
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-    with open(_OUTPUT.value, 'w') as out:
-      for row in rows:
-        row = {k: v for k, v in row.items() if k not in ('label', 'split')}
-        out.write(json.dumps(row) + '\n')
-  except (common.CommandError, train_lib.ConfigError, FileNotFoundError, CorpusError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+def main():
+  with tempfile.TemporaryDirectory() as scratch:
+    _, _, rows = common.score_corpus(_WORKDIR.value, _CORPUS_DIR.value, scratch)
+  os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
+  with open(_OUTPUT.value, 'w') as out:
+    for row in rows:
+      row = {k: v for k, v in row.items() if k not in ('label', 'split')}
+      out.write(json.dumps(row) + '\n')
   print(f'scored {len(rows)} candidates -> {_OUTPUT.value}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(common.entry_point(main))

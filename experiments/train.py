@@ -13,11 +13,9 @@ class; writes W/results.json and W/predictions.csv.
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 from ml_collections import config_flags
 
 from experiments import common
@@ -40,39 +38,29 @@ _COORDINATOR = flags.DEFINE_string('coordinator_address', None,
                                    'host:port of process 0 (auto-detected when omitted).')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator_address.')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address.')
-_CACHE_DIR = flags.DEFINE_string(
-    'jax_cache_dir', os.path.expanduser('~/.cache/hirenet_jax/xla'),
-    'Persistent XLA compilation cache ("" = off): repeated runs skip compilation.')
-_DATA_CACHE = flags.DEFINE_string(
-    'prepared_cache_dir', os.path.expanduser('~/.cache/hirenet_jax/datasets'),
-    'Where datasets built from --corpus_dir (or the default corpus) are cached.')
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  common.setup_jax(_CACHE_DIR.value, _MULTIHOST.value, _COORDINATOR.value,
-                   _NUM_PROCESSES.value, _PROCESS_ID.value)
-  import jax
-  from hirenet_jax import train_lib
+def main():
+  import jax  # pylint: disable=g-import-not-at-top
+  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
   config = _CONFIG.value
-  try:
-    common.apply_shorthands(config, modality=_MODALITY.value, variant=_VARIANT.value,
-                     seed=_SEED.value, corpus_dir=_CORPUS_DIR.value, data_dir=_DATA_DIR.value)
-    config.data_dir = common.prepare_data(config, _DATA_CACHE.value)
-    workdir = _WORKDIR.value or common.default_workdir(config)
-    results = train_lib.train_and_evaluate(config, workdir)
-  except (common.CommandError, train_lib.ConfigError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  common.apply_shorthands(config, modality=_MODALITY.value, variant=_VARIANT.value,
+                          seed=_SEED.value, corpus_dir=_CORPUS_DIR.value,
+                          data_dir=_DATA_DIR.value)
+  config.data_dir = common.prepare_data(config)
+  workdir = _WORKDIR.value or common.default_workdir(config)
+  results = train_lib.train_and_evaluate(config, workdir)
   if jax.process_index() == 0:
     print(f'{config.modality} / {config.model.variant} / seed {config.seed} '
           f'(best epoch {results["best_epoch"]}, threshold {results["threshold"]:.3f})')
     print(common.format_results(results))
     print(f'wrote {os.path.join(workdir, train_lib.RESULTS_FILE)} and '
           f'{os.path.join(workdir, train_lib.PREDICTIONS_FILE)}')
-  logging.info('done')
 
+
+entry = common.entry_point(
+    main, multihost=lambda: _MULTIHOST.value, coordinator=lambda: _COORDINATOR.value,
+    num_processes=lambda: _NUM_PROCESSES.value, process_id=lambda: _PROCESS_ID.value)
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(entry)

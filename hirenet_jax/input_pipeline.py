@@ -22,17 +22,19 @@ import functools
 import json
 import math
 import os
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from absl import logging
 import grain
+import jax
+import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
 from hirenet_jax import packing
 from hirenet_jax.dataset_spec import assets_dir
 from hirenet_jax.dataset_spec import dataset_dir
-from hirenet_jax.dataset_spec import SPLITS
+from hirenet_jax.errors import ConfigError
 
 
 @functools.lru_cache(maxsize=16)
@@ -595,3 +597,93 @@ def padding_efficiency(data_dir: str, modality: str, split: str, **kwargs) -> fl
   arguments)."""
   plan, _, meta = epoch_plan(data_dir, modality, split, **kwargs)
   return packing.padding_efficiency(plan, meta['lengths'][split])
+
+
+# ------------------------------------------------------- what training reads
+
+
+class DataSource(Protocol):
+  """What training reads: a prepared dataset of one modality (see input_pipeline)."""
+  meta: dict  # meta.json: vocab_size, feature_dim, candidate_ids per split, ...
+
+  def embeddings(self) -> np.ndarray | None:
+    """Pretrained word vectors float32 [V, E], or None."""
+
+  def num_records(self, split: str) -> int:
+    """Candidates in `split` (all processes together)."""
+
+  def num_batches(self, split: str, *, batch_size: int, epoch: int = 0,
+                  shuffle: bool = False) -> int:
+    """Batches of one epoch of `split` (the same on every process)."""
+
+  def batches(self, split: str, *, batch_size: int, epoch: int, shuffle: bool,
+              start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+    """This process's rows of each global batch, from batch `start_step` on."""
+
+  def record_info(self, split: str) -> dict[str, list]:
+    """Per record of `split` in record order: `candidate_id`, `position_id`, `label`
+    and `answer_index` (raw interview position of each answer slot)."""
+
+
+class PreparedDataset:
+  """A DataSource over the TFDS shards written by `data_prep.build`."""
+
+  def __init__(self, data_dir: str, modality: str, *, seed: int, num_buckets: int,
+               width_factor: float = packing.DEFAULT_WIDTH_FACTOR, pack_groups: int = 0):
+    self.data_dir, self.modality = data_dir, modality
+    # Packed rows shard over the devices: their count is a multiple of 8 and of the
+    # device count (so 1 and 8 devices see the same batches).
+    self._packing = dict(num_buckets=num_buckets, width_factor=width_factor,
+                         row_multiple=math.lcm(8, jax.device_count()),
+                         process_count=jax.process_count(), pack_groups=pack_groups)
+    self._seed = seed
+    meta_path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
+    if not os.path.exists(meta_path):
+      raise ConfigError(f'no prepared {modality!r} dataset in {data_dir} '
+                        f'(missing {meta_path}); build it with data_prep.build')
+    self.meta = load_meta(data_dir, modality)
+    self._info = {}
+
+  def embeddings(self):
+    return load_embeddings(self.data_dir, self.modality)
+
+  def num_records(self, split):
+    return len(self.meta['candidate_ids'][split])
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict,
+                  data_dir: str | None = None) -> 'PreparedDataset':
+    """The prepared dataset of `config` (`data_dir` overrides config.data_dir)."""
+    return cls(data_dir or config.data_dir, config.modality, seed=config.seed,
+               num_buckets=config.num_buckets,
+               width_factor=config.get('row_width_factor', packing.DEFAULT_WIDTH_FACTOR),
+               pack_groups=config.get('pack_groups', 0))
+
+  def num_batches(self, split, *, batch_size, epoch=0, shuffle=False):
+    return num_batches(self.data_dir, self.modality, split, batch_size=batch_size,
+                                seed=self._seed, epoch=epoch, shuffle=shuffle,
+                                **self._packing)
+
+  def batches(self, split, *, batch_size, epoch, shuffle, start_step=0):
+    return make_batches(
+        self.data_dir, self.modality, split, batch_size=batch_size, seed=self._seed,
+        epoch=epoch, shuffle=shuffle, start_step=start_step,
+        process_index=jax.process_index(), **self._packing)
+
+  def record_info(self, split):
+    if split not in self._info:
+      source = tfds.builder_from_directory(
+          dataset_dir(self.data_dir, self.modality)).as_data_source(split=split)
+      records = source.__getitems__(list(range(len(source))))
+      text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+      self._info[split] = {
+          'candidate_id': [text(r['candidate_id']) for r in records],
+          'position_id': [text(r['position_id']) for r in records],
+          'label': [int(r['label']) for r in records],
+          'answer_index': [np.asarray(r['answer_index']).tolist() for r in records]}
+    return self._info[split]
+
+  def padding_efficiency(self, split, *, batch_size, epoch=0, shuffle=False):
+    return padding_efficiency(self.data_dir, self.modality, split,
+                                       batch_size=batch_size, seed=self._seed, epoch=epoch,
+                                       shuffle=shuffle, **self._packing)

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from hirenet_jax import metrics as metrics_lib
+from hirenet_jax import input_pipeline
 from hirenet_jax import train_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -192,6 +193,24 @@ def test_train_then_predict_commands(tiny, tmp_path):
     assert 0.0 <= line['score'] <= 1.0
 
 
+# experiments.train, with the first checkpoint at or after `step` followed by SIGKILL.
+KILL_AFTER_CHECKPOINT = """
+import os, signal, sys
+from absl import app
+from hirenet_jax import checkpointing
+save_latest = checkpointing.Checkpointer.save_latest
+def save_then_die(self, step, *args, **kwargs):
+  save_latest(self, step, *args, **kwargs)
+  if step >= {step}:
+    self.wait()
+    os.kill(os.getpid(), signal.SIGKILL)
+checkpointing.Checkpointer.save_latest = save_then_die
+from experiments import train
+sys.argv[0] = 'train'
+app.run(train.entry)
+"""
+
+
 def test_killed_run_resumes_to_the_same_parameters_and_metrics(tiny, tmp_path):
   _, data_dir = tiny
   overrides = {'num_epochs': 3, 'checkpoint_every_steps': 3}
@@ -199,9 +218,12 @@ def test_killed_run_resumes_to_the_same_parameters_and_metrics(tiny, tmp_path):
   full = train_lib.train_and_evaluate(tiny_config(data_dir, **overrides), full_dir)
 
   killed_dir = str(tmp_path / 'killed')
-  proc = run_cli('experiments.train', f'--data_dir={data_dir}', f'--workdir={killed_dir}',
-                 *TINY_FLAGS, '--config.num_epochs=3', '--config.checkpoint_every_steps=3',
-                 '--config.debug_kill_after_steps=7', check=False)
+  # The run is killed like a preempted job: SIGKILL right after its step-6 checkpoint.
+  proc = subprocess.run(
+      [sys.executable, '-c', KILL_AFTER_CHECKPOINT.format(step=6), f'--data_dir={data_dir}',
+       f'--workdir={killed_dir}', *TINY_FLAGS, '--config.num_epochs=3',
+       '--config.checkpoint_every_steps=3', f'--jax_cache_dir={XLA_CACHE}'],
+      cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=300)
   assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
   assert not os.path.exists(os.path.join(killed_dir, 'results.json'))
   resumed = train_lib.train_and_evaluate(tiny_config(data_dir, **overrides), killed_dir)
@@ -231,7 +253,7 @@ def test_bad_configuration_is_one_clear_line(tiny, tmp_path, args, message):
 
 def position_majority_f1(data_dir: str, split: str) -> float:
   """The paper's Majority Vote baseline: each position's majority training label."""
-  data = train_lib.PreparedDataset(data_dir, 'text', seed=0, num_buckets=2)
+  data = input_pipeline.PreparedDataset(data_dir, 'text', seed=0, num_buckets=2)
   train, target = data.record_info('train'), data.record_info(split)
   votes = collections.defaultdict(list)
   for pos, label in zip(train['position_id'], train['label']):

@@ -18,6 +18,10 @@ import pytest
 from hirenet_jax import dataset_spec
 from hirenet_jax import packing
 from hirenet_jax import sharding
+from hirenet_jax import errors
+from hirenet_jax import optimizer
+from hirenet_jax import scoring
+from hirenet_jax import steps as steps_lib
 from hirenet_jax import train_lib
 import test_train_e2e
 
@@ -94,10 +98,10 @@ def data():
 
 
 def _state(config, data, mesh=None):
-  model = train_lib.make_model(config, data.meta)
+  model = steps_lib.make_model(config, data.meta)
   example = next(iter(data.batches('train', batch_size=config.batch_size, epoch=0,
                                    shuffle=False)))
-  state = train_lib.create_train_state(config, model, example, total_steps=10,
+  state = steps_lib.create_train_state(config, model, example, total_steps=10,
                                        embeddings=data.embeddings(), mesh=mesh)
   return state, example
 
@@ -109,7 +113,7 @@ def test_frozen_embeddings_get_no_adam_state_and_no_update(data):
   shapes = [x.shape for x in jax.tree.leaves(state.opt_state)]
   assert (VOCAB, EMBED) not in shapes
   before = jax.device_get(state.params)
-  new_state, _ = jax.jit(train_lib.train_step)(state, batch, jax.random.PRNGKey(0))
+  new_state, _ = jax.jit(steps_lib.train_step)(state, batch, jax.random.PRNGKey(0))
   after = jax.device_get(new_state.params)
   np.testing.assert_array_equal(after['embed']['embedding'], before['embed']['embedding'])
   changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), before, after)
@@ -122,20 +126,20 @@ def test_trained_embeddings_do_update(data):
   state, batch = _state(config, data)
   shapes = [x.shape for x in jax.tree.leaves(state.opt_state)]
   assert (VOCAB, EMBED) in shapes
-  new_state, _ = jax.jit(train_lib.train_step)(state, batch, jax.random.PRNGKey(0))
+  new_state, _ = jax.jit(steps_lib.train_step)(state, batch, jax.random.PRNGKey(0))
   assert not np.array_equal(new_state.params['embed']['embedding'],
                             state.params['embed']['embedding'])
 
 
 def test_wrong_embedding_size_is_a_config_error(data):
-  with pytest.raises(train_lib.ConfigError, match='embedding_dim=16'):
+  with pytest.raises(errors.ConfigError, match='embedding_dim=16'):
     _state(tiny_config(**{'model.embedding_dim': 12}), data)
 
 
 def test_train_step_metrics_are_sums(data):
   config = tiny_config()
   state, batch = _state(config, data)
-  _, m = jax.jit(train_lib.train_step)(state, batch, jax.random.PRNGKey(0))
+  _, m = jax.jit(steps_lib.train_step)(state, batch, jax.random.PRNGKey(0))
   assert float(m['candidates']) == batch['weight'].sum()
   assert float(m['loss_weight']) == batch['weight'].sum()
   assert 0 < float(m['loss_sum']) / float(m['loss_weight']) < 5
@@ -144,15 +148,15 @@ def test_train_step_metrics_are_sums(data):
 def test_evaluate_scores_every_record_exactly_once(data):
   config = tiny_config()
   state, _ = _state(config, data, sharding.make_mesh())
-  steps = train_lib.make_steps(sharding.make_mesh())
-  out = train_lib.evaluate(steps, state, data, 'validation', batch_size=3 * jax.device_count())
+  steps = steps_lib.make_steps(sharding.make_mesh())
+  out = scoring.evaluate(steps, state, data, 'validation', batch_size=3 * jax.device_count())
   assert out['scores'].shape == (8,) and np.isfinite(out['scores']).all()
   np.testing.assert_array_equal(out['labels'], data._records['validation']['label'])
 
 
 def test_schedules():
   config = tiny_config(schedule='cosine', warmup_steps=2, learning_rate=1.0)
-  lr = train_lib.make_schedule(config, total_steps=12)
+  lr = optimizer.make_schedule(config, total_steps=12)
   assert float(lr(0)) == 0.0 and float(lr(2)) == pytest.approx(1.0)
   assert float(lr(12)) == pytest.approx(0.0, abs=1e-6)
 
@@ -163,12 +167,12 @@ def test_schedules():
     ('batch_size', 0, 'batch_size must be positive'),
 ])
 def test_bad_config_is_a_config_error(field, value, match, tmp_path, data):
-  with pytest.raises(train_lib.ConfigError, match=match):
+  with pytest.raises(errors.ConfigError, match=match):
     train_lib.train_and_evaluate(tiny_config(**{field: value}), str(tmp_path), data=data)
 
 
 def test_empty_split_is_a_config_error(tmp_path):
-  with pytest.raises(train_lib.ConfigError, match='validation split'):
+  with pytest.raises(errors.ConfigError, match='validation split'):
     train_lib.train_and_evaluate(tiny_config(), str(tmp_path),
                                  data=FakeData(num_candidates=(16, 0, 8)))
 
@@ -215,8 +219,8 @@ def test_finished_run_is_not_retrained(finished_run, data):
 
 def test_predict_batches_returns_attention_per_valid_step(finished_run, data):
   workdir, _, _ = finished_run
-  state, steps, threshold, config = train_lib.load_for_prediction(workdir, data)
-  rows = list(train_lib.predict_batches(
+  state, steps, threshold, config = scoring.load_for_prediction(workdir, data)
+  rows = list(scoring.predict_batches(
       steps, state, data.batches('test', batch_size=config.batch_size, epoch=0,
                                  shuffle=False)))
   assert sorted(r['index'] for r in rows) == list(range(8))

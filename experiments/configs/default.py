@@ -68,6 +68,5 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 0  # Extra mid-epoch checkpoints; 0 = end of epoch only.
   config.max_checkpoints_to_keep = 2  # Latest checkpoints kept for resuming.
   config.async_checkpointing = True  # Write checkpoints in a background thread.
-  config.debug_kill_after_steps = 0  # Tests: SIGKILL the run after this step; 0 = off.
 
   return config

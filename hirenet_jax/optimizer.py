@@ -1,0 +1,40 @@
+"""The optimizer of the HireNet family: Adam with global-norm clipping and a warmup +
+constant / cosine / linear learning-rate schedule; frozen word vectors get no update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import ml_collections
+import optax
+
+
+def make_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
+  """Learning rate per step: linear warmup, then constant, cosine or linear decay."""
+  lr, warmup = config.learning_rate, config.warmup_steps
+  end = lr * config.end_learning_rate_factor
+  decay_steps = max(total_steps - warmup, 1)
+  if config.schedule == 'constant':
+    main = optax.constant_schedule(lr)
+  elif config.schedule == 'cosine':
+    main = optax.cosine_decay_schedule(lr, decay_steps, alpha=config.end_learning_rate_factor)
+  else:
+    main = optax.linear_schedule(lr, end, decay_steps)
+  if warmup <= 0:
+    return main
+  return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])
+
+
+def make_optimizer(config: ml_collections.ConfigDict, params: Any,
+                   total_steps: int) -> optax.GradientTransformation:
+  """Adam with global-norm clipping; a frozen embedding table gets no state, no update."""
+  tx = optax.adam(make_schedule(config, total_steps), b1=config.adam_b1,
+                  b2=config.adam_b2, eps=config.adam_eps)
+  if config.grad_clip_norm > 0:
+    tx = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), tx)
+  if config.model.train_embeddings or 'embed' not in params:
+    return tx
+  labels = {k: jax.tree.map(lambda _, k=k: 'frozen' if k == 'embed' else 'trained', v)
+            for k, v in params.items()}
+  return optax.multi_transform({'trained': tx, 'frozen': optax.set_to_zero()}, labels)
