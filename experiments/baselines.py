@@ -83,7 +83,7 @@ def format_table(results: dict) -> str:
 
 def main():
   from experiments.configs import default
-  from hirenet_jax import baseline_lib
+  from hirenet_jax import baseline_features
   from hirenet_jax import input_pipeline
   config = default.get_config()
   common.apply_shorthands(config, modality=_MODALITY.value, seed=_SEED.value,
@@ -93,7 +93,7 @@ def main():
   functionals = None
   if config.modality == 'audio' and corpus_dir and os.path.isdir(corpus_dir):
     functionals = audio_functionals_fn(corpus_dir, _WORKERS.value)
-  results = baseline_lib.run_baselines(
+  results = baseline_features.run_baselines(
       data_dir, config.modality, seed=config.seed, num_clusters=_NUM_CLUSTERS.value,
       which=_BASELINES.value, audio_functionals=functionals,
       log=lambda msg: print(msg, flush=True))

@@ -28,14 +28,11 @@ import os
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 from benchmarks import training
 from experiments import common
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Training configuration file.',
-    lock_config=True)
+_CONFIG = common.define_config_flag()
 _MODALITY = flags.DEFINE_string('modality', 'text', 'text | audio | video.')
 _VARIANT = flags.DEFINE_string('variant', 'hirenet', 'bigru | hn_avg | hn_satt | hirenet.')
 _NUM_STEPS = flags.DEFINE_integer('num_steps', 10, 'Timed steps after the first one.')

@@ -13,6 +13,7 @@ from absl import flags
 from absl import logging
 
 CACHE_ROOT = os.path.expanduser('~/.cache/hirenet_jax')
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs')
 
 JAX_CACHE_DIR = flags.DEFINE_string(
     'jax_cache_dir', os.path.join(CACHE_ROOT, 'xla'),
@@ -20,6 +21,16 @@ JAX_CACHE_DIR = flags.DEFINE_string(
 PREPARED_CACHE_DIR = flags.DEFINE_string(
     'prepared_cache_dir', os.path.join(CACHE_ROOT, 'datasets'),
     'Where datasets built from --corpus_dir (or the default corpus) are cached.')
+
+
+def define_config_flag(name: str = 'default.py'):
+  """`--config`: a ConfigDict file, by default one of ours found wherever the package is
+  installed (so the commands run from any directory), locked against typos."""
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  return config_flags.DEFINE_config_file(
+      'config', os.path.join(CONFIGS_DIR, name),
+      'Configuration file (experiments/configs/*.py); override fields with '
+      '--config.field=value.', lock_config=True)
 
 
 class CommandError(Exception):

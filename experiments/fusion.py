@@ -37,7 +37,7 @@ RESULTS_FILE = 'results.json'
 def modality_outputs(run_dir: str):
   """{split: ModalityOutputs} of one finished run's selected checkpoint."""
   import ml_collections
-  from hirenet_jax import baseline_lib
+  from hirenet_jax import baseline_features
   from hirenet_jax import input_pipeline
   from hirenet_jax import scoring
   from hirenet_jax import train_lib
@@ -56,7 +56,7 @@ def modality_outputs(run_dir: str):
     rows = list(scoring.predict_batches(
         steps, state, data.batches(split, batch_size=batch_size, epoch=0, shuffle=False)))
     order = [r['index'] for r in rows]
-    outputs[split] = baseline_lib.ModalityOutputs(
+    outputs[split] = baseline_features.ModalityOutputs(
         candidate_ids=[info['candidate_id'][i] for i in order],
         position_ids=[info['position_id'][i] for i in order],
         labels=np.asarray([info['label'][i] for i in order]),
@@ -66,14 +66,14 @@ def modality_outputs(run_dir: str):
 
 
 def main():
-  from hirenet_jax import baseline_lib
+  from hirenet_jax import baseline_features
   root, seed = _WORKDIR.value, _SEED.value
   outputs = {}
   for modality in _MODALITIES.value:
     run_dir = os.path.join(root, f'{modality}_{_VARIANT.value}_s{seed}')
     print(f'scoring {run_dir}', flush=True)
     outputs[modality] = modality_outputs(run_dir)
-  results = baseline_lib.run_fusion(outputs, seed=seed)
+  results = baseline_features.run_fusion(outputs, seed=seed)
   out_dir = os.path.join(root, f'fusion_s{seed}')
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, RESULTS_FILE), 'w') as f:

@@ -16,13 +16,10 @@ import os
 
 from absl import app
 from absl import flags
-from ml_collections import config_flags
 
 from experiments import common
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Training configuration file.',
-    lock_config=True)
+_CONFIG = common.define_config_flag()
 _MODALITY = flags.DEFINE_string('modality', None,
                                 'text | audio | video (--config.modality).')
 _VARIANT = flags.DEFINE_string('variant', None,

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import training as benchmark
 from hirenet_jax import input_pipeline
-from test_train_e2e import tiny_config, tiny_data
+from helpers import tiny_config
 
 
 def test_synthetic_batch_is_packed_like_the_pipeline():
@@ -21,8 +21,8 @@ def test_synthetic_batch_is_packed_like_the_pipeline():
   assert not batch['answers'][batch['answer_segments'] < 0].any()
 
 
-def test_run_and_pipeline_report_what_they_measured(tmp_path):
-  _, data_dir = tiny_data()
+def test_run_and_pipeline_report_what_they_measured(tiny, tmp_path):
+  _, data_dir = tiny
   config = tiny_config(data_dir)
   r = benchmark.run(config, num_steps=2, questions=3, vocab_size=50, time_steps=16)
   assert r['time_steps'] == 16 and r['batch_size'] == config.batch_size

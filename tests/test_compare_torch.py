@@ -133,9 +133,9 @@ def test_encoder_benchmark_reports_every_variant_and_ratio():
   assert 'its loading: 1.50x (no)' in table
 
 
-def test_end_to_end_benchmark_times_ours_preloaded_and_pipeline_fed_against_torch(tmp_path):
-  from test_train_e2e import tiny_config, tiny_data  # pylint: disable=g-import-not-at-top
-  _, data_dir = tiny_data()
+def test_end_to_end_benchmark_times_ours_preloaded_and_pipeline_fed_against_torch(tiny, tmp_path):
+  from helpers import tiny_config  # pylint: disable=g-import-not-at-top
+  _, data_dir = tiny
   config = tiny_config(data_dir)
   out = compare_torch.end_to_end_benchmark(config, prepared_cache_dir=str(tmp_path),
                                            batch_size=config.batch_size, num_batches=2)

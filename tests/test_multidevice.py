@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hirenet_jax import train_lib
-from test_train_e2e import TINY_FLAGS, load_final_params, run_cli, tiny_config, tiny_data
-from test_train_e2e import train_losses
+from helpers import TINY_FLAGS, load_final_params, run_cli, tiny_config
+from helpers import train_losses
 
 OVERRIDES = {'num_epochs': 2, 'log_every_steps': 1, 'model.dropout_rate': 0.3}
 
@@ -25,8 +25,8 @@ def _run(num_devices, data_dir, workdir):
     return json.load(f)
 
 
-def test_one_and_eight_devices_give_the_same_run(tmp_path):
-  _, data_dir = tiny_data()
+def test_one_and_eight_devices_give_the_same_run(tiny, tmp_path):
+  _, data_dir = tiny
   one = _run(1, data_dir, str(tmp_path / 'one'))
   eight = _run(8, data_dir, str(tmp_path / 'eight'))
   assert one['num_devices'] == 1 and eight['num_devices'] == 8
@@ -40,8 +40,8 @@ def test_one_and_eight_devices_give_the_same_run(tmp_path):
     assert eight[split]['loss'] == pytest.approx(one[split]['loss'], rel=1e-4)
 
 
-def test_batch_not_divisible_by_the_devices_is_one_clear_line(tmp_path):
-  _, data_dir = tiny_data()
+def test_batch_not_divisible_by_the_devices_is_one_clear_line(tiny, tmp_path):
+  _, data_dir = tiny
   proc = run_cli('experiments.train', f'--data_dir={data_dir}', f'--workdir={tmp_path}',
                  *TINY_FLAGS, '--config.batch_size=12', num_devices=8, check=False)
   assert proc.returncode == 1

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from hirenet_jax import train_lib
-from test_train_e2e import REPO, TINY_FLAGS, cli_command, cli_env, load_final_params
-from test_train_e2e import tiny_config, tiny_data, train_losses
+from helpers import REPO, TINY_FLAGS, cli_command, cli_env, load_final_params
+from helpers import tiny_config, train_losses
 
 OVERRIDES = {'num_epochs': 2, 'log_every_steps': 1}
 
@@ -26,8 +26,8 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def test_two_processes_match_one_process(tmp_path):
-  _, data_dir = tiny_data()
+def test_two_processes_match_one_process(tiny, tmp_path):
+  _, data_dir = tiny
   single_dir, multi_dir = str(tmp_path / 'single'), str(tmp_path / 'multi')
   # Two packing groups, as two processes pack their own rows.
   single = train_lib.train_and_evaluate(tiny_config(data_dir, pack_groups=2, **OVERRIDES),

@@ -23,7 +23,7 @@ from hirenet_jax import optimizer
 from hirenet_jax import scoring
 from hirenet_jax import steps as steps_lib
 from hirenet_jax import train_lib
-import test_train_e2e
+import helpers
 
 VOCAB, EMBED, Q, T, L = 24, 16, 3, 6, 4
 CUE = 5  # Token planted in the answers of hirable candidates.
@@ -89,7 +89,7 @@ class FakeData:
 
 def tiny_config(**overrides):
   """experiments/configs/test.py for the in-memory data (no data_dir)."""
-  return test_train_e2e.tiny_config('', **{'model.embedding_dim': EMBED, **overrides})
+  return helpers.tiny_config('', **{'model.embedding_dim': EMBED, **overrides})
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hirenet_jax import dataset_spec
-from hirenet_jax import baseline_lib
+from hirenet_jax import baseline_features
 from hirenet_jax import metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,9 +32,9 @@ def tiny(tmp_path_factory):
 @pytest.mark.parametrize('modality', ['text', 'video'])
 def test_every_baseline_runs_and_reports_the_shared_metrics(tiny, modality):
   _, data_dir = tiny
-  results = baseline_lib.run_baselines(data_dir, modality, seed=0, num_clusters=6,
+  results = baseline_features.run_baselines(data_dir, modality, seed=0, num_clusters=6,
                                        log=lambda _: None)
-  splits = {s: baseline_lib.load_split_answers(data_dir, modality, s)
+  splits = {s: baseline_features.load_split_answers(data_dir, modality, s)
             for s in dataset_spec.SPLITS}
   assert results['num_candidates'] == {s: len(a.candidate_ids) for s, a in splits.items()}
   keys = {'precision', 'recall', 'f1', 'accuracy', 'roc_auc'}
@@ -45,8 +45,8 @@ def test_every_baseline_runs_and_reports_the_shared_metrics(tiny, modality):
   assert results['non_sequential']['family'] in ('svm', 'ridge', 'random_forest')
   assert len(results['bow']['search']) == 10
   # The majority vote is the shared metrics function on the position-majority scores.
-  from hirenet_jax import baselines
-  scores = baselines.position_majority_scores(splits['train'].position_ids,
+  from hirenet_jax import shallow_models
+  scores = shallow_models.position_majority_scores(splits['train'].position_ids,
                                               splits['train'].labels,
                                               splits['test'].position_ids)
   assert results['majority_vote']['test'] == metrics.json_safe(
@@ -55,7 +55,7 @@ def test_every_baseline_runs_and_reports_the_shared_metrics(tiny, modality):
 
 def test_answers_are_split_back_out_of_the_records(tiny):
   _, data_dir = tiny
-  answers = baseline_lib.load_split_answers(data_dir, 'video', 'train')
+  answers = baseline_features.load_split_answers(data_dir, 'video', 'train')
   assert len(answers.sequences) == len(answers.candidate) == len(answers.answer_index)
   assert all(seq.ndim == 2 and seq.shape[1] == 49 for seq in answers.sequences)
   assert set(answers.candidate) == set(range(len(answers.candidate_ids)))

@@ -20,7 +20,7 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
-from hirenet_jax import baselines
+from hirenet_jax import shallow_models
 from hirenet_jax import input_pipeline
 from hirenet_jax import metrics
 from hirenet_jax.dataset_spec import SPLITS
@@ -43,8 +43,8 @@ class SplitAnswers:
   position_ids: list[str]
   labels: np.ndarray
 
-  def answer_set(self, features: np.ndarray) -> baselines.AnswerSet:
-    return baselines.AnswerSet(np.asarray(features, np.float32), self.candidate, self.labels)
+  def answer_set(self, features: np.ndarray) -> shallow_models.AnswerSet:
+    return shallow_models.AnswerSet(np.asarray(features, np.float32), self.candidate, self.labels)
 
 
 def _text(value) -> str:
@@ -110,7 +110,7 @@ def video_functional_features(splits: Mapping[str, SplitAnswers], feature_names:
   """Non-sequential video: functionals of the de-normalised smoothed frames."""
   binary = [name.endswith('_c') for name in feature_names]  # OpenFace AU presences.
   mean, std = stats if stats is not None else (0.0, 1.0)
-  return {s: np.stack([baselines.video_functionals(seq * std + mean, binary, frame_rate)
+  return {s: np.stack([shallow_models.video_functionals(seq * std + mean, binary, frame_rate)
                        for seq in a.sequences]) for s, a in splits.items()}
 
 
@@ -118,14 +118,14 @@ def bow_features(splits: Mapping[str, SplitAnswers], *, embeddings: np.ndarray |
                  num_clusters: int, seed: int) -> dict[str, np.ndarray]:
   """Bag-of-*-Words: word vectors (text) or frames, k-means on training frames, TF-IDF."""
   frames = lambda seqs: [embeddings[s] if embeddings is not None else s for s in seqs]
-  bag = baselines.BagOfFrames(num_clusters, seed=seed).fit(frames(splits['train'].sequences))
+  bag = shallow_models.BagOfFrames(num_clusters, seed=seed).fit(frames(splits['train'].sequences))
   return {s: bag.transform(frames(a.sequences)) for s, a in splits.items()}
 
 
 # ---------------------------------------------------------------------- running
 
 
-def _selection_result(sel: baselines.Selection) -> dict:
+def _selection_result(sel: shallow_models.Selection) -> dict:
   return {'family': sel.family, 'params': sel.params,
           'validation': metrics.json_safe(sel.validation),
           'test': metrics.json_safe(sel.test), 'search': sel.search}
@@ -139,8 +139,8 @@ def vote_results(splits: Mapping[str, SplitAnswers], *, seed: int,
   for split in ('validation', 'test'):
     labels = splits[split].labels
     out['random_vote'][split] = metrics.json_safe(
-        baselines.random_vote(labels, rate, num_draws=num_draws, seed=seed))
-    scores = baselines.position_majority_scores(train.position_ids, train.labels,
+        shallow_models.random_vote(labels, rate, num_draws=num_draws, seed=seed))
+    scores = shallow_models.position_majority_scores(train.position_ids, train.labels,
                                                 splits[split].position_ids)
     out['majority_vote'][split] = metrics.json_safe(
         metrics.classification_metrics(labels, scores))
@@ -183,7 +183,7 @@ def run_baselines(data_dir: str, modality: str, *, seed: int = 0, num_clusters: 
     log('vote baselines done')
 
   def classify(name, features):
-    sel = baselines.fit_and_select(*(splits[s].answer_set(features[s]) for s in SPLITS),
+    sel = shallow_models.fit_and_select(*(splits[s].answer_set(features[s]) for s in SPLITS),
                                    seed=seed)
     results[name] = _selection_result(sel)
     log(f'{name}: best {sel.family} {sel.params}, validation F1 '
@@ -271,11 +271,11 @@ def run_fusion(outputs: Mapping[str, Mapping[str, ModalityOutputs]], *, seed: in
                    'num_candidates': {s: len(a['ids']) for s, a in aligned.items()}}
   results['late_fusion'] = {
       s: metrics.json_safe(metrics.classification_metrics(
-          aligned[s]['labels'], baselines.late_fusion(aligned[s]['scores'])))
+          aligned[s]['labels'], shallow_models.late_fusion(aligned[s]['scores'])))
       for s in ('validation', 'test')}
-  sets = [baselines.AnswerSet(aligned[s]['vectors'], np.arange(len(aligned[s]['ids'])),
+  sets = [shallow_models.AnswerSet(aligned[s]['vectors'], np.arange(len(aligned[s]['ids'])),
                               aligned[s]['labels']) for s in SPLITS]
-  results['early_fusion'] = _selection_result(baselines.fit_and_select(*sets, seed=seed))
+  results['early_fusion'] = _selection_result(shallow_models.fit_and_select(*sets, seed=seed))
   splits = {s: SplitAnswers([], np.zeros(0, np.int64), np.zeros(0, np.int64), a['ids'],
                             a['positions'], a['labels']) for s, a in aligned.items()}
   results.update(vote_results(splits, seed=seed, num_draws=num_draws))
