@@ -27,6 +27,7 @@ from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
+import tqdm
 
 from data_prep import corpus as corpus_lib
 from data_prep import splits as splits_lib
@@ -96,12 +97,24 @@ def _extract(modality: str, paths: Sequence[str], *, frame_pooling: int | None,
     return audio.extract_many(list(paths), frame_pooling=frame_pooling or 1,
                               workers=workers)
   workers = workers or os.cpu_count() or 1
-  if workers == 1 or len(paths) < 64:
-    return [_load_video(p) for p in paths]
-  ctx = multiprocessing.get_context(
-      'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn')
-  with ctx.Pool(workers) as pool:
-    return pool.map(_load_video, paths, chunksize=16)
+  bar = tqdm.tqdm(total=len(paths), desc='OpenFace CSVs', unit='file', leave=False)
+  try:
+    if workers == 1 or len(paths) < 64:
+      results = []
+      for p in paths:
+        results.append(_load_video(p))
+        bar.update(1)
+      return results
+    ctx = multiprocessing.get_context(
+        'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn')
+    with ctx.Pool(workers) as pool:
+      results = []
+      for result in pool.imap(_load_video, paths, chunksize=16):
+        results.append(result)
+        bar.update(1)
+      return results
+  finally:
+    bar.close()
 
 
 def _load_video(path: str):
@@ -350,6 +363,7 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
     if meta is not None:
       logging.info('Dataset %s is up to date; nothing to do.', meta['dataset_dir'])
       return _summary(meta, cached=True)
+  logging.info('Preparing the %s dataset of %s in %s.', modality, corpus_dir, data_dir)
   out_dir = dataset_dir(data_dir, modality)
   if os.path.exists(out_dir) and not overwrite:
     raise FileExistsError(

@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 
 from absl import logging
 import numpy as np
+import tqdm
 
 PAD, UNK = '<pad>', '<unk>'
 PAD_ID, UNK_ID = 0, 1
@@ -121,9 +122,23 @@ def train_word2vec(sentences: Sequence[Sequence[str]], vocab: Vocabulary, *,
   if not sentences:
     logging.warning('No training text: word2vec embeddings are random.')
     return matrix
-  model = Word2Vec(
-      sentences=sentences, vector_size=dim, window=5, min_count=1, sg=1,
-      negative=5, workers=1, seed=seed, epochs=epochs, hashfxn=_stable_hash)
+  from gensim.models.callbacks import CallbackAny2Vec  # pylint: disable=g-import-not-at-top
+
+  class _EpochBar(CallbackAny2Vec):
+    """Advances a progress bar per word2vec epoch (gensim's own are INFO log lines)."""
+
+    def __init__(self, bar):
+      self.bar = bar
+
+    def on_epoch_end(self, model):
+      del model
+      self.bar.update(1)
+
+  with tqdm.tqdm(total=epochs, desc='word2vec', unit='epoch', leave=False) as bar:
+    model = Word2Vec(
+        sentences=sentences, vector_size=dim, window=5, min_count=1, sg=1,
+        negative=5, workers=1, seed=seed, epochs=epochs, hashfxn=_stable_hash,
+        callbacks=[_EpochBar(bar)])
   for i, token in enumerate(vocab.tokens):
     if i >= 2 and token in model.wv.key_to_index:
       matrix[i] = model.wv[token]

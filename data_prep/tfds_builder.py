@@ -17,6 +17,7 @@ from typing import Iterator, Mapping, Sequence
 from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
+import tqdm
 
 from hirenet_jax import dataset_spec
 
@@ -86,7 +87,8 @@ class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
             for split, examples in self._examples.items()}
 
   def _generate_examples(self, examples: Sequence[dict]) -> Iterator[tuple[int, dict]]:
-    yield from enumerate(examples)
+    yield from enumerate(tqdm.tqdm(examples, desc='writing shards', unit='interview',
+                                   leave=False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,5 +134,5 @@ def write(examples: Mapping[str, Sequence[dict]], *, modality: str, data_dir: st
   finally:
     tfds.display_progress_bar(was_active)
   if banner.getvalue().strip():
-    logging.info('TFDS: %s', banner.getvalue().strip())
+    logging.vlog(1, 'TFDS: %s', banner.getvalue().strip())
   return str(builder.data_dir)

@@ -60,9 +60,12 @@ class MetricWriter:
 class ProgressReporter:
   """Logs steps/s, examples/s, ETA and the current metrics every reported interval."""
 
-  def __init__(self, total_steps: int, *, first_step: int = 0, log_fn=logging.info):
+  def __init__(self, total_steps: int, *, first_step: int = 0, log_fn=logging.info,
+               detail_fn=None):
     self.total_steps = int(total_steps)
     self._log = log_fn
+    # Per-step lines are details shown with --verbosity=1; epoch lines (log()) always show.
+    self._detail = detail_fn or (lambda msg, *args: logging.vlog(1, msg, *args))
     self._last_step = int(first_step)
     self._last_time = time.perf_counter()
     self._examples = 0.0
@@ -81,8 +84,8 @@ class ProgressReporter:
     eta_s = remaining / steps_per_s if steps_per_s > 0 else float('inf')
     shown = ' '.join(f'{k}={float(v):.4f}' for k, v in metrics.items())
     where = f'epoch {epoch} ' if epoch is not None else ''
-    self._log('%sstep %d/%d | %.2f steps/s %.1f examples/s ETA %s | %s', where, step,
-              self.total_steps, steps_per_s, examples_per_s, format_seconds(eta_s), shown)
+    self._detail('%sstep %d/%d | %.2f steps/s %.1f examples/s ETA %s | %s', where, step,
+                 self.total_steps, steps_per_s, examples_per_s, format_seconds(eta_s), shown)
     self._last_step, self._last_time, self._examples = step, now, 0.0
     return {'steps_per_s': steps_per_s, 'examples_per_s': examples_per_s}
 
@@ -102,17 +105,80 @@ def format_seconds(seconds: float) -> str:
   return f'{m}m{s:02d}s' if m else f'{s}s'
 
 
-class _ThirdPartyInfoFilter:
-  """Drops INFO records of chatty dependencies (orbax, tfds, grain)."""
-  _NOISY = ('/orbax/', '/tensorflow_datasets/', '/grain/', '/etils/', '/jax/_src/')
+# Loggers of dependencies that chatter at INFO/WARNING on every run: gensim's word2vec
+# epochs, jax's backend probe ("Unable to initialize backend 'tpu'"), TFDS, grain, orbax.
+NOISY_LOGGERS = ('gensim', 'jax._src.xla_bridge', 'tensorflow_datasets', 'grain', 'orbax',
+                 'etils', 'absl.testing')
+# Dependencies that log through absl's own logger are recognised by their source path.
+_NOISY_PATHS = ('/orbax/', '/tensorflow_datasets/', '/grain/', '/etils/', '/jax/_src/',
+                '/gensim/')
+
+
+class _ThirdPartyFilter:
+  """Drops records of chatty dependencies below `min_level` (errors always pass)."""
+
+  def __init__(self, min_level: int):
+    self.min_level = min_level
 
   def filter(self, record) -> bool:
-    import logging as py_logging
-    if record.levelno >= py_logging.WARNING:
+    if record.levelno >= self.min_level:
       return True
-    return not any(part in record.pathname for part in self._NOISY)
+    if any(record.name == n or record.name.startswith(n + '.') for n in NOISY_LOGGERS):
+      return False
+    return not any(part in (record.pathname or '') for part in _NOISY_PATHS)
+
+
+def _installed_filters():
+  """The root handlers and absl's logger: every place a record of a dependency passes."""
+  import logging as py_logging  # pylint: disable=g-import-not-at-top
+  targets = list(py_logging.getLogger().handlers)
+  targets.append(logging.get_absl_handler())
+  targets.append(logging.get_absl_logger())
+  return targets
+
+
+def _remove_filters() -> None:
+  for target in _installed_filters():
+    for f in list(target.filters):
+      if isinstance(f, _ThirdPartyFilter):
+        target.removeFilter(f)
+
+
+_configured = False
+
+
+def configure_terminal(verbosity: int) -> None:
+  """Sets what a command prints, from absl's `--verbosity` flag.
+
+  0 (default): our own lines (what is being prepared, one line per epoch, results),
+  tqdm progress bars, and errors; INFO and WARNING records of dependencies (gensim,
+  TFDS, grain, orbax, jax's backend probe) are dropped. 1 or more: everything, including
+  our per-step throughput lines (absl's DEBUG level). Call it right after flag parsing,
+  before jax is imported where possible (the environment variable set here is read by
+  XLA's C++ logging when jax loads).
+  """
+  import logging as py_logging  # pylint: disable=g-import-not-at-top
+  global _configured
+  _configured = True
+  _remove_filters()
+  if verbosity >= 1:
+    for name in NOISY_LOGGERS:
+      py_logging.getLogger(name).setLevel(py_logging.NOTSET)
+    return
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # XLA's C++ INFO lines.
+  for name in NOISY_LOGGERS:
+    py_logging.getLogger(name).setLevel(py_logging.ERROR)
+  for target in _installed_filters():
+    target.addFilter(_ThirdPartyFilter(py_logging.ERROR))
 
 
 def quiet_third_party_logs() -> None:
-  """Keeps the terminal to our own progress lines (warnings of dependencies still show)."""
-  logging.get_absl_logger().addFilter(_ThirdPartyInfoFilter())
+  """Drops INFO records of dependencies (their warnings still show).
+
+  Does nothing after configure_terminal, which decides from --verbosity.
+  """
+  import logging as py_logging  # pylint: disable=g-import-not-at-top
+  if _configured:
+    return
+  if not any(isinstance(f, _ThirdPartyFilter) for f in logging.get_absl_logger().filters):
+    logging.get_absl_logger().addFilter(_ThirdPartyFilter(py_logging.WARNING))

@@ -1,0 +1,78 @@
+"""What a run leaves on the terminal and in the temporary directory."""
+
+from __future__ import annotations
+
+import logging as py_logging
+import os
+
+from absl import logging
+import pytest
+
+from hirenet_jax import logging_utils
+
+
+def _passes(logger_name: str, level: int, pathname: str = __file__) -> bool:
+  """Whether a record of `logger_name` reaches absl's handler.
+
+  The root logger's level is absl's --verbosity; only the levels below it count here.
+  """
+  logger = py_logging.getLogger(logger_name)
+  node = logger
+  while node is not None and node is not py_logging.root:
+    if node.level != py_logging.NOTSET:
+      if level < node.level:
+        return False
+      break
+    node = node.parent
+  record = logger.makeRecord(logger_name, level, pathname, 1, 'message', (), None)
+  return all(f.filter(record) for target in logging_utils._installed_filters()  # pylint: disable=protected-access
+             for f in target.filters)
+
+
+@pytest.fixture
+def restore_terminal():
+  yield
+  logging_utils.configure_terminal(1)
+
+
+@pytest.mark.parametrize('name, pathname', [
+    ('gensim.models.word2vec', '/site-packages/gensim/models/word2vec.py'),
+    ('jax._src.xla_bridge', '/site-packages/jax/_src/xla_bridge.py'),
+    ('absl', '/site-packages/tensorflow_datasets/core/dataset_builder.py'),
+    ('absl', '/site-packages/grain/_src/python/data_loader.py'),
+])
+def test_verbosity_0_silences_dependencies_and_1_brings_them_back(
+    restore_terminal, name, pathname):
+  del restore_terminal
+  logging_utils.configure_terminal(0)
+  assert not _passes(name, py_logging.INFO, pathname)
+  assert not _passes(name, py_logging.WARNING, pathname)
+  assert _passes(name, py_logging.ERROR, pathname)
+  logging_utils.configure_terminal(1)
+  assert _passes(name, py_logging.INFO, pathname)
+  assert _passes(name, py_logging.WARNING, pathname)
+
+
+def test_verbosity_0_keeps_our_epoch_lines_and_hides_step_lines(restore_terminal):
+  del restore_terminal
+  logging_utils.configure_terminal(0)
+  ours = os.path.join(os.path.dirname(logging_utils.__file__), 'train_lib.py')
+  assert _passes('absl', py_logging.INFO, ours)
+  assert _passes('absl', py_logging.WARNING, ours)
+  shown, details = [], []
+  reporter = logging_utils.ProgressReporter(
+      10, log_fn=lambda m, *a: shown.append(m % a),
+      detail_fn=lambda m, *a: details.append(m % a))
+  reporter.report(5, {'loss': 0.5}, epoch=0)
+  reporter.log('epoch %d: done', 0)
+  assert shown == ['epoch 0: done']
+  assert len(details) == 1 and details[0].startswith('epoch 0 step 5/10')
+
+
+def test_configuring_twice_installs_one_filter(restore_terminal):
+  del restore_terminal
+  logging_utils.configure_terminal(0)
+  logging_utils.configure_terminal(0)
+  for target in logging_utils._installed_filters():  # pylint: disable=protected-access
+    assert sum(isinstance(f, logging_utils._ThirdPartyFilter)  # pylint: disable=protected-access
+               for f in target.filters) <= 1
