@@ -25,6 +25,18 @@ NAME = dataset_spec.DATASET_NAME
 VERSION = dataset_spec.DATASET_VERSION
 
 
+class _LocalDatasetInfo(tfds.core.DatasetInfo):
+  """DatasetInfo of a dataset that exists only where data_prep.build writes it.
+
+  A builder created before its dataset is written asks TFDS for the public bucket's copy
+  of the dataset info, and that lookup leaves an empty `tmp*tfds` directory in the
+  system temporary directory each time; there is no public copy to look for.
+  """
+
+  def initialize_from_bucket(self) -> None:
+    pass
+
+
 @dataclasses.dataclass(eq=False)
 class HirenetConfig(tfds.core.BuilderConfig):
   """One modality; feature_dim 0 means token ids (text)."""
@@ -59,7 +71,7 @@ class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
     else:
       answers = tfds.features.Tensor(shape=(None, self._feature_dim),
                                      dtype=np.float32)
-    return tfds.core.DatasetInfo(
+    return _LocalDatasetInfo(
         builder=self,
         description=__doc__,
         features=tfds.features.FeaturesDict({

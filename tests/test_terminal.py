@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import glob
+import json
 import logging as py_logging
 import os
+import tempfile
 
 from absl import logging
 import pytest
 
+from data_prep import build
 from hirenet_jax import logging_utils
 
 
@@ -76,3 +80,29 @@ def test_configuring_twice_installs_one_filter(restore_terminal):
   for target in logging_utils._installed_filters():  # pylint: disable=protected-access
     assert sum(isinstance(f, logging_utils._ThirdPartyFilter)  # pylint: disable=protected-access
                for f in target.filters) <= 1
+
+
+def _tiny_corpus(corpus_dir) -> str:
+  os.makedirs(corpus_dir)
+  with open(os.path.join(corpus_dir, 'interviews.jsonl'), 'w', encoding='utf-8') as f:
+    for i in range(30):
+      f.write(json.dumps({
+          'candidate_id': f'c{i}', 'position_id': f'p{i % 2}', 'job_title': 'Vendeur',
+          'label': i % 2, 'answers': [
+              {'question': 'Présentez-vous.', 'transcript': f'bonjour je suis {i} ici'},
+              {'question': 'Pourquoi ?', 'transcript': 'parce que' + ' oui' * (i % 5)}]}) + '\n')
+  return str(corpus_dir)
+
+
+def test_building_a_dataset_leaves_no_directory_in_the_temporary_directory(
+    tmp_path, monkeypatch):
+  temp = tmp_path / 'temp'
+  temp.mkdir()
+  monkeypatch.setenv('TMPDIR', str(temp))
+  monkeypatch.setattr(tempfile, 'tempdir', str(temp))
+  corpus_dir = _tiny_corpus(tmp_path / 'corpus')
+  assert tempfile.gettempdir() == str(temp)
+  build.build_dataset(corpus_dir, 'text', str(tmp_path / 'data'))
+  build.build_dataset(corpus_dir, 'text', str(tmp_path / 'data'), overwrite=True)
+  assert os.listdir(temp) == []
+  assert not glob.glob(os.path.join(str(temp), 'tmp*tfds'))
