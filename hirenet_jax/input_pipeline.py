@@ -37,16 +37,9 @@ from hirenet_jax.dataset_spec import dataset_dir
 from hirenet_jax.errors import ConfigError
 
 
-@functools.lru_cache(maxsize=16)
-def _load_meta_cached(path: str, mtime_ns: int) -> dict:
-  del mtime_ns  # Only part of the cache key.
-  with open(path, encoding='utf-8') as f:
-    return json.load(f)
-
-
 def _meta_version(data_dir: str, modality: str) -> tuple[str, int]:
-  """(absolute path, modification time in ns) of the dataset's meta.json: what the
-  caches of meta, epoch plans and record tables are keyed by (a rebuild changes it)."""
+  """(absolute path, modification time in ns) of the dataset's meta.json: a rebuild
+  changes it, which empties a `DatasetCache`."""
   path = os.path.abspath(os.path.join(assets_dir(data_dir, modality), 'meta.json'))
   try:
     return path, os.stat(path).st_mtime_ns
@@ -58,8 +51,121 @@ def _meta_version(data_dir: str, modality: str) -> tuple[str, int]:
 
 
 def load_meta(data_dir: str, modality: str) -> dict:
-  """The dataset's meta.json (do not mutate: it is cached)."""
-  return _load_meta_cached(*_meta_version(data_dir, modality))
+  """The dataset's meta.json."""
+  with open(_meta_version(data_dir, modality)[0], encoding='utf-8') as f:
+    return json.load(f)
+
+
+@dataclasses.dataclass(frozen=True)
+class PackingOptions:
+  """What decides the batches (docs/contracts.md): `num_buckets` length buckets whose row
+  widths are multiples of `pad_multiple` and `width_factor` mean answers wide (deep rows
+  suit CPUs; ~1 suits a latency-bound GPU), row counts multiples of `row_multiple` (of the
+  device count, so rows shard evenly) and `pack_groups` packing groups per batch
+  (0 = one per process; a group's rows hold only its interviews' answers)."""
+  num_buckets: int = 4
+  pad_multiple: int = 8
+  width_factor: float = packing.DEFAULT_WIDTH_FACTOR
+  row_multiple: int = 8
+  pack_groups: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class LoaderOptions:
+  """How batches are loaded, never what they hold (tested); the CPU-specific levers:
+
+  num_threads, prefetch: grain's reading threads and batches loaded ahead.
+  worker_count: grain worker processes; off, as records are small and packing cheap.
+  cache_mb: a split's decoded records stay in memory across epochs when its answers fit
+    (decoding, not reading, is most of the loading cost).
+  load_window: batches per grain element: the loading thread wakes once per window, not
+    per batch, which matters on a 2-core CPU whose cores XLA's step keeps busy.
+  window_mb: the most answer data one window may hold (fewer batches per window above).
+  Host batches are also 64-byte aligned (`_aligned_empty`), so XLA:CPU takes them in place.
+  """
+  num_threads: int = 1
+  prefetch: int = 4
+  worker_count: int = 0
+  cache_mb: float = 1024
+  load_window: int = 8
+  window_mb: float = 64
+
+
+class DatasetCache:
+  """What the pipeline keeps of one prepared dataset between epochs: meta.json, epoch
+  plans (training plans every epoch up front to count its steps, then each again when it
+  gets there) and the record tables of splits that fit `LoaderOptions.cache_mb`.
+  Owned by the dataset object that reads the data; a rebuilt dataset (meta.json changed)
+  empties it."""
+
+  max_plans = 64
+
+  def __init__(self, data_dir: str, modality: str):
+    self.data_dir, self.modality = data_dir, modality
+    self._stamp: int | None = None
+    self._meta: dict = {}
+    self._plans: collections.OrderedDict[tuple, list[packing.PackedBatch]] = (
+        collections.OrderedDict())
+    self._tables: dict[str, _RecordTable] = {}
+
+  @property
+  def meta(self) -> dict:
+    """meta.json (do not mutate), reloaded, with everything else dropped, on a rebuild."""
+    stamp = _meta_version(self.data_dir, self.modality)[1]
+    if stamp != self._stamp:
+      self._meta = load_meta(self.data_dir, self.modality)
+      self._plans.clear()
+      self._tables.clear()
+      self._stamp = stamp
+    return self._meta
+
+  def epoch_plan(self, split: str, *, batch_size: int, seed: int = 0, epoch: int = 0,
+                 shuffle: bool = False, process_count: int = 1,
+                 options: PackingOptions = PackingOptions()
+                 ) -> tuple[list[packing.PackedBatch], Layout, dict]:
+    """(the epoch's global batches, the dataset's Layout, meta) without loading a record.
+
+    `options.pack_groups` (0 = one per process) must be a multiple of `process_count`
+    and divide `batch_size`.
+    """
+    if batch_size < 1 or batch_size % process_count:
+      raise ValueError(f'batch_size {batch_size} must be a positive multiple of '
+                       f'process_count {process_count}')
+    groups = options.pack_groups or process_count
+    if groups % process_count or batch_size % groups:
+      raise ValueError(f'pack_groups {groups} must be a multiple of process_count '
+                       f'{process_count} and divide batch_size {batch_size}')
+    meta = self.meta
+    if split not in meta['lengths']:
+      raise ValueError(f'unknown split {split!r}; the dataset has {list(meta["lengths"])}')
+    layout = packing_layout(meta, batch_size=batch_size, groups=groups,
+                            num_buckets=options.num_buckets,
+                            pad_multiple=options.pad_multiple,
+                            width_factor=options.width_factor,
+                            row_multiple=options.row_multiple)
+    key = (split, layout, batch_size, seed, epoch, shuffle, groups)
+    plan = self._plans.get(key)
+    if plan is None:
+      plan = batch_plan(meta['lengths'][split], layout, batch_size=batch_size,
+                        max_questions=int(meta['max_questions']), seed=seed, epoch=epoch,
+                        shuffle=shuffle, groups=groups)
+      self._plans[key] = plan
+      while len(self._plans) > self.max_plans:
+        self._plans.popitem(last=False)
+    else:
+      self._plans.move_to_end(key)
+    return list(plan), layout, meta
+
+  def record_table(self, split: str, cache_mb: float, feature_dim: int,
+                   layout: dict[str, slice]) -> '_RecordTable | None':
+    """The split's in-memory record table, or None if its answers exceed `cache_mb`."""
+    lengths = self.meta['lengths'][split]
+    steps = sum(sum(r) for r in lengths)
+    if steps * max(feature_dim, 1) * 4 > cache_mb * 2**20:
+      return None
+    if split not in self._tables:
+      self._tables[split] = _RecordTable(lengths, feature_dim, layout)
+    return self._tables[split]
 
 
 def load_embeddings(data_dir: str, modality: str) -> np.ndarray:
@@ -223,20 +329,17 @@ class Batches:
 
   def __init__(self, data_dir: str, modality: str, split: str, *, batch_size: int,
                seed: int = 0, epoch: int = 0, shuffle: bool = False,
-               num_buckets: int = 4, process_index: int = 0, process_count: int = 1,
-               start_step: int = 0, pad_multiple: int = 8, width_factor: float = packing.DEFAULT_WIDTH_FACTOR,
-               row_multiple: int = 8, pack_groups: int = 0, num_threads: int = 1,
-               prefetch: int = 4, worker_count: int = 0, cache_mb: float = 1024,
-               load_window: int = 8, window_mb: float = 64):
+               process_index: int = 0, process_count: int = 1, start_step: int = 0,
+               pack: PackingOptions = PackingOptions(),
+               loader: LoaderOptions = LoaderOptions(), cache: DatasetCache | None = None):
     if not 0 <= process_index < process_count:
       raise ValueError(f'process_index {process_index} not in [0, {process_count})')
-    if load_window < 1:
-      raise ValueError(f'load_window must be at least 1, got {load_window}')
-    self.full_plan, self.layout, meta = epoch_plan(
-        data_dir, modality, split, batch_size=batch_size, seed=seed, epoch=epoch,
-        shuffle=shuffle, process_count=process_count, pack_groups=pack_groups,
-        num_buckets=num_buckets, pad_multiple=pad_multiple, width_factor=width_factor,
-        row_multiple=row_multiple)
+    if loader.load_window < 1:
+      raise ValueError(f'load_window must be at least 1, got {loader.load_window}')
+    cache = cache or DatasetCache(data_dir, modality)
+    self.full_plan, self.layout, meta = cache.epoch_plan(
+        split, batch_size=batch_size, seed=seed, epoch=epoch, shuffle=shuffle,
+        process_count=process_count, options=pack)
     self.meta = meta
     self.data_dir, self.modality, self.split = data_dir, modality, split
     self.batch_size = batch_size
@@ -248,13 +351,12 @@ class Batches:
     self.feature_dim = int(meta['feature_dim'])
     self._answer_lengths = meta['lengths'][split]
     self.plan = self.full_plan[start_step:]
-    self._num_threads, self._prefetch = num_threads, prefetch
-    self._worker_count = worker_count
+    self._loader = loader
     batch_mb = max(math.prod(shape) for shape in self.shapes) * 4 / 2**20
-    self.window = max(1, min(load_window, int(window_mb // batch_mb)))
+    self.window = max(1, min(loader.load_window, int(loader.window_mb // batch_mb)))
     self._source = None
-    self._cache = _record_cache(data_dir, modality, split, cache_mb, self.feature_dim,
-                                self._answer_lengths, self._fixed_layout())
+    self._cache = cache.record_table(split, loader.cache_mb, self.feature_dim,
+                                     self._fixed_layout())
     logging.info('%s/%s epoch %d: %d batches of up to %d interviews, packed rows '
                  '(R x W) %s, padding efficiency %.1f%%.', modality, split, epoch,
                  len(self.full_plan), batch_size,
@@ -352,11 +454,12 @@ class Batches:
     w = self.window
     windows = [self.plan[i:i + w] for i in range(0, len(self.plan), w)]
     ds = grain.MapDataset.source(windows).map(self._load_window).to_iter_dataset(
-        grain.ReadOptions(num_threads=self._num_threads,
-                          prefetch_buffer_size=max(1, -(-self._prefetch // w))))
-    if self._worker_count > 0:
+        grain.ReadOptions(num_threads=self._loader.num_threads,
+                          prefetch_buffer_size=max(1, -(-self._loader.prefetch // w))))
+    if self._loader.worker_count > 0:
       # Needs parsed absl flags (grain defines some), as under app.run.
-      ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=self._worker_count))
+      ds = ds.mp_prefetch(grain.MultiprocessingOptions(
+          num_workers=self._loader.worker_count))
     it = iter(ds)
     try:
       for loaded in it:
@@ -385,25 +488,6 @@ def _aligned_empty(specs: dict[str, tuple[tuple[int, ...], type]]) -> dict[str, 
     out[key] = arena[start:start + sizes[key]].view(dtype).reshape(shape)
     start += -(-sizes[key] // _ALIGNMENT) * _ALIGNMENT
   return out
-
-
-# Per (dataset, split) that fits the cache budget: (meta.json mtime, its _RecordTable).
-_RECORD_CACHES: dict[tuple[str, str], tuple[int, _RecordTable]] = {}
-
-
-def _record_cache(data_dir: str, modality: str, split: str, cache_mb: float,
-                  feature_dim: int, lengths: Sequence[Sequence[int]],
-                  layout: dict[str, slice]) -> _RecordTable | None:
-  """The split's in-memory record table, or None if its answers exceed `cache_mb`."""
-  steps = sum(sum(r) for r in lengths)
-  if steps * max(feature_dim, 1) * 4 > cache_mb * 2**20:
-    return None
-  key = (os.path.abspath(dataset_dir(data_dir, modality)), split)
-  stamp = _meta_version(data_dir, modality)[1]
-  if key not in _RECORD_CACHES or _RECORD_CACHES[key][0] != stamp:
-    # New, or the dataset was rebuilt.
-    _RECORD_CACHES[key] = (stamp, _RecordTable(lengths, feature_dim, layout))
-  return _RECORD_CACHES[key][1]
 
 
 @functools.lru_cache(maxsize=64)
@@ -532,73 +616,6 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, table: _RecordTable
       order, gaps, slot_offset + slots, lengths).reshape(num_rows, width)
 
 
-def make_batches(data_dir: str, modality: str, split: str, *, batch_size: int,
-                 seed: int = 0, epoch: int = 0, shuffle: bool = False,
-                 num_buckets: int = 4, process_index: int = 0, process_count: int = 1,
-                 start_step: int = 0, **kwargs) -> Batches:
-  """One epoch of batches (see `Batches`); shuffle for training, not for evaluation."""
-  return Batches(data_dir, modality, split, batch_size=batch_size, seed=seed,
-                 epoch=epoch, shuffle=shuffle, num_buckets=num_buckets,
-                 process_index=process_index, process_count=process_count,
-                 start_step=start_step, **kwargs)
-
-
-def epoch_plan(data_dir: str, modality: str, split: str, *, batch_size: int,
-               seed: int = 0, epoch: int = 0, shuffle: bool = False,
-               process_count: int = 1, pack_groups: int = 0, **layout_kwargs
-               ) -> tuple[list[packing.PackedBatch], Layout, dict]:
-  """(the epoch's global batches, the dataset's Layout, meta) without loading a record.
-
-  `layout_kwargs` go to `packing_layout` (num_buckets, pad_multiple, width_factor,
-  row_multiple); `pack_groups` (0 = one per process) must be a multiple of
-  `process_count` and divide `batch_size`.
-  """
-  if batch_size < 1 or batch_size % process_count:
-    raise ValueError(f'batch_size {batch_size} must be a positive multiple of '
-                     f'process_count {process_count}')
-  groups = pack_groups or process_count
-  if groups % process_count or batch_size % groups:
-    raise ValueError(f'pack_groups {groups} must be a multiple of process_count '
-                     f'{process_count} and divide batch_size {batch_size}')
-  meta = load_meta(data_dir, modality)
-  if split not in meta['lengths']:
-    raise ValueError(f'unknown split {split!r}; the dataset has {list(meta["lengths"])}')
-  layout = packing_layout(meta, batch_size=batch_size, groups=groups, **layout_kwargs)
-  key = (*_meta_version(data_dir, modality), split, layout, batch_size, seed, epoch,
-         shuffle, groups)
-  plan = _PLANS.get(key)
-  if plan is None:
-    plan = batch_plan(meta['lengths'][split], layout, batch_size=batch_size,
-                      max_questions=int(meta['max_questions']), seed=seed, epoch=epoch,
-                      shuffle=shuffle, groups=groups)
-    _PLANS[key] = plan
-    while len(_PLANS) > _MAX_PLANS:
-      _PLANS.popitem(last=False)
-  else:
-    _PLANS.move_to_end(key)
-  return list(plan), layout, meta
-
-
-# Epoch plans by what they depend on (meta.json by path and modification time): training
-# plans every epoch when it starts, to count its steps, then each epoch again when it
-# gets there (~7 ms on the default corpus, with the device idle after validation).
-_PLANS: collections.OrderedDict[tuple, list[packing.PackedBatch]] = collections.OrderedDict()
-_MAX_PLANS = 64
-
-
-def num_batches(data_dir: str, modality: str, split: str, **kwargs) -> int:
-  """Batches of one epoch (`epoch_plan`'s arguments; packing makes the count depend a
-  little on seed and epoch)."""
-  return len(epoch_plan(data_dir, modality, split, **kwargs)[0])
-
-
-def padding_efficiency(data_dir: str, modality: str, split: str, **kwargs) -> float:
-  """Valid time steps / packed time steps over one epoch's plan (`epoch_plan`'s
-  arguments)."""
-  plan, _, meta = epoch_plan(data_dir, modality, split, **kwargs)
-  return packing.padding_efficiency(plan, meta['lengths'][split])
-
-
 # ------------------------------------------------------- what training reads
 
 
@@ -629,19 +646,22 @@ class PreparedDataset:
   """A DataSource over the TFDS shards written by `data_prep.build`."""
 
   def __init__(self, data_dir: str, modality: str, *, seed: int, num_buckets: int,
-               width_factor: float = packing.DEFAULT_WIDTH_FACTOR, pack_groups: int = 0):
+               width_factor: float = packing.DEFAULT_WIDTH_FACTOR, pack_groups: int = 0,
+               loader: LoaderOptions = LoaderOptions()):
     self.data_dir, self.modality = data_dir, modality
     # Packed rows shard over the devices: their count is a multiple of 8 and of the
     # device count (so 1 and 8 devices see the same batches).
-    self._packing = dict(num_buckets=num_buckets, width_factor=width_factor,
-                         row_multiple=math.lcm(8, jax.device_count()),
-                         process_count=jax.process_count(), pack_groups=pack_groups)
+    self.pack = PackingOptions(num_buckets=num_buckets, width_factor=width_factor,
+                               row_multiple=math.lcm(8, jax.device_count()),
+                               pack_groups=pack_groups)
+    self.loader = loader
     self._seed = seed
     meta_path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
     if not os.path.exists(meta_path):
       raise ConfigError(f'no prepared {modality!r} dataset in {data_dir} '
                         f'(missing {meta_path}); build it with data_prep.build')
-    self.meta = load_meta(data_dir, modality)
+    self.cache = DatasetCache(data_dir, modality)
+    self.meta = self.cache.meta
     self._info = {}
 
   def embeddings(self):
@@ -659,16 +679,20 @@ class PreparedDataset:
                width_factor=config.get('row_width_factor', packing.DEFAULT_WIDTH_FACTOR),
                pack_groups=config.get('pack_groups', 0))
 
+  def _plan(self, split, *, batch_size, epoch, shuffle):
+    return self.cache.epoch_plan(split, batch_size=batch_size, seed=self._seed,
+                                 epoch=epoch, shuffle=shuffle,
+                                 process_count=jax.process_count(), options=self.pack)
+
   def num_batches(self, split, *, batch_size, epoch=0, shuffle=False):
-    return num_batches(self.data_dir, self.modality, split, batch_size=batch_size,
-                                seed=self._seed, epoch=epoch, shuffle=shuffle,
-                                **self._packing)
+    return len(self._plan(split, batch_size=batch_size, epoch=epoch, shuffle=shuffle)[0])
 
   def batches(self, split, *, batch_size, epoch, shuffle, start_step=0):
-    return make_batches(
-        self.data_dir, self.modality, split, batch_size=batch_size, seed=self._seed,
-        epoch=epoch, shuffle=shuffle, start_step=start_step,
-        process_index=jax.process_index(), **self._packing)
+    return Batches(self.data_dir, self.modality, split, batch_size=batch_size,
+                   seed=self._seed, epoch=epoch, shuffle=shuffle,
+                   process_index=jax.process_index(), process_count=jax.process_count(),
+                   start_step=start_step, pack=self.pack, loader=self.loader,
+                   cache=self.cache)
 
   def record_info(self, split):
     if split not in self._info:
@@ -684,6 +708,6 @@ class PreparedDataset:
     return self._info[split]
 
   def padding_efficiency(self, split, *, batch_size, epoch=0, shuffle=False):
-    return padding_efficiency(self.data_dir, self.modality, split,
-                                       batch_size=batch_size, seed=self._seed, epoch=epoch,
-                                       shuffle=shuffle, **self._packing)
+    """Valid / packed time steps over one epoch's plan."""
+    plan, _, meta = self._plan(split, batch_size=batch_size, epoch=epoch, shuffle=shuffle)
+    return packing.padding_efficiency(plan, meta['lengths'][split])

@@ -31,14 +31,13 @@ def test_run_and_pipeline_report_what_they_measured(tiny, tmp_path):
       r['batch_padding_efficiency'] * np.prod(r['batch_shape']) / r['train_step_s'])
   assert r['program_memory_mb'] > 0
   p = benchmark.pipeline(config, str(tmp_path), max_batches=0)
-  assert p['pipeline_batches'] == p['pipeline_epoch_batches'] == input_pipeline.num_batches(
-      data_dir, 'text', 'train', batch_size=config.batch_size, shuffle=True,
-      num_buckets=config.num_buckets)
+  data = input_pipeline.PreparedDataset.from_config(config, data_dir)
+  assert p['pipeline_batches'] == p['pipeline_epoch_batches'] == data.num_batches(
+      'train', batch_size=config.batch_size, shuffle=True)
   # One compiled program per bucket shape at most.
   assert 1 <= p['compiled_train_programs'] <= p['num_buckets']
-  assert p['padding_efficiency'] == pytest.approx(input_pipeline.padding_efficiency(
-      data_dir, 'text', 'train', batch_size=config.batch_size, shuffle=True,
-      num_buckets=config.num_buckets))
+  assert p['padding_efficiency'] == pytest.approx(data.padding_efficiency(
+      'train', batch_size=config.batch_size, shuffle=True))
   assert p['loading_ratio'] == pytest.approx(
       p['real_loading_steps_per_s'] / p['cached_steps_per_s'])
   assert 0 < p['mean_interviews_per_batch'] <= config.batch_size

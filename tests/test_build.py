@@ -98,7 +98,7 @@ def built(tmp_path_factory, corpus_dir):
 def _all_batches(data_dir, modality, split):
   """The split's batches with the packed answers unpacked to [B, Q, T(, D)]."""
   batches = []
-  for b in input_pipeline.make_batches(data_dir, modality, split, batch_size=4):
+  for b in input_pipeline.Batches(data_dir, modality, split, batch_size=4):
     b['answers'] = packing.unpack(b['answers'], b['answer_lengths'], b['answer_rows'],
                                   b['answer_starts'])
     batches.append(b)
@@ -341,7 +341,7 @@ def test_dropped_answer_keeps_its_raw_answer_index(tmp_path):
   meta = input_pipeline.load_meta(data_dir, 'audio')
   split = next(s for s in dataset_spec.SPLITS if 'c001' in meta['candidate_ids'][s])
   index = meta['candidate_ids'][split].index('c001')
-  batches = list(input_pipeline.make_batches(data_dir, 'audio', split, batch_size=16))
+  batches = list(input_pipeline.Batches(data_dir, 'audio', split, batch_size=16))
   (b,) = [b for b in batches if index in b['index']]
   row = list(b['index']).index(index)
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
@@ -434,7 +434,7 @@ def test_featurize_corpus_reuses_the_trained_vocabulary_and_statistics(built, tm
         f'c{i:03d}' for i in range(6)]
     assert (input_pipeline.load_vocab(out, modality)
             == input_pipeline.load_vocab(data_dir, modality))
-    batches = list(input_pipeline.make_batches(out, modality, 'test', batch_size=4))
+    batches = list(input_pipeline.Batches(out, modality, 'test', batch_size=4))
     assert sum(b['weight'].sum() for b in batches) == 6
   stats = [np.load(os.path.join(dataset_spec.assets_dir(d, 'audio'), 'feature_stats.npz'))
            for d in (data_dir, out)]

@@ -1,5 +1,6 @@
 """Tests for hirenet_jax.input_pipeline: batch plan, packing, multi-host, resume."""
 
+import dataclasses
 import json
 import os
 
@@ -12,6 +13,20 @@ from hirenet_jax import input_pipeline as ip
 from hirenet_jax import packing
 
 NUM_CANDIDATES = 30
+
+
+def make_batches(data_dir, modality, split, **kwargs):
+  """ip.Batches with PackingOptions / LoaderOptions fields given as keywords."""
+  options = {}
+  for name, cls in (('pack', ip.PackingOptions), ('loader', ip.LoaderOptions)):
+    fields = {f.name for f in dataclasses.fields(cls)}
+    options[name] = cls(**{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
+  return ip.Batches(data_dir, modality, split, **options, **kwargs)
+
+
+def dataset(data_dir, modality='text', seed=0):
+  """The text dataset as training reads it (one process, packing defaults)."""
+  return ip.PreparedDataset(data_dir, modality, seed=seed, num_buckets=4)
 
 
 @pytest.fixture(scope='module')
@@ -41,7 +56,7 @@ def data_dir(tmp_path_factory):
 
 def _epoch(data_dir, split='train', **kwargs):
   kwargs = dict(batch_size=4, seed=0, epoch=0, shuffle=True) | kwargs
-  return list(ip.make_batches(data_dir, 'text', split, **kwargs))
+  return list(make_batches(data_dir, 'text', split, **kwargs))
 
 
 def test_bucket_boundaries_are_rounded_training_quantiles_ending_at_max():
@@ -97,7 +112,7 @@ def _check_answers(batch, records):
 
 
 def test_batches_use_a_few_fixed_shapes_and_each_record_fits_its_bucket(data_dir):
-  b = ip.make_batches(data_dir, 'audio', 'train', batch_size=4, shuffle=True,
+  b = make_batches(data_dir, 'audio', 'train', batch_size=4, shuffle=True,
                       width_factor=1.0)
   widths = b.layout.widths
   assert 1 < len(widths) <= 4
@@ -178,7 +193,7 @@ def test_multi_host_parts_assemble_a_global_batch_packed_per_host(data_dir):
 
 def test_start_step_resumes_with_the_remaining_batches(data_dir):
   full = _epoch(data_dir, seed=5, epoch=4)
-  resumed = ip.make_batches(data_dir, 'text', 'train', batch_size=4, seed=5, epoch=4,
+  resumed = make_batches(data_dir, 'text', 'train', batch_size=4, seed=5, epoch=4,
                             shuffle=True, start_step=3)
   assert len(resumed) == len(full) - 3
   for a, b in zip(full[3:], resumed):
@@ -189,12 +204,12 @@ def test_start_step_resumes_with_the_remaining_batches(data_dir):
 @pytest.mark.parametrize('modality', ['text', 'audio'])
 def test_loading_windows_hand_out_the_same_batches_in_the_same_order(data_dir, modality):
   kwargs = dict(batch_size=2, seed=2, epoch=1, shuffle=True, start_step=1)
-  one_by_one = ip.make_batches(data_dir, modality, 'train', load_window=1, **kwargs)
+  one_by_one = make_batches(data_dir, modality, 'train', load_window=1, **kwargs)
   assert one_by_one.window == 1
   reference = list(one_by_one)
   assert len(reference) > 4 and len(reference) % 4  # Several windows, a partial last.
   for load_window in (3, 4):
-    batches = ip.make_batches(data_dir, modality, 'train', load_window=load_window,
+    batches = make_batches(data_dir, modality, 'train', load_window=load_window,
                               prefetch=5, **kwargs)
     assert batches.window == load_window
     for a, b in zip(reference, batches, strict=True):
@@ -204,21 +219,21 @@ def test_loading_windows_hand_out_the_same_batches_in_the_same_order(data_dir, m
 
 
 def test_loading_windows_stay_within_their_memory_budget(data_dir):
-  batches = ip.make_batches(data_dir, 'audio', 'train', batch_size=4)
+  batches = make_batches(data_dir, 'audio', 'train', batch_size=4)
   batch_mb = max(np.prod(shape) for shape in batches.shapes) * 4 / 2**20
   assert batches.window == 8
-  capped = ip.make_batches(data_dir, 'audio', 'train', batch_size=4,
+  capped = make_batches(data_dir, 'audio', 'train', batch_size=4,
                            window_mb=2.5 * batch_mb)
   assert capped.window == 2
-  assert ip.make_batches(data_dir, 'audio', 'train', batch_size=4,
+  assert make_batches(data_dir, 'audio', 'train', batch_size=4,
                          window_mb=batch_mb / 2).window == 1
   with pytest.raises(ValueError, match='load_window must be at least 1'):
-    ip.make_batches(data_dir, 'audio', 'train', batch_size=4, load_window=0)
+    make_batches(data_dir, 'audio', 'train', batch_size=4, load_window=0)
 
 
 def test_epoch_plans_are_reused_until_the_dataset_changes(data_dir):
-  plan = lambda: ip.epoch_plan(data_dir, 'text', 'train', batch_size=4, epoch=3,
-                               shuffle=True)[0]
+  cache = ip.DatasetCache(data_dir, 'text')
+  plan = lambda: cache.epoch_plan('train', batch_size=4, epoch=3, shuffle=True)[0]
   first = plan()
   first.clear()  # The caller's list, not the cache's.
   again = plan()
@@ -233,13 +248,12 @@ def test_epoch_plans_are_reused_until_the_dataset_changes(data_dir):
 
 def test_num_batches_and_padding_efficiency_match_the_batches(data_dir):
   batches = _epoch(data_dir, batch_size=4)
-  assert ip.num_batches(data_dir, 'text', 'train', batch_size=4, shuffle=True) == len(
-      batches)
+  assert dataset(data_dir).num_batches('train', batch_size=4, shuffle=True) == len(batches)
   valid = sum(b['answer_lengths'].sum() for b in batches)
   padded = sum(b['answers'].size for b in batches)
-  efficiency = ip.padding_efficiency(data_dir, 'text', 'train', batch_size=4, shuffle=True)
+  efficiency = dataset(data_dir).padding_efficiency('train', batch_size=4, shuffle=True)
   assert efficiency == pytest.approx(valid / padded)
-  assert efficiency == pytest.approx(ip.make_batches(
+  assert efficiency == pytest.approx(make_batches(
       data_dir, 'text', 'train', batch_size=4, shuffle=True).padding_efficiency)
 
 
@@ -247,8 +261,9 @@ def test_packing_beats_padding_each_interview_to_its_longest_answer(data_dir):
   lengths = ip.load_meta(data_dir, 'text')['lengths']['train']
   q = ip.load_meta(data_dir, 'text')['max_questions']
   padded = sum(sum(r) for r in lengths) / sum(q * max(r) for r in lengths)
-  packed = ip.padding_efficiency(data_dir, 'text', 'train', batch_size=8, row_multiple=1,
-                                 shuffle=True)
+  plan, _, _ = ip.DatasetCache(data_dir, 'text').epoch_plan(
+      'train', batch_size=8, shuffle=True, options=ip.PackingOptions(row_multiple=1))
+  packed = packing.padding_efficiency(plan, lengths)
   assert packed > padded + 0.1
 
 
@@ -262,9 +277,9 @@ def test_assets_are_loadable(data_dir):
 
 def test_bad_arguments_are_rejected(data_dir):
   with pytest.raises(ValueError, match='multiple of process_count'):
-    ip.make_batches(data_dir, 'text', 'train', batch_size=3, process_count=2)
+    make_batches(data_dir, 'text', 'train', batch_size=3, process_count=2)
   with pytest.raises(ValueError, match='pack_groups 3 must be a multiple'):
-    ip.make_batches(data_dir, 'text', 'train', batch_size=4, process_count=2, pack_groups=3)
+    make_batches(data_dir, 'text', 'train', batch_size=4, process_count=2, pack_groups=3)
   with pytest.raises(FileNotFoundError, match='data_prep.build'):
     ip.load_meta(data_dir, 'video')
 
@@ -272,8 +287,8 @@ def test_bad_arguments_are_rejected(data_dir):
 @pytest.mark.parametrize('modality', ['text', 'audio'])
 def test_records_in_memory_or_read_per_batch_give_the_same_batches(data_dir, modality):
   kwargs = dict(batch_size=4, shuffle=True, epoch=1)
-  cached = list(ip.make_batches(data_dir, modality, 'train', **kwargs))
-  uncached = ip.make_batches(data_dir, modality, 'train', cache_mb=0, **kwargs)
+  cached = list(make_batches(data_dir, modality, 'train', **kwargs))
+  uncached = make_batches(data_dir, modality, 'train', cache_mb=0, **kwargs)
   assert uncached._cache is None
   for a, b in zip(cached, uncached, strict=True):
     assert a.keys() == b.keys()
@@ -301,7 +316,7 @@ def test_record_table_refuses_a_record_that_contradicts_meta_json():
 @pytest.mark.parametrize('modality', ['text', 'audio'])
 def test_batch_arrays_are_aligned_so_jax_takes_them_without_a_copy(data_dir, modality):
   import jax  # pylint: disable=g-import-not-at-top
-  batch = next(iter(ip.make_batches(data_dir, modality, 'train', batch_size=4)))
+  batch = next(iter(make_batches(data_dir, modality, 'train', batch_size=4)))
   for key, x in batch.items():
     assert x.ctypes.data % ip._ALIGNMENT == 0 and x.flags.c_contiguous, key
     assert jax.device_put(x).unsafe_buffer_pointer() == x.ctypes.data, key
