@@ -329,8 +329,12 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
                   split: str = 'by_candidate', seed: int = 0, on_error: str = 'fail',
                   embeddings: str | None = None, num_shards: int | None = None,
                   frame_pooling: int | None = None, workers: int | None = None,
-                  overwrite: bool = False, min_count: int = 1) -> dict:
+                  overwrite: bool = False, min_count: int = 1,
+                  decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
+                  allow_external_media: bool = False) -> dict:
   """Validates the corpus, extracts features and writes the TFDS dataset + assets.
+
+  `decisions` and `allow_external_media` are corpus.read_corpus's.
 
   Returns the Table 2 figures, counts and paths (see `_summary`); a build that ran
   adds `stage_seconds`, the wall time of its stages: 'read' (corpus, splits, tokens),
@@ -352,11 +356,17 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
   corpus_dir = os.path.abspath(corpus_dir)
   data_dir = os.path.abspath(data_dir)
   log = ProblemLog(on_error)
-  interviews, problems = corpus_lib.read_corpus(corpus_dir)
+  interviews, problems = corpus_lib.read_corpus(
+      corpus_dir, decisions=decisions, allow_external_media=allow_external_media)
   num_read = len(interviews) + sum(p.record != '-' for p in problems)
   settings = dict(modality=modality, split=split, seed=seed, on_error=on_error,
                   embeddings=_file_stamp(embeddings), num_shards=num_shards,
                   frame_pooling=frame_pooling, min_count=min_count)
+  # Only non-default reading options enter the fingerprint: existing datasets stay valid.
+  if decisions != corpus_lib.DEFAULT_DECISIONS:
+    settings['decisions'] = [sorted(decisions.hirable), sorted(decisions.not_hirable)]
+  if allow_external_media:
+    settings['allow_external_media'] = True
   fingerprint = _fingerprint(corpus_dir, interviews, modality, settings)
   if not overwrite:
     meta = _cached(data_dir, modality, fingerprint)
@@ -417,7 +427,9 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
 
 def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
                      out_dir: str, *, on_error: str = 'skip',
-                     num_shards: int | None = None, workers: int | None = None) -> dict:
+                     num_shards: int | None = None, workers: int | None = None,
+                     decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
+                     allow_external_media: bool = False) -> dict:
   """Prepares a new corpus (e.g. for prediction) like an existing dataset.
 
   Every usable candidate goes to one split, 'test', encoded with the vocabulary and
@@ -432,7 +444,8 @@ def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
     trained = json.load(f)
   corpus_dir, out_dir = os.path.abspath(corpus_dir), os.path.abspath(out_dir)
   log = ProblemLog(on_error)
-  interviews, problems = corpus_lib.read_corpus(corpus_dir)
+  interviews, problems = corpus_lib.read_corpus(
+      corpus_dir, decisions=decisions, allow_external_media=allow_external_media)
   log.extend(problems)
   tokens = _tokenize_all(interviews)
   frame_pooling = trained.get('frame_pooling')
@@ -630,6 +643,7 @@ def define_flags():
   flags.DEFINE_integer('workers', None, 'Audio extraction processes.')
   flags.DEFINE_integer('min_count', 1, 'Minimum training-split count of a word.')
   flags.DEFINE_bool('overwrite', False, 'Rebuild even if an up-to-date dataset exists.')
+  corpus_lib.define_read_flags()
   flags.mark_flags_as_required(['corpus_dir', 'modality', 'data_dir'])
 
 
@@ -638,11 +652,13 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   std_logging.getLogger('gensim').setLevel(std_logging.WARNING)  # Per-epoch chatter.
   try:
+    read_options = corpus_lib.read_options_from_flags()
     summary = build_dataset(
         FLAGS.corpus_dir, FLAGS.modality, FLAGS.data_dir, split=FLAGS.split,
         seed=FLAGS.seed, on_error=FLAGS.on_error, embeddings=FLAGS.embeddings,
         num_shards=FLAGS.num_shards, frame_pooling=FLAGS.frame_pooling,
-        workers=FLAGS.workers, overwrite=FLAGS.overwrite, min_count=FLAGS.min_count)
+        workers=FLAGS.workers, overwrite=FLAGS.overwrite, min_count=FLAGS.min_count,
+        **read_options)
   except CorpusError as e:
     hint = ('' if FLAGS.on_error == 'skip' else
             '\n(--on_error=skip drops bad records and lists them in '

@@ -18,9 +18,44 @@ from hirenet_jax.dataset_spec import MODALITIES
 
 INTERVIEWS_FILE = 'interviews.jsonl'
 
-# Recruiter decisions (paper, "Dataset"): liked or shortlisted -> hirable vote.
+# Recruiter decisions (paper, "Dataset"): liked or shortlisted -> hirable vote; other
+# actions (criteria ratings, comments) count as not hirable once declared.
 HIRABLE_DECISIONS = frozenset({'like', 'liked', 'shortlist', 'shortlisted'})
 NOT_HIRABLE_DECISIONS = frozenset({'dislike', 'disliked'})
+
+
+@dataclasses.dataclass(frozen=True)
+class Decisions:
+  """The declared recruiter decision words: each one is a hirable or a not-hirable vote."""
+  hirable: frozenset = HIRABLE_DECISIONS
+  not_hirable: frozenset = NOT_HIRABLE_DECISIONS
+
+  def __post_init__(self):
+    both = self.hirable & self.not_hirable
+    if both:
+      raise ValueError(f'decision words declared both hirable and not hirable: '
+                       f'{", ".join(sorted(both))}')
+
+  def extended(self, hirable: Iterable[str] = (), not_hirable: Iterable[str] = ()
+               ) -> 'Decisions':
+    """These decisions plus further hirable / not-hirable words (case-insensitive)."""
+    clean = lambda words: frozenset(w.strip().lower() for w in words if w.strip())
+    return Decisions(self.hirable | clean(hirable), self.not_hirable | clean(not_hirable))
+
+  def vote(self, decision) -> int:
+    """1 (hirable) or 0; raises ValueError on an undeclared word."""
+    key = str(decision).strip().lower()
+    if key in self.hirable:
+      return 1
+    if key in self.not_hirable:
+      return 0
+    raise ValueError(
+        f'undeclared decision {decision!r} (hirable: {", ".join(sorted(self.hirable))}; '
+        f'not hirable: {", ".join(sorted(self.not_hirable))}); declare further words '
+        'with --hirable_decisions or --not_hirable_decisions')
+
+
+DEFAULT_DECISIONS = Decisions()
 
 # Answer key holding each modality's input.
 MODALITY_KEY = {'text': 'transcript', 'audio': 'audio', 'video': 'video'}
@@ -51,25 +86,19 @@ class Interview:
   line: int  # 1-based line number in interviews.jsonl.
 
 
-def label_from_decisions(decisions: Sequence[str]) -> int:
+def label_from_decisions(decisions: Sequence[str],
+                         vocabulary: Decisions = DEFAULT_DECISIONS) -> int:
   """Majority vote of recruiter decisions; a draw counts as hirable (paper, "Dataset").
 
-  A recruiter who liked or shortlisted votes hirable (1), one who disliked votes not
-  hirable (0).
+  A recruiter who liked or shortlisted votes hirable (1); one who disliked, or took
+  another declared action (e.g. a comment), votes not hirable (0).
 
   Raises:
-    ValueError: no decision, or a decision that is none of like/dislike/shortlist.
+    ValueError: no decision, or a word `vocabulary` does not declare.
   """
   if not decisions:
     raise ValueError('"decisions" is empty')
-  hirable = 0
-  for d in decisions:
-    key = str(d).strip().lower()
-    if key in HIRABLE_DECISIONS:
-      hirable += 1
-    elif key not in NOT_HIRABLE_DECISIONS:
-      raise ValueError(
-          f'unknown decision {d!r} (expected "like", "dislike" or "shortlist")')
+  hirable = sum(vocabulary.vote(d) for d in decisions)
   return int(2 * hirable >= len(decisions))
 
 
@@ -84,7 +113,7 @@ def _is_str(x) -> bool:
   return isinstance(x, str)
 
 
-def _parse_label(record: dict) -> int:
+def _parse_label(record: dict, decisions: Decisions) -> int:
   """The label of a record; raises ValueError with the reason."""
   if 'label' in record and record['label'] is not None:
     label = record['label']
@@ -92,14 +121,20 @@ def _parse_label(record: dict) -> int:
       raise ValueError(f'"label" must be 0 or 1, got {label!r}')
     return int(label)
   if 'decisions' in record and record['decisions'] is not None:
-    decisions = record['decisions']
-    if not isinstance(decisions, list):
+    votes = record['decisions']
+    if not isinstance(votes, list):
       raise ValueError('"decisions" must be a list of strings')
-    return label_from_decisions(decisions)
+    return label_from_decisions(votes, decisions)
   raise ValueError('missing field "label" (or "decisions")')
 
 
-def _parse_answer(raw, index: int, corpus_dir: str) -> Answer:
+def _inside(path: str, corpus_dir: str) -> bool:
+  """Whether `path`, symbolic links resolved, lies inside `corpus_dir`."""
+  real, root = os.path.realpath(path), os.path.realpath(corpus_dir)
+  return os.path.commonpath([real, root]) == root
+
+
+def _parse_answer(raw, index: int, corpus_dir: str, allow_external_media: bool) -> Answer:
   """One answer; raises ValueError on a structural problem."""
   if not isinstance(raw, dict):
     raise ValueError(f'answer {index} is not a JSON object')
@@ -113,11 +148,17 @@ def _parse_answer(raw, index: int, corpus_dir: str) -> Answer:
     fields[key] = value or None
   for key in ('audio', 'video'):
     if fields[key] is not None:
-      fields[key] = os.path.normpath(os.path.join(corpus_dir, fields[key]))
+      named = fields[key]
+      fields[key] = os.path.normpath(os.path.join(corpus_dir, named))
+      if not allow_external_media and not _inside(fields[key], corpus_dir):
+        raise ValueError(
+            f'answer {index}: {key} path {named!r} resolves outside the corpus directory '
+            '(refused; --allow_external_media accepts it)')
   return Answer(index=index, question=raw['question'], **fields)
 
 
-def _parse_record(record, line: int, corpus_dir: str) -> Interview:
+def _parse_record(record, line: int, corpus_dir: str, decisions: Decisions,
+                  allow_external_media: bool) -> Interview:
   """One candidate; raises ValueError on a structural problem."""
   if not isinstance(record, dict):
     raise ValueError('line is not a JSON object')
@@ -130,19 +171,23 @@ def _parse_record(record, line: int, corpus_dir: str) -> Interview:
     raise ValueError('missing field "answers"')
   if not isinstance(record['answers'], list) or not record['answers']:
     raise ValueError('"answers" must be a non-empty list')
-  label = _parse_label(record)
-  answers = tuple(
-      _parse_answer(a, i, corpus_dir) for i, a in enumerate(record['answers']))
+  label = _parse_label(record, decisions)
+  answers = tuple(_parse_answer(a, i, corpus_dir, allow_external_media)
+                  for i, a in enumerate(record['answers']))
   return Interview(
       candidate_id=record['candidate_id'], position_id=record['position_id'],
       job_title=record['job_title'], label=label, answers=answers, line=line)
 
 
-def read_corpus(corpus_dir: str) -> tuple[list[Interview], list[Problem]]:
+def read_corpus(corpus_dir: str, *, decisions: Decisions = DEFAULT_DECISIONS,
+                allow_external_media: bool = False
+                ) -> tuple[list[Interview], list[Problem]]:
   """Parses interviews.jsonl: every structurally valid candidate and every problem.
 
-  A problem here excludes the whole line (malformed JSON, missing field, bad label,
-  duplicate candidate id: the first occurrence is kept). Media files are not opened.
+  A problem here excludes the whole line (malformed JSON, missing field, bad label or
+  undeclared decision word, duplicate candidate id: the first occurrence is kept, a
+  media path resolving outside `corpus_dir` unless `allow_external_media`). Media
+  files are not opened.
 
   Raises:
     CorpusError: the directory or interviews.jsonl cannot be read.
@@ -171,7 +216,8 @@ def read_corpus(corpus_dir: str) -> tuple[list[Interview], list[Problem]]:
     cid = record.get('candidate_id') if isinstance(record, dict) else None
     cid = cid if _is_str(cid) and cid else None
     try:
-      interview = _parse_record(record, line_no, corpus_dir)
+      interview = _parse_record(record, line_no, corpus_dir, decisions,
+                                allow_external_media)
     except ValueError as e:
       record_name = f'{where} ({cid})' if cid else where
       problems.append(Problem(INTERVIEWS_FILE, record_name, str(e), candidate_id=cid))
@@ -221,3 +267,23 @@ def no_usable_answer(interview: Interview, modality: str) -> Problem:
       reason=f'{modality}: no usable answer left', candidate_id=interview.candidate_id,
       modality=modality)
 
+
+
+def define_read_flags() -> None:
+  """Flags of data_prep.validate and data_prep.build for reading the corpus."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_list('hirable_decisions', [], 'Decision words counted as hirable votes '
+                    f'besides {",".join(sorted(HIRABLE_DECISIONS))}.')
+  flags.DEFINE_list('not_hirable_decisions', [], 'Decision words counted as not-hirable '
+                    f'votes besides {",".join(sorted(NOT_HIRABLE_DECISIONS))} (e.g. '
+                    'comment,rate: other recruiter actions).')
+  flags.DEFINE_bool('allow_external_media', False, 'Accept audio/video paths that '
+                    'resolve outside the corpus directory.')
+
+
+def read_options_from_flags() -> dict:
+  """`decisions` and `allow_external_media` keyword arguments from define_read_flags."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  f = flags.FLAGS
+  decisions = DEFAULT_DECISIONS.extended(f.hirable_decisions, f.not_hirable_decisions)
+  return dict(decisions=decisions, allow_external_media=f.allow_external_media)

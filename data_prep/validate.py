@@ -63,14 +63,18 @@ def _present_modalities(interviews) -> list[str]:
 
 
 def check_corpus(corpus_dir: str, *, modalities: Sequence[str] | None = None,
-                 deep: bool = False) -> tuple[list[Problem], dict]:
+                 deep: bool = False,
+                 decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
+                 allow_external_media: bool = False) -> tuple[list[Problem], dict]:
   """Every problem of the corpus and counts (read/kept/excluded per modality).
 
-  `modalities` None checks those the corpus uses. Raises CorpusError only when
+  `modalities` None checks those the corpus uses; `decisions` and
+  `allow_external_media` as in corpus.read_corpus. Raises CorpusError only when
   interviews.jsonl itself cannot be read.
   """
   corpus_dir = os.path.abspath(corpus_dir)
-  interviews, problems = corpus_lib.read_corpus(corpus_dir)
+  interviews, problems = corpus_lib.read_corpus(
+      corpus_dir, decisions=decisions, allow_external_media=allow_external_media)
   if modalities is None:
     modalities = _present_modalities(interviews)
   for m in modalities:
@@ -125,10 +129,11 @@ def check_corpus(corpus_dir: str, *, modalities: Sequence[str] | None = None,
   return problems, counts
 
 
-def validate_corpus(corpus_dir: str, *, modalities: Sequence[str] | None = None
-                    ) -> list[Problem]:
-  """Every problem of the corpus (empty list: the corpus is clean)."""
-  return check_corpus(corpus_dir, modalities=modalities)[0]
+def validate_corpus(corpus_dir: str, *, modalities: Sequence[str] | None = None,
+                    **read_options) -> list[Problem]:
+  """Every problem of the corpus (empty list: the corpus is clean); `read_options` are
+  check_corpus's `decisions` and `allow_external_media`."""
+  return check_corpus(corpus_dir, modalities=modalities, **read_options)[0]
 
 
 def format_counts(counts: dict) -> str:
@@ -152,6 +157,7 @@ def define_flags():
                       f'{MANIFEST}.')
   flags.DEFINE_bool('deep', False, 'Run openSMILE on raw audio too (slow).')
   flags.DEFINE_integer('max_listed', 50, 'Problems printed in full.')
+  corpus_lib.define_read_flags()
   flags.mark_flag_as_required('corpus_dir')
 
 
@@ -160,7 +166,7 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   try:
     problems, counts = check_corpus(FLAGS.corpus_dir, modalities=FLAGS.modalities,
-                                    deep=FLAGS.deep)
+                                    deep=FLAGS.deep, **corpus_lib.read_options_from_flags())
   except (CorpusError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

@@ -74,7 +74,7 @@ def test_read_corpus_resolves_paths_and_keeps_answer_order(tmp_path):
     (json.dumps(_record('c9', answers=[])), '"answers" must be a non-empty list'),
     (json.dumps(_record('c9', answers=[{'transcript': 'x'}])), 'missing field "question"'),
     (json.dumps(_record('c9', label=3)), '"label" must be 0 or 1'),
-    (json.dumps(_record('c9', label=None, decisions=['perhaps'])), 'unknown decision'),
+    (json.dumps(_record('c9', label=None, decisions=['perhaps'])), 'undeclared decision'),
 ])
 def test_each_structural_problem_names_the_line_and_reason(tmp_path, line, expected):
   interviews, problems = corpus.read_corpus(
@@ -84,6 +84,76 @@ def test_each_structural_problem_names_the_line_and_reason(tmp_path, line, expec
   assert problem.file == 'interviews.jsonl'
   assert problem.record.startswith('line 2')
   assert expected in problem.reason
+
+
+def test_declared_other_actions_vote_not_hirable_and_undeclared_words_name_the_line(
+    tmp_path):
+  rec = _record('c1', label=None, decisions=['like', 'comment', 'Rate'])
+  corpus_dir = _write(tmp_path, [_record('c0'), rec])
+  _, problems = corpus.read_corpus(corpus_dir)
+  (problem,) = problems
+  assert problem.record == 'line 2 (c1)' and problem.candidate_id == 'c1'
+  assert "undeclared decision 'comment'" in problem.reason
+  assert '--not_hirable_decisions' in problem.reason
+  decisions = corpus.DEFAULT_DECISIONS.extended(not_hirable=['comment', ' RATE '])
+  interviews, problems = corpus.read_corpus(corpus_dir, decisions=decisions)
+  assert not problems
+  assert [i.label for i in interviews] == [1, 0]  # 1 hirable vote of 3.
+
+
+def test_further_hirable_words_vote_hirable():
+  decisions = corpus.DEFAULT_DECISIONS.extended(hirable=['invite'],
+                                                not_hirable=['comment'])
+  assert corpus.label_from_decisions(['invite', 'comment'], decisions) == 1  # Draw.
+  assert corpus.label_from_decisions(['invite', 'comment', 'dislike'], decisions) == 0
+  assert corpus.label_from_decisions(['shortlisted', 'disliked'], decisions) == 1
+  with pytest.raises(ValueError, match="undeclared decision 'invite'"):
+    corpus.label_from_decisions(['invite'])
+
+
+def test_a_word_cannot_be_both_hirable_and_not():
+  with pytest.raises(ValueError, match='both hirable and not hirable: like'):
+    corpus.DEFAULT_DECISIONS.extended(not_hirable=['like'])
+
+
+def test_validate_and_build_take_the_declared_words(tmp_path):
+  from data_prep import build  # pylint: disable=g-import-not-at-top
+  from data_prep import validate  # pylint: disable=g-import-not-at-top
+  records = [_record(f'c{i}', label=None, answers=[
+      {'question': 'Présentez-vous.', 'transcript': f'bonjour je suis {i} ici'}],
+      decisions=['like', 'comment'] if i % 2 else ['dislike', 'comment'])
+             for i in range(30)]
+  corpus_dir = _write(tmp_path, records)
+  problems, _ = validate.check_corpus(corpus_dir)
+  assert len(problems) == 30 and all('comment' in p.reason for p in problems)
+  decisions = corpus.DEFAULT_DECISIONS.extended(not_hirable=['comment'])
+  assert validate.check_corpus(corpus_dir, decisions=decisions)[0] == []
+  with pytest.raises(CorpusError, match="line 1 .c0.*undeclared decision 'comment'"):
+    build.build_dataset(corpus_dir, 'text', str(tmp_path / 'data'))
+  summary = build.build_dataset(corpus_dir, 'text', str(tmp_path / 'data'),
+                                decisions=decisions)
+  assert summary['counts']['candidates_kept'] == 30
+  from hirenet_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  meta = input_pipeline.load_meta(str(tmp_path / 'data'), 'text')
+  labels = {c: l for s in meta['labels'] for c, l in zip(meta['candidate_ids'][s],
+                                                       meta['labels'][s])}
+  assert labels == {f'c{i}': i % 2 for i in range(30)}
+
+
+def test_validate_command_takes_further_not_hirable_words(tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  corpus_dir = _write(tmp_path, [_record('c1', label=None, decisions=['like', 'rate'])])
+  cmd = [sys.executable, '-m', 'data_prep.validate', f'--corpus_dir={corpus_dir}',
+         '--modalities=text']
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  refused = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+  assert refused.returncode == 1
+  assert "line 1 (c1)" in refused.stderr and "undeclared decision 'rate'" in refused.stderr
+  accepted = subprocess.run(cmd + ['--not_hirable_decisions=comment,rate'],
+                            capture_output=True, text=True, cwd=root)
+  assert accepted.returncode == 0, accepted.stderr
+  assert 'Corpus OK.' in accepted.stdout
 
 
 def test_duplicate_candidate_id_keeps_first_and_reports_second(tmp_path):
