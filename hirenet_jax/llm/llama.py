@@ -1,0 +1,108 @@
+"""The Llama architecture as pure functions over a weights pytree (RMSNorm, RoPE,
+grouped-query attention, SwiGLU) with a fixed-length KV cache pytree.
+
+Rows are left-padded: a row's tokens end at the last column, `pads_B` says how many
+columns before its first token are padding. The cache is indexed by column, shared by the
+whole batch, so a decode step writes one column for every row; a key column is visible to
+a query when it is not padding and not in the query's future. RoPE positions are
+`column - pad`, so padding never changes a row's result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from hirenet_jax.llm.gguf_loader import LlamaConfig
+
+_MASKED = -1e9  # Large finite negative: a fully masked row gives uniform weights, never NaN.
+
+
+def rms_norm(x_BxTxD: jax.Array, w_D: jax.Array, eps: float) -> jax.Array:
+  """x / sqrt(mean(x^2) + eps) * w, computed in float32."""
+  x = x_BxTxD.astype(jnp.float32)
+  x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps)
+  return (x * w_D.astype(jnp.float32)).astype(x_BxTxD.dtype)
+
+
+def rope(x_BxTxHxK: jax.Array, positions_BxT: jax.Array, base: float) -> jax.Array:
+  """Rotates adjacent pairs (2i, 2i+1) by position * base^(-2i/K): llama.cpp's 'normal'
+  RoPE, matching the GGUF converter's permutation of the q/k rows."""
+  k = x_BxTxHxK.shape[-1]
+  inv_freq = base ** (-jnp.arange(0, k, 2, dtype=jnp.float32) / k)
+  angle_BxTxK2 = positions_BxT.astype(jnp.float32)[..., None] * inv_freq
+  cos = jnp.cos(angle_BxTxK2)[:, :, None, :]
+  sin = jnp.sin(angle_BxTxK2)[:, :, None, :]
+  x = x_BxTxHxK.astype(jnp.float32)
+  x1, x2 = x[..., 0::2], x[..., 1::2]
+  out = jnp.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+  return out.reshape(x.shape).astype(x_BxTxHxK.dtype)
+
+
+def init_kv(config: LlamaConfig, batch: int, length: int, dtype: Any) -> dict[str, jax.Array]:
+  """An empty cache {'k', 'v'}: LxBxSxHkvxK each."""
+  shape = (config.num_layers, batch, length, config.num_kv_heads, config.head_dim)
+  return {'k': jnp.zeros(shape, dtype), 'v': jnp.zeros(shape, dtype)}
+
+
+def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS):
+  """Grouped-query attention: each of the N kv heads serves H/N query heads."""
+  b, t, h, kd = q_BxTxHxK.shape
+  n = k_BxSxNxK.shape[2]
+  q_BxTxNxGxK = q_BxTxHxK.reshape(b, t, n, h // n, kd)
+  logits = jnp.einsum('btngk,bsnk->bngts', q_BxTxNxGxK, k_BxSxNxK,
+                      preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
+  logits = jnp.where(mask_BxTxS[:, None, None], logits, _MASKED)
+  weights = jax.nn.softmax(logits, axis=-1).astype(v_BxSxNxK.dtype)
+  out = jnp.einsum('bngts,bsnk->btngk', weights, v_BxSxNxK)
+  return out.reshape(b, t, h * kd)
+
+
+def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
+            pads_B: jax.Array, kv: dict[str, jax.Array] | None = None,
+            start: jax.Array | int = 0) -> tuple[jax.Array, dict[str, jax.Array] | None]:
+  """Hidden states (after the final norm) of tokens placed at cache columns start..start+T-1.
+
+  With `kv`, the new keys/values are written into the cache and attention reads the whole
+  cache; without, the T tokens attend to themselves (teacher forcing, scoring).
+  Returns (h_BxTxD, kv).
+  """
+  b, t = tokens_BxT.shape
+  dtype = weights['embed_VxD'].dtype
+  columns_T = start + jnp.arange(t)
+  positions_BxT = jnp.maximum(columns_T[None, :] - pads_B[:, None], 0)
+  x = jnp.take(weights['embed_VxD'], tokens_BxT, axis=0)
+  s = t if kv is None else kv['k'].shape[2]
+  key_columns_S = jnp.arange(s) if kv is not None else columns_T
+  mask_BxTxS = ((key_columns_S[None, None, :] <= columns_T[None, :, None])
+                & (key_columns_S[None, None, :] >= pads_B[:, None, None]))
+  h, n, kd = config.num_heads, config.num_kv_heads, config.head_dim
+
+  def layer(x_BxTxD, inputs):
+    w, cache_k, cache_v = inputs
+    y = rms_norm(x_BxTxD, w['attn_norm'], config.rms_eps)
+    q = rope((y @ w['wq']).reshape(b, t, h, kd), positions_BxT, config.rope_base)
+    k = rope((y @ w['wk']).reshape(b, t, n, kd), positions_BxT, config.rope_base)
+    v = (y @ w['wv']).reshape(b, t, n, kd)
+    if cache_k is not None:
+      cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k.astype(cache_k.dtype), start, 1)
+      cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v.astype(cache_v.dtype), start, 1)
+      k, v = cache_k, cache_v
+    x_BxTxD = x_BxTxD + _attention(q, k, v, mask_BxTxS) @ w['wo']
+    y = rms_norm(x_BxTxD, w['ffn_norm'], config.rms_eps)
+    x_BxTxD = x_BxTxD + (jax.nn.silu(y @ w['w_gate']) * (y @ w['w_up'])) @ w['w_down']
+    return x_BxTxD, (cache_k, cache_v)
+
+  if kv is None:
+    x, _ = jax.lax.scan(lambda c, w: layer(c, (w, None, None)), x, weights['layers'])
+  else:
+    x, (ks, vs) = jax.lax.scan(layer, x, (weights['layers'], kv['k'], kv['v']))
+    kv = {'k': ks, 'v': vs}
+  return rms_norm(x, weights['final_norm_D'], config.rms_eps), kv
+
+
+def logits(weights: dict[str, Any], h_BxTxD: jax.Array) -> jax.Array:
+  """Vocabulary logits in float32."""
+  return jnp.matmul(h_BxTxD, weights['lm_head_DxV'], preferred_element_type=jnp.float32)
