@@ -7,9 +7,8 @@ Ours runs in this process, torch in a child process (`TorchWorker`) with
 each in turn, the other side idle), so machine noise hits both sides alike and the ratios
 are fair. Two processes, because each side gets its own best host allocator: ours keeps
 freed memory for reuse (hirenet_jax/host_memory.py, applied by the entry points), which
-makes XLA:CPU ~1.5x faster here but torch ~25% slower when both share a process (one
-malloc arena for both frameworks' threads: 63 -> 81 ms per torch encoder pass); the torch
-child keeps glibc's defaults, under which torch measured the same alone as beside us.
+makes XLA:CPU faster but torch slower when both share a process (one malloc arena for
+both frameworks' threads); the torch child keeps glibc's defaults.
 
 1. Encoder: the masked bidirectional GRU, forward and backward pass (loss = sum of the
    outputs, gradients with respect to the parameters: as in training, where the inputs

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 from data_prep.errors import CorpusError
 from data_prep.errors import Problem
-from hirenet_jax.dataset_spec import MODALITIES
+from hirenet_jax import dataset_spec
 
 INTERVIEWS_FILE = 'interviews.jsonl'
 
@@ -57,10 +57,6 @@ class Decisions:
 
 DEFAULT_DECISIONS = Decisions()
 
-# Answer key holding each modality's input.
-MODALITY_KEY = {'text': 'transcript', 'audio': 'audio', 'video': 'video'}
-
-
 @dataclasses.dataclass(frozen=True)
 class Answer:
   """One answer of an interview; media paths are absolute, None when missing."""
@@ -72,7 +68,7 @@ class Answer:
 
   def source(self, modality: str) -> str | None:
     """The transcript (text) or the media path (audio/video), None if absent."""
-    return getattr(self, MODALITY_KEY[modality])
+    return getattr(self, dataset_spec.modality(modality).media_key)
 
 
 @dataclasses.dataclass(frozen=True)

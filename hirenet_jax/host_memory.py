@@ -1,34 +1,22 @@
 """Host allocator setting that keeps XLA:CPU from page-faulting its buffers every step.
 
-XLA:CPU allocates a program's temporary buffers at each execution with the C library's
-`malloc`. glibc serves blocks above its mmap threshold (128 KiB, adapting up to 32 MiB)
-with a fresh `mmap` and gives them back with `munmap` when they are freed, so every step
-touches brand-new pages: the kernel faults in and zeroes its whole working set again.
-For the text encoder at batch 32 that is ~15,000 page faults (63 MB) per pass, about a
-third of the pass on 2 cores (README, Performance).
+XLA:CPU allocates a program's temporary buffers at each execution with `malloc`. glibc
+serves blocks above its mmap threshold with a fresh `mmap` and unmaps them when freed, so
+every step faults in and zeroes its whole working set again (a third of a text encoder
+pass on 2 cores; docs/performance.md).
 
 `keep_freed_memory()` asks glibc to serve every block from its heap (`M_MMAP_MAX = 0`),
-to keep the freed memory at the top of the heap instead of trimming it (`M_TRIM_THRESHOLD
-= -1`; a finite threshold below a step's working set, 1 GiB against the 1.4 GiB of a
-paper-length audio step, brings the faults back: that step took 1.04 s instead of 0.83;
-the figures in this docstring were measured with the GRU of 2026-11-30 before its
-layer-level backward pass),
-and to give every thread the one main heap (`M_ARENA_MAX = 1`):
-XLA's worker threads otherwise get per-thread heaps of at most 64 MiB, which glibc unmaps
-as soon as they are empty, so their large buffers page-fault every step all the same
-(without it, a sort's temporaries still faulted 16,000 pages per call).
-The next step then reuses the same, already mapped pages, once the heap has grown to
-cover the step's fragments: a few of the first steps still grow it (a sort's 33 MiB in 2
-to 6 of its first calls; tests/test_host_memory.py). Encoder pass 43 -> 29-31 ms,
-paper-shape text train step 77.6 -> 59.1 ms (README, Performance). The cost is memory: what
-is freed is not handed back to the system until the process ends: the resident size stays at its peak, and a
-heap that never shrinks keeps its fragments (paper-shape text step 0.89 GB either way;
-paper-length audio step 2.2 -> 6.2 GB; 3.5 GB with today's GRU, which keeps fewer arrays
-per step). One arena makes threads that
-allocate at the same time take turns; XLA allocates a few large blocks per step, so it
-gains, but a framework whose threads allocate many small blocks concurrently can lose
-(torch's GRU, 63 -> 81 ms per pass when sharing such a process; benchmarks/compare_torch.py
-runs torch in its own process for that reason).
+to keep freed memory instead of trimming it (`M_TRIM_THRESHOLD = -1`: any finite
+threshold below a step's working set brings the faults back), and to give every thread
+the one main heap (`M_ARENA_MAX = 1`: per-thread heaps are unmapped as soon as they are
+empty, so their large buffers would fault all the same). After a few steps have grown the
+heap, each step reuses already mapped pages (tests/test_host_memory.py).
+
+The cost is memory: the resident size stays at its peak and the heap keeps its fragments
+(paper-length audio needs more RSS). One arena makes threads that allocate at the same
+time take turns, which suits XLA (a few large blocks per step) but not a framework whose
+threads allocate many small blocks (benchmarks/compare_torch.py runs torch in its own
+process for that reason).
 
 The entry points apply it at start-up (`experiments/common.setup_jax`); set the
 environment variable `HIRENET_SYSTEM_MALLOC=1` to keep glibc's defaults. It does nothing

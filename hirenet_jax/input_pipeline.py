@@ -357,7 +357,9 @@ class Batches:
     self._source = None
     self._cache = cache.record_table(split, loader.cache_mb, self.feature_dim,
                                      self._fixed_layout())
-    logging.info('%s/%s epoch %d: %d batches of up to %d interviews, packed rows '
+    # The layout is news once per run; later epochs' lines are details (--verbosity=1).
+    log = logging.info if epoch == 0 and split == 'train' else functools.partial(logging.vlog, 1)
+    log('%s/%s epoch %d: %d batches of up to %d interviews, packed rows '
                  '(R x W) %s, padding efficiency %.1f%%.', modality, split, epoch,
                  len(self.full_plan), batch_size,
                  ', '.join(f'{r}x{w}' for r, w in zip(self.layout.rows, self.layout.widths)),
@@ -469,9 +471,8 @@ class Batches:
         it.close()  # Stops prefetch threads/processes and frees shared memory.
 
 
-# XLA:CPU uses host arrays aligned to this many bytes in place; it copies others when
-# they are passed to a jitted step (42-47 µs for a 600 KB video batch, measured alone,
-# more on a busy machine).
+# XLA:CPU uses host arrays aligned to this many bytes in place and copies the others
+# when they are passed to a jitted step; numpy only aligns to 16.
 _ALIGNMENT = 64
 
 
@@ -592,8 +593,8 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, table: _RecordTable
   slots `b * Q + q` (`slot_offset` = this process's first slot). Vectorised over the
   batch, with no Python per record or answer: the small fields in one gather from the
   table's rows; the answers in one gather from its answers, padding places reading its
-  row of zeros (`packing.tiled_sources`); their segment ids in one repeat. (One copy per
-  answer cost ~2 ms per video batch.)
+  row of zeros (`packing.tiled_sources`); their segment ids in one repeat. Copying answer
+  by answer would cost more than the train step of a small batch.
   """
   b, q = out['answer_lengths'].shape
   fixed = np.zeros((b, table.rows.shape[1]), np.int32)

@@ -61,8 +61,7 @@ class _Group:
   """Fills `rows` rows of `width` steps with up to `capacity` interviews.
 
   Plain Python lists: a group holds a few dozen rows and an interview a few answers, so
-  numpy's per-call cost would dominate (an epoch's plan of the default corpus took 17 ms
-  that way, 7 ms so).
+  numpy's per-call cost would dominate.
   """
 
   def __init__(self, capacity: int, rows: int, width: int, row_offset: int):

@@ -67,8 +67,8 @@ def step_input(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, Any]
   """The batch as a jitted step whose in_shardings shard it should get it.
 
   In one process, the host arrays themselves: jit copies them to the devices in its C++
-  dispatch path, ~0.1 ms per batch against ~1 ms for `device_put` of the dict (measured
-  on a video batch, CPU). Across processes, the global arrays of `shard_batch`.
+  dispatch path, an order of magnitude faster than `device_put` of the dict on CPU.
+  Across processes, the global arrays of `shard_batch`.
   """
   if jax.process_count() == 1:
     return local_batch
