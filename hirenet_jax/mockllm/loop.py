@@ -1,0 +1,279 @@
+"""The MockLLM loop: mock interviews (eq 1-4), two-sided evaluation (eq 5-10), the
+handshake (eq 11) and reflection memory (eq 12-17), for many pairs at once.
+
+Pairs are processed in chunks: every interview of a chunk advances one turn per backend
+call (a list of requests the backend batches or runs concurrently), then the chunk is
+judged, and on the training pairs its matches are reflected on and stored, so the next
+chunk's prompts carry the refined strategies and retrieved cases. Validation and test
+pairs see the memory frozen. After each chunk the interviews are appended to
+`interviews.jsonl` and the memory is saved with the number of pairs it has seen, so a
+killed run resumes from the last whole chunk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+from typing import Callable, Sequence
+
+from hirenet_jax.llm.api import ChatRequest
+from hirenet_jax.llm.api import LanguageModel
+from hirenet_jax.llm.api import SamplingParams
+from hirenet_jax.llm.api import ScoreRequest
+from hirenet_jax.mockllm import prompts
+from hirenet_jax.mockllm.memory import ReflectionMemory
+from hirenet_jax.pjf.corpus import Corpus
+from hirenet_jax.pjf.corpus import Pair
+from hirenet_jax.pjf.corpus import Turn
+
+INTERVIEWS_FILE = 'interviews.jsonl'
+MEMORY_DIR = 'memory'
+PROGRESS_FILE = 'progress.json'
+SCORE_KEYS = ('s_r', 's_q', 's_j', 's_a')
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+  """What one generation run does; the ablations of Table 2 are settings of it."""
+  num_turns: int = 3            # questions per interview (the paper averages 3.19).
+  num_cases: int = 1            # k retrieved cases per prompt (Figure 5: 0..3).
+  reflection: bool = True       # False: w/o RP (no reflection, no memory).
+  strategy_updates: bool = True  # False: w/o SU (cases stored, strategies stay m_0).
+  chunk_size: int = 32          # interviews in flight per backend call.
+  seed: int = 0
+  dialogue: SamplingParams = SamplingParams(max_new_tokens=64, stop=('\n\n',))
+  reflection_params: SamplingParams = SamplingParams(max_new_tokens=80)
+
+
+@dataclasses.dataclass
+class Interview:
+  """One pair's mock interview, the prompts' context and the four judges' scores."""
+  candidate_id: str
+  job_id: str
+  split: str
+  dialogue: list[Turn]
+  interviewer_strategy: str
+  candidate_strategy: str
+  interviewer_cases: list[str]   # pairs of the retrieved cases, in prompt order.
+  candidate_cases: list[str]
+  scores: dict[str, float]
+  provisional_match: int = 0     # the handshake that decided the memory (training pairs).
+  unparsed_judgements: int = 0
+
+  def to_json(self) -> dict:
+    d = dataclasses.asdict(self)
+    d['dialogue'] = [{'question': t.question, 'answer': t.answer} for t in self.dialogue]
+    return d
+
+  @classmethod
+  def from_json(cls, d: dict) -> 'Interview':
+    d = dict(d)
+    d['dialogue'] = [Turn(t['question'], t['answer']) for t in d['dialogue']]
+    return cls(**d)
+
+
+def pair_key(pair: Pair) -> str:
+  return f'{pair.candidate_id}|{pair.job_id}'
+
+
+def _seed(*parts) -> int:
+  """A request's sampling seed from what identifies it, stable across runs and chunks."""
+  digest = hashlib.sha256('|'.join(map(str, parts)).encode()).digest()
+  return int.from_bytes(digest[:4], 'little')
+
+
+def judge(model: LanguageModel, chats: Sequence[tuple]) -> tuple[list[float], set[int]]:
+  """P(yes) of each judgement prompt, and the indices of replies that could not be read.
+
+  With log-probabilities, P(yes) = p(Yes) / (p(Yes) + p(No)); a backend without them is
+  asked to reply and the reply is parsed (Yes/No or a 0-10 rating); a reply that says
+  neither scores 0.5 and is counted.
+  """
+  requests = [ScoreRequest(m, w) for m in chats for w in (prompts.YES, prompts.NO)]
+  logps = model.score(requests) if requests else []
+  scores, missing = [], []
+  for i in range(len(chats)):
+    yes, no = logps[2 * i], logps[2 * i + 1]
+    if yes is None or no is None:
+      scores.append(None)
+      missing.append(i)
+    else:
+      top = max(yes, no)
+      scores.append(math.exp(yes - top) / (math.exp(yes - top) + math.exp(no - top)))
+  unparsed = set()
+  if missing:
+    params = SamplingParams(max_new_tokens=8, temperature=0.0)
+    replies = model.chat([ChatRequest(chats[i], params) for i in missing])
+    for i, reply in zip(missing, replies):
+      value = prompts.parse_judgement(reply)
+      if value is None:
+        unparsed.add(i)
+        value = 0.5
+      scores[i] = value
+  return scores, unparsed
+
+
+class MockInterviewer:
+  """Runs the loop over a corpus's pairs with one backend and one configuration."""
+
+  def __init__(self, model: LanguageModel, corpus: Corpus, config: LoopConfig,
+               workdir: str):
+    self.model, self.corpus, self.config, self.workdir = model, corpus, config, workdir
+    self.memories = {
+        'interviewer': ReflectionMemory('interviewer', prompts.INITIAL_QUESTIONING),
+        'candidate': ReflectionMemory('candidate', prompts.INITIAL_ANSWERING)}
+    self.interviews: list[Interview] = []
+    self._resume()
+
+  # ---------------------------------------------------------------- persistence
+
+  def _resume(self) -> None:
+    """Reloads the memory and the interviews of the last whole chunk."""
+    path = os.path.join(self.workdir, PROGRESS_FILE)
+    if not os.path.exists(path):
+      return
+    with open(path, encoding='utf-8') as f:
+      done = json.load(f)['num_interviews']
+    for side in self.memories:
+      loaded = ReflectionMemory.load(os.path.join(self.workdir, MEMORY_DIR), side)
+      if loaded is not None:
+        self.memories[side] = loaded
+    with open(os.path.join(self.workdir, INTERVIEWS_FILE), encoding='utf-8') as f:
+      lines = [line for line in f if line.strip()]
+    # Lines past the saved progress come from a chunk whose memory was not saved.
+    self.interviews = [Interview.from_json(json.loads(line)) for line in lines[:done]]
+    if len(lines) != done:
+      self._rewrite_interviews()
+    logging.info('Resuming after %d interviews.', done)
+
+  def _rewrite_interviews(self) -> None:
+    path = os.path.join(self.workdir, INTERVIEWS_FILE)
+    with open(path + '.tmp', 'w', encoding='utf-8') as f:
+      for interview in self.interviews:
+        f.write(json.dumps(interview.to_json(), ensure_ascii=False) + '\n')
+    os.replace(path + '.tmp', path)
+
+  def _save_chunk(self, chunk: list[Interview]) -> None:
+    os.makedirs(self.workdir, exist_ok=True)
+    with open(os.path.join(self.workdir, INTERVIEWS_FILE), 'a', encoding='utf-8') as f:
+      for interview in chunk:
+        f.write(json.dumps(interview.to_json(), ensure_ascii=False) + '\n')
+    for memory in self.memories.values():
+      memory.save(os.path.join(self.workdir, MEMORY_DIR))
+    path = os.path.join(self.workdir, PROGRESS_FILE)
+    with open(path + '.tmp', 'w', encoding='utf-8') as f:
+      json.dump({'num_interviews': len(self.interviews)}, f)
+    os.replace(path + '.tmp', path)
+
+  # ---------------------------------------------------------------- the loop
+
+  def run(self, pairs: Sequence[Pair], *, learn: bool,
+          progress: Callable[[int], None] | None = None) -> list[Interview]:
+    """Interviews and judges `pairs` (skipping those already done); `learn` lets matches
+    write the memory (training pairs), otherwise the memory is frozen first."""
+    done = {(i.candidate_id, i.job_id) for i in self.interviews}
+    todo = [p for p in pairs if (p.candidate_id, p.job_id) not in done]
+    if not learn:
+      for memory in self.memories.values():
+        memory.freeze()
+    if progress:
+      progress(len(pairs) - len(todo))
+    size = self.config.chunk_size
+    for start in range(0, len(todo), size):
+      chunk = self._chunk(todo[start:start + size], learn)
+      self.interviews.extend(chunk)
+      self._save_chunk(chunk)
+      if progress:
+        progress(len(chunk))
+    wanted = {(p.candidate_id, p.job_id) for p in pairs}
+    return [i for i in self.interviews if (i.candidate_id, i.job_id) in wanted]
+
+  def _chunk(self, pairs: Sequence[Pair], learn: bool) -> list[Interview]:
+    cfg, corpus = self.config, self.corpus
+    jobs = [corpus.jobs[p.job_id].description for p in pairs]
+    resumes = [corpus.resumes[p.candidate_id].text for p in pairs]
+    use_memory = cfg.reflection
+    k = cfg.num_cases if use_memory else 0
+    interviewer, candidate = self.memories['interviewer'], self.memories['candidate']
+    i_strategy = [interviewer.strategy(p.job_id) for p in pairs]
+    c_strategy = [candidate.strategy(p.candidate_id) for p in pairs]
+    i_cases = [interviewer.retrieve(r, k) for r in resumes]
+    c_cases = [candidate.retrieve(j, k) for j in jobs]
+    dialogues: list[list[Turn]] = [[] for _ in pairs]
+    for turn in range(cfg.num_turns):
+      asks = [ChatRequest(prompts.ask_question(j, r, d, s, c), dataclasses.replace(
+          cfg.dialogue, seed=_seed(cfg.seed, pair_key(p), turn, 'q')))
+              for p, j, r, d, s, c in zip(pairs, jobs, resumes, dialogues, i_strategy, i_cases)]
+      questions = [prompts.clean_reply(q) for q in self.model.chat(asks)]
+      answers_in = [ChatRequest(prompts.answer_question(j, r, d, q, s, c), dataclasses.replace(
+          cfg.dialogue, seed=_seed(cfg.seed, pair_key(p), turn, 'a')))
+                    for p, j, r, d, q, s, c in zip(pairs, jobs, resumes, dialogues, questions,
+                                                    c_strategy, c_cases)]
+      answers = [prompts.clean_reply(a) for a in self.model.chat(answers_in)]
+      for d, q, a in zip(dialogues, questions, answers):
+        d.append(Turn(q, a))
+    chats = []
+    for j, r, d in zip(jobs, resumes, dialogues):
+      chats += [prompts.evaluate_resume(j, r), prompts.evaluate_interview(j, r, d),
+                prompts.evaluate_job(j, r), prompts.evaluate_offer(j, r, d)]
+    values, unparsed = judge(self.model, chats)
+    out = []
+    for n, p in enumerate(pairs):
+      scores = dict(zip(SCORE_KEYS, values[4 * n:4 * n + 4]))
+      out.append(Interview(
+          candidate_id=p.candidate_id, job_id=p.job_id, split=p.split,
+          dialogue=dialogues[n], interviewer_strategy=i_strategy[n],
+          candidate_strategy=c_strategy[n],
+          interviewer_cases=[_case_pair(interviewer, c) for c in i_cases[n]],
+          candidate_cases=[_case_pair(candidate, c) for c in c_cases[n]],
+          scores=scores,
+          unparsed_judgements=sum(4 * n + j in unparsed for j in range(4))))
+    if learn and use_memory:
+      self._reflect(pairs, jobs, resumes, out)
+    return out
+
+  def _reflect(self, pairs, jobs, resumes, interviews: list[Interview]) -> None:
+    """Eq 12-15 on the chunk's matches. Before any fitting, each side accepts when the
+    mean of its two scores passes 0.5 (docs/mockllm.md)."""
+    matched = []
+    for n, interview in enumerate(interviews):
+      s = interview.scores
+      accept_job = (s['s_r'] + s['s_q']) / 2 >= 0.5
+      accept_candidate = (s['s_j'] + s['s_a']) / 2 >= 0.5
+      interview.provisional_match = int(accept_job and accept_candidate)
+      if interview.provisional_match:
+        matched.append(n)
+    if not matched:
+      return
+    cfg = self.config
+    requests = []
+    for n in matched:
+      iv = interviews[n]
+      requests.append(ChatRequest(prompts.reflect(
+          'interviewer', jobs[n], resumes[n], iv.dialogue, iv.interviewer_strategy),
+          dataclasses.replace(cfg.reflection_params,
+                              seed=_seed(cfg.seed, pair_key(pairs[n]), 'ri'))))
+      requests.append(ChatRequest(prompts.reflect(
+          'candidate', jobs[n], resumes[n], iv.dialogue, iv.candidate_strategy),
+          dataclasses.replace(cfg.reflection_params,
+                              seed=_seed(cfg.seed, pair_key(pairs[n]), 'rc'))))
+    replies = [prompts.clean_reply(r) for r in self.model.chat(requests)]
+    for m, n in enumerate(matched):
+      iv, key = interviews[n], pair_key(pairs[n])
+      i_strategy = replies[2 * m] if cfg.strategy_updates else prompts.INITIAL_QUESTIONING
+      c_strategy = replies[2 * m + 1] if cfg.strategy_updates else prompts.INITIAL_ANSWERING
+      self.memories['interviewer'].add(
+          pairs[n].job_id, key, prompts.Case(resumes[n], tuple(iv.dialogue), i_strategy))
+      self.memories['candidate'].add(
+          pairs[n].candidate_id, key, prompts.Case(jobs[n], tuple(iv.dialogue), c_strategy))
+
+
+def _case_pair(memory: ReflectionMemory, case: prompts.Case) -> str:
+  for stored in memory.cases:
+    if stored.case is case:
+      return stored.pair
+  return ''

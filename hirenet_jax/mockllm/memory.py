@@ -1,0 +1,150 @@
+"""Reflection memory of one side (eq 12-17): the current strategy of every interviewer or
+candidate, and the matched cases that later prompts retrieve.
+
+A strategy belongs to its owner (an interviewer refines its own questioning, a candidate
+its own answering; eq 12-13), while the cases are shared by the side: a new candidate's
+interviewer learns from matches with similar resumes at any job, which the paper's
+"candidates with similar backgrounds" asks for and which one job's few matches could not
+give. Similarity is TF-IDF cosine over the other side's document. The memory is built on
+the training pairs, then frozen for validation and test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+from typing import Sequence
+
+import numpy as np
+
+from hirenet_jax.mockllm.prompts import Case
+from hirenet_jax.pjf.corpus import Turn
+
+SIDES = ('interviewer', 'candidate')
+_WORD = re.compile(r'[^\W\d_]+|\d+', re.UNICODE)
+_CJK = re.compile(r'[\u3400-\u9fff]')
+
+
+def terms(text: str) -> list[str]:
+  """Lower-cased words; CJK runs split into characters (no segmenter needed to compare)."""
+  out = []
+  for word in _WORD.findall(text.lower()):
+    out.extend(list(word) if _CJK.search(word) else [word])
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredCase:
+  owner_id: str   # the job (interviewer side) or candidate (candidate side) that reflected
+  pair: str       # 'candidate_id|job_id' of the matched interview
+  case: Case
+
+
+class MemoryFrozenError(RuntimeError):
+  """A case was added after the memory was frozen (validation or test pairs)."""
+
+
+class ReflectionMemory:
+  """One side's strategies and matched cases."""
+
+  def __init__(self, side: str, initial_strategy: str):
+    if side not in SIDES:
+      raise ValueError(f'unknown side {side!r}; expected one of {SIDES}')
+    self.side = side
+    self.initial_strategy = initial_strategy
+    self.strategies: dict[str, str] = {}
+    self.cases: list[StoredCase] = []
+    self.frozen = False
+    self._index: tuple[int, np.ndarray, dict[str, int], np.ndarray] | None = None
+
+  def strategy(self, owner_id: str) -> str:
+    """The owner's current strategy: m_0 until a match refines it."""
+    return self.strategies.get(owner_id, self.initial_strategy)
+
+  def add(self, owner_id: str, pair: str, case: Case) -> None:
+    """Stores a matched case and makes its strategy the owner's current one (eq 12-15)."""
+    if self.frozen:
+      raise MemoryFrozenError(f'{self.side} memory is frozen; cannot add {pair}')
+    self.strategies[owner_id] = case.strategy
+    self.cases.append(StoredCase(owner_id, pair, case))
+
+  def freeze(self) -> None:
+    self.frozen = True
+
+  def _vectors(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """(vocabulary, idf, unit-norm TF-IDF rows of the stored documents), rebuilt lazily."""
+    if self._index is None or self._index[0] != len(self.cases):
+      docs = [terms(c.case.document) for c in self.cases]
+      vocab: dict[str, int] = {}
+      for doc in docs:
+        for t in doc:
+          vocab.setdefault(t, len(vocab))
+      df = np.zeros(len(vocab))
+      for doc in docs:
+        df[[vocab[t] for t in set(doc)]] += 1
+      idf = np.log((1 + len(docs)) / (1 + df)) + 1.0  # scikit-learn's smooth idf.
+      rows = np.stack([self._embed(doc, vocab, idf) for doc in docs]) if docs else \
+          np.zeros((0, len(vocab)))
+      self._index = (len(self.cases), idf, vocab, rows)
+    _, idf, vocab, rows = self._index
+    return vocab, idf, rows
+
+  @staticmethod
+  def _embed(doc: Sequence[str], vocab: dict[str, int], idf: np.ndarray) -> np.ndarray:
+    v = np.zeros(len(vocab))
+    for t in doc:
+      if t in vocab:
+        v[vocab[t]] += 1
+    v *= idf
+    norm = math.sqrt(float(v @ v))
+    return v / norm if norm else v
+
+  def retrieve(self, document: str, k: int) -> list[Case]:
+    """The k stored cases whose document is most similar to `document` (eq 16-17);
+    ties go to the earlier case. Fewer when the memory holds fewer."""
+    if k <= 0 or not self.cases:
+      return []
+    vocab, idf, rows = self._vectors()
+    sims = rows @ self._embed(terms(document), vocab, idf)
+    order = np.lexsort((np.arange(len(sims)), -sims))[:k]
+    return [self.cases[i].case for i in order]
+
+  # ---------------------------------------------------------------- persistence
+
+  def to_json(self) -> dict:
+    return {
+        'side': self.side, 'initial_strategy': self.initial_strategy,
+        'frozen': self.frozen, 'strategies': self.strategies,
+        'cases': [{'owner_id': c.owner_id, 'pair': c.pair, 'document': c.case.document,
+                   'dialogue': [[t.question, t.answer] for t in c.case.dialogue],
+                   'strategy': c.case.strategy} for c in self.cases]}
+
+  @classmethod
+  def from_json(cls, data: dict) -> 'ReflectionMemory':
+    memory = cls(data['side'], data['initial_strategy'])
+    memory.strategies = dict(data['strategies'])
+    memory.cases = [StoredCase(c['owner_id'], c['pair'], Case(
+        c['document'], tuple(Turn(q, a) for q, a in c['dialogue']), c['strategy']))
+                    for c in data['cases']]
+    memory.frozen = bool(data['frozen'])
+    return memory
+
+  def save(self, directory: str) -> str:
+    """Writes `{directory}/{side}.json` atomically, so a killed run never leaves half."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f'{self.side}.json')
+    with open(path + '.tmp', 'w', encoding='utf-8') as f:
+      json.dump(self.to_json(), f, ensure_ascii=False, indent=1)
+    os.replace(path + '.tmp', path)
+    return path
+
+  @classmethod
+  def load(cls, directory: str, side: str) -> 'ReflectionMemory | None':
+    path = os.path.join(directory, f'{side}.json')
+    if not os.path.exists(path):
+      return None
+    with open(path, encoding='utf-8') as f:
+      return cls.from_json(json.load(f))
