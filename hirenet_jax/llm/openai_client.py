@@ -1,0 +1,425 @@
+"""A client for OpenAI-compatible servers (vLLM, llama.cpp's llama-server, Ollama, OpenAI).
+
+Standard library only (urllib and a thread pool): many requests in flight at once, results
+in request order, retries with exponential backoff on 429/5xx and dropped connections, and
+one-line errors for a server that is down, a model it does not serve, or a timeout.
+
+What each server is sent (docs/llm_served.md has the table):
+
+- repetition penalty: vLLM `repetition_penalty`, llama.cpp `repeat_penalty` (both
+  multiplicative, as in the paper). Ollama's OpenAI endpoint takes only the additive
+  `frequency_penalty`/`presence_penalty`, which are a different thing, so nothing is sent
+  and the model's own `repeat_penalty` applies (Ollama's default is 1.1, the paper's value;
+  a Modelfile `PARAMETER repeat_penalty` changes it). OpenAI has no such parameter.
+- score: vLLM answers `/v1/completions` with `echo` and `logprobs`, so the continuation's
+  log-probability is read off the prompt tokens (prompt tokenised by vLLM's `/tokenize`
+  with the model's chat template). llama.cpp's server refuses `echo`, so llama.cpp, Ollama
+  and OpenAI are scored from the chat endpoint's `top_logprobs` (20) of the first answer
+  token: only a one-token continuation such as "yes" can be scored there, and a score is
+  None when the server returns no log-probabilities or the continuation is not among them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import email.utils
+import http.client
+import json
+import logging
+import math
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable, Sequence
+
+from hirenet_jax.errors import ConfigError
+from hirenet_jax.llm import cache as cache_lib
+from hirenet_jax.llm.api import ChatRequest, Message, ScoreRequest, SamplingParams
+
+SERVERS = ('vllm', 'llamacpp', 'ollama', 'openai')
+REPETITION_PENALTY_KEY = {'vllm': 'repetition_penalty', 'llamacpp': 'repeat_penalty',
+                          'ollama': None, 'openai': None}
+SCORE_METHOD = {'vllm': 'prompt_logprobs', 'llamacpp': 'top_logprobs',
+                'ollama': 'top_logprobs', 'openai': 'top_logprobs'}
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+TOP_LOGPROBS = 20  # OpenAI's maximum; vLLM, llama.cpp and Ollama accept it too.
+MAX_WAIT_S = 300.0  # Longest single wait, whatever Retry-After asks for.
+OLLAMA_REPEAT_PENALTY = 1.1
+START_HINT = {
+    'vllm': 'start one with: vllm serve HuggingFaceTB/SmolLM2-1.7B-Instruct --port 8000',
+    'llamacpp': 'start one with: llama-server -m model.gguf --port 8080',
+    'ollama': 'start one with: ollama serve (then: ollama pull <model>)',
+    'openai': 'check the address and your network',
+}
+
+
+class ServedModelError(RuntimeError):
+  """A served model could not answer; the message is one line meant for the user."""
+
+
+class ServerUnreachableError(ServedModelError):
+  """Nothing listens at the address (connection refused, unknown host)."""
+
+
+class ModelNotServedError(ServedModelError):
+  """The server is up but does not serve the requested model."""
+
+
+class ServerTimeoutError(ServedModelError):
+  """The server did not answer within timeout_s."""
+
+
+class ServerResponseError(ServedModelError):
+  """The server answered with an error status or a body this client cannot read."""
+
+  def __init__(self, message: str, status: int | None = None):
+    super().__init__(message)
+    self.status = status
+
+
+class _Retryable(Exception):
+  """An attempt that may succeed if repeated after `wait_s` (None: use the backoff)."""
+
+  def __init__(self, description: str, wait_s: float | None = None):
+    super().__init__(description)
+    self.wait_s = wait_s
+
+
+def _error_message(text: str) -> str:
+  """The human part of an error body: OpenAI's error.message, vLLM's message, or text."""
+  try:
+    data = json.loads(text)
+  except json.JSONDecodeError:
+    return ' '.join(text.split())[:300]
+  if isinstance(data, dict):
+    error = data.get('error', data)
+    if isinstance(error, dict):
+      for field in ('message', 'detail', 'error'):
+        if isinstance(error.get(field), str):
+          return error[field]
+    elif isinstance(error, str):
+      return error
+  return ' '.join(text.split())[:300]
+
+
+def _retry_after_s(value: str | None) -> float | None:
+  """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent."""
+  if not value:
+    return None
+  try:
+    return max(0.0, float(value))
+  except ValueError:
+    pass
+  try:
+    when = email.utils.parsedate_to_datetime(value)
+  except (TypeError, ValueError):
+    return None
+  return max(0.0, when.timestamp() - time.time())
+
+
+def _is_model_missing(status: int, message: str) -> bool:
+  lowered = message.lower()
+  return status in (400, 404) and 'model' in lowered and (
+      'not exist' in lowered or 'not found' in lowered or 'no such model' in lowered)
+
+
+def _first_token_logprob(choice: dict[str, Any], continuation: str) -> float | None:
+  """log P(first answer token spells `continuation`), summed over spellings that differ
+  only in surrounding whitespace (" yes" and "yes" start the same answer)."""
+  content = (choice.get('logprobs') or {}).get('content') or []
+  if not content:
+    return None
+  target = continuation.strip()
+  matches = [float(t['logprob']) for t in content[0].get('top_logprobs') or []
+             if isinstance(t, dict) and str(t.get('token', '')).strip() == target and target]
+  if not matches:
+    return None
+  peak = max(matches)
+  return peak + math.log(sum(math.exp(m - peak) for m in matches))
+
+
+class OpenAIChatModel:
+  """api.LanguageModel backed by an OpenAI-compatible HTTP server.
+
+  Args:
+    base_url: the API root, ending in /v1 for all four servers (http://host:8000/v1).
+    model: the served model's id, as GET /v1/models lists it.
+    api_key: sent as a Bearer token when given.
+    server: 'vllm', 'llamacpp', 'ollama' or 'openai'; decides the parameter spelling
+      and how `score` works (module docstring).
+    max_concurrency: requests in flight at once.
+    timeout_s: seconds to wait for one answer.
+    max_retries: retries of one request on 429/500/502/503/504 or a dropped connection.
+    backoff_s: first retry waits backoff_s * (1 + jitter), doubling each retry, unless the
+      server's Retry-After says how long.
+    cache: answers are looked up there first and recorded as they arrive.
+    retry_seed: seeds the jitter.
+    sleep: how to wait (tests record the waits instead).
+  """
+
+  def __init__(self, base_url: str, model: str, *, api_key: str | None = None,
+               server: str = 'vllm', max_concurrency: int = 16, timeout_s: float = 120,
+               max_retries: int = 5, backoff_s: float = 1.0,
+               cache: cache_lib.ResponseCache | None = None, retry_seed: int = 0,
+               sleep: Callable[[float], None] = time.sleep):
+    if server not in SERVERS:
+      raise ConfigError(f'server must be one of {", ".join(SERVERS)}, got {server!r}')
+    if max_concurrency < 1 or max_retries < 0 or timeout_s <= 0 or backoff_s < 0:
+      raise ConfigError('need max_concurrency >= 1, max_retries >= 0, timeout_s > 0 and '
+                       'backoff_s >= 0')
+    self.base_url = base_url.rstrip('/')
+    # vLLM's /tokenize lives at the server root, beside /v1.
+    self.root_url = self.base_url[:-3] if self.base_url.endswith('/v1') else self.base_url
+    self.model = model
+    self.server = server
+    self.backend = server
+    self.name = f'{server}/{model}'
+    self.api_key = api_key
+    self.max_concurrency = max_concurrency
+    self.timeout_s = timeout_s
+    self.max_retries = max_retries
+    self.backoff_s = backoff_s
+    self.cache = cache
+    self._sleep = sleep
+    self._rng = random.Random(retry_seed)
+    self._lock = threading.Lock()
+    self._warned: set[str] = set()
+    self.retries = 0
+    self.scores_without_logprobs = 0
+
+  # ----------------------------------------------------------------- LanguageModel
+
+  def chat(self, requests: Sequence[ChatRequest]) -> list[str]:
+    return self._map('chat', requests, self._chat_one)
+
+  def score(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
+    if SCORE_METHOD[self.server] == 'prompt_logprobs':
+      return self._map('score', requests, self._score_by_prompt_logprobs)
+    return self._map('score', requests, self._score_by_top_logprobs)
+
+  def list_models(self) -> list[str]:
+    """Ids of the models the server says it serves (GET /v1/models)."""
+    data = self._send('GET', f'{self.base_url}/models', None, retry=False)
+    return [str(m.get('id')) for m in data.get('data') or [] if isinstance(m, dict)]
+
+  # ----------------------------------------------------------------- request bodies
+
+  def chat_body(self, request: ChatRequest) -> dict[str, Any]:
+    """The JSON sent to /v1/chat/completions, in this server's spelling."""
+    p: SamplingParams = request.params
+    body: dict[str, Any] = {
+        'model': self.model, 'messages': _messages(request.messages),
+        'max_tokens': p.max_new_tokens, 'temperature': p.temperature, 'top_p': p.top_p,
+        'seed': p.seed}
+    if p.stop:
+      body['stop'] = list(p.stop)
+    key = REPETITION_PENALTY_KEY[self.server]
+    if key is not None:
+      body[key] = p.repetition_penalty
+    elif self.server == 'ollama' and p.repetition_penalty != OLLAMA_REPEAT_PENALTY:
+      self._warn_once('ollama-penalty', 'Ollama\'s OpenAI endpoint takes no repetition '
+                      'penalty; the model\'s own repeat_penalty applies (default %.1f), not '
+                      '%g: set it with PARAMETER repeat_penalty in a Modelfile',
+                      OLLAMA_REPEAT_PENALTY, p.repetition_penalty)
+    elif self.server == 'openai' and p.repetition_penalty != 1.0:
+      self._warn_once('openai-penalty', 'OpenAI has no repetition penalty; %g is not applied',
+                      p.repetition_penalty)
+    return body
+
+  # ----------------------------------------------------------------- one request each
+
+  def _chat_one(self, request: ChatRequest) -> str:
+    data = self._send('POST', f'{self.base_url}/chat/completions', self.chat_body(request))
+    try:
+      content = data['choices'][0]['message'].get('content')
+    except (KeyError, IndexError, TypeError, AttributeError) as e:
+      raise ServerResponseError(f'{self.base_url}/chat/completions answered without '
+                                f'choices[0].message: {json.dumps(data)[:200]}') from e
+    if content is None:
+      self._warn_once('no-content', 'a chat answer from %s had no text content (counted as '
+                      'an empty answer)', self.name)
+      return ''
+    return str(content)
+
+  def _score_by_prompt_logprobs(self, request: ScoreRequest) -> float | None:
+    """Sum of the continuation tokens' log-probabilities, echoed by /v1/completions."""
+    if not request.continuation:
+      return 0.0
+    context = self._send('POST', f'{self.root_url}/tokenize', {
+        'model': self.model, 'messages': _messages(request.messages),
+        'add_generation_prompt': True})['tokens']
+    continuation = self._send('POST', f'{self.root_url}/tokenize', {
+        'model': self.model, 'prompt': request.continuation,
+        'add_special_tokens': False})['tokens']
+    data = self._send('POST', f'{self.base_url}/completions', {
+        'model': self.model, 'prompt': list(context) + list(continuation), 'max_tokens': 1,
+        'temperature': 0.0, 'logprobs': 1, 'echo': True})
+    try:
+      token_logprobs = (data['choices'][0].get('logprobs') or {}).get('token_logprobs')
+    except (KeyError, IndexError, TypeError, AttributeError) as e:
+      raise ServerResponseError(f'{self.base_url}/completions answered without choices: '
+                                f'{json.dumps(data)[:200]}') from e
+    span = (token_logprobs or [])[len(context):len(context) + len(continuation)]
+    if len(span) != len(continuation) or any(v is None for v in span):
+      return self._no_logprobs()
+    return float(sum(span))
+
+  def _score_by_top_logprobs(self, request: ScoreRequest) -> float | None:
+    """log P(first answer token == continuation) from the chat endpoint's top_logprobs."""
+    data = self._send('POST', f'{self.base_url}/chat/completions', {
+        'model': self.model, 'messages': _messages(request.messages), 'max_tokens': 1,
+        'temperature': 0.0, 'seed': 0, 'logprobs': True, 'top_logprobs': TOP_LOGPROBS})
+    try:
+      choice = data['choices'][0]
+    except (KeyError, IndexError, TypeError) as e:
+      raise ServerResponseError(f'{self.base_url}/chat/completions answered without '
+                                f'choices: {json.dumps(data)[:200]}') from e
+    value = _first_token_logprob(choice, request.continuation)
+    return self._no_logprobs() if value is None else value
+
+  def _no_logprobs(self) -> None:
+    with self._lock:
+      self.scores_without_logprobs += 1
+    self._warn_once('no-logprobs', '%s gave no log-probability for a continuation (score '
+                    'None; counted in scores_without_logprobs)', self.name)
+    return None
+
+  # ----------------------------------------------------------------- concurrency, cache
+
+  def _map(self, kind: str, requests: Sequence[Any], answer: Callable[[Any], Any]) -> list[Any]:
+    """Answers every request on up to max_concurrency threads; results in request order."""
+    if self.cache is not None:
+      results, keys, groups = cache_lib.split_cached(self.cache, self.backend, self.name,
+                                                     kind, requests)
+    else:
+      results, keys, groups = [None] * len(requests), [], [[i] for i in range(len(requests))]
+    if not groups:
+      return results
+
+    def work(group: list[int]) -> tuple[list[int], Any]:
+      response = answer(requests[group[0]])
+      if self.cache is not None:
+        self.cache.put(keys[group[0]], response, backend=self.backend, model=self.name,
+                       kind=kind, request=requests[group[0]])
+      return group, response
+
+    workers = min(self.max_concurrency, len(groups))
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix='llm-http') as pool:
+      futures = [pool.submit(work, g) for g in groups]
+      try:
+        for future in concurrent.futures.as_completed(futures):
+          group, response = future.result()
+          for i in group:
+            results[i] = response
+      except BaseException:
+        for future in futures:
+          future.cancel()
+        raise
+    return results
+
+  # ----------------------------------------------------------------- HTTP with retries
+
+  def _send(self, method: str, url: str, body: dict[str, Any] | None, *,
+            retry: bool = True) -> dict[str, Any]:
+    """One JSON request, retried with backoff on 429/5xx and dropped connections."""
+    attempts = self.max_retries + 1 if retry else 1
+    for attempt in range(attempts):
+      try:
+        return self._attempt(method, url, body)
+      except _Retryable as e:
+        if attempt + 1 >= attempts:
+          raise ServerResponseError(f'{url}: {e} (gave up after {attempts} attempts)') from None
+        wait_s = e.wait_s if e.wait_s is not None else self._backoff_s(attempt)
+        wait_s = min(wait_s, MAX_WAIT_S)
+        logging.info('%s: %s; retrying in %.2f s (%d of %d)', url, e, wait_s, attempt + 1,
+                     self.max_retries)
+        with self._lock:
+          self.retries += 1
+        self._sleep(wait_s)
+    raise AssertionError('unreachable')
+
+  def _backoff_s(self, attempt: int) -> float:
+    with self._lock:
+      jitter = self._rng.random()
+    return self.backoff_s * (2 ** attempt) * (1.0 + jitter)
+
+  def _attempt(self, method: str, url: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    headers = {'Accept': 'application/json'}
+    data = None
+    if body is not None:
+      data = json.dumps(body).encode('utf-8')
+      headers['Content-Type'] = 'application/json'
+    if self.api_key:
+      headers['Authorization'] = f'Bearer {self.api_key}'
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+      with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+        payload = response.read()
+    except urllib.error.HTTPError as e:
+      text = e.read().decode('utf-8', 'replace')
+      message = _error_message(text)
+      if e.code in RETRY_STATUSES:
+        raise _Retryable(f'HTTP {e.code} {message}',
+                         _retry_after_s(e.headers.get('Retry-After'))) from None
+      raise self._status_error(url, e.code, message) from None
+    except (urllib.error.URLError, OSError) as e:
+      raise self._connection_error(url, e) from None
+    except http.client.HTTPException as e:  # A reply cut short (IncompleteRead, BadStatusLine).
+      raise _Retryable(f'incomplete reply ({type(e).__name__})') from None
+    try:
+      answer = json.loads(payload)
+    except json.JSONDecodeError:
+      raise ServerResponseError(f'{url} answered with something other than JSON: '
+                                f'{payload[:200]!r}') from None
+    if not isinstance(answer, dict):
+      raise ServerResponseError(f'{url} answered {type(answer).__name__}, not a JSON object')
+    return answer
+
+  def _connection_error(self, url: str, error: OSError) -> Exception:
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, TimeoutError) or 'timed out' in str(reason):
+      return ServerTimeoutError(
+          f'{url} did not answer within timeout_s={self.timeout_s:g} s; the server may be '
+          f'overloaded: lower max_concurrency or raise timeout_s')
+    if isinstance(reason, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+      return _Retryable(f'connection dropped ({type(reason).__name__})')
+    if isinstance(reason, ConnectionRefusedError):
+      return ServerUnreachableError(
+          f'cannot reach {url} (connection refused): no server is listening there; '
+          f'{START_HINT[self.server]} (docs/llm_served.md)')
+    return ServerUnreachableError(f'cannot reach {url} ({reason}); {START_HINT[self.server]} '
+                                  '(docs/llm_served.md)')
+
+  def _status_error(self, url: str, status: int, message: str) -> ServedModelError:
+    if _is_model_missing(status, message):
+      return ModelNotServedError(f'{self.base_url} does not serve model {self.model!r} '
+                                 f'({message}); {self._served_models_hint()}')
+    if status in (401, 403):
+      return ServerResponseError(f'{url} refused the request ({status} {message}); pass the '
+                                 'server\'s API key with api_key (--api_key)', status)
+    if status == 404:
+      return ServerResponseError(f'{url} does not exist (404 {message}); is base_url right? '
+                                 'It usually ends in /v1', status)
+    return ServerResponseError(f'{url} answered {status}: {message}', status)
+
+  def _served_models_hint(self) -> str:
+    try:
+      models = self.list_models()
+    except ServedModelError as e:
+      return f'could not list its models ({e})'
+    if not models:
+      return 'it lists no models at /v1/models'
+    return f'it serves: {", ".join(models)} (pass one as --model)'
+
+  def _warn_once(self, tag: str, message: str, *args: Any) -> None:
+    with self._lock:
+      if tag in self._warned:
+        return
+      self._warned.add(tag)
+    logging.warning(message, *args)
+
+
+def _messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+  return [{'role': m.role, 'content': m.content} for m in messages]
