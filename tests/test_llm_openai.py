@@ -214,7 +214,7 @@ def test_chat_logprobs_score_a_one_token_continuation_on_llamacpp(server):
   assert yes == pytest.approx(math.log(math.exp(-0.5) + math.exp(-2.0)))  # 'yes' and ' yes'.
   assert no == pytest.approx(-1.5)
   assert unlisted is None and model.scores_without_logprobs == 1
-  body = server.bodies('/v1/chat/completions')[0]
+  [body] = server.bodies('/v1/chat/completions')  # One request scores every continuation.
   assert (body['logprobs'], body['top_logprobs'], body['max_tokens']) == (True, 20, 1)
 
 

@@ -197,7 +197,7 @@ class OpenAIChatModel:
   def score(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
     if SCORE_METHOD[self.server] == 'prompt_logprobs':
       return self._map('score', requests, self._score_by_prompt_logprobs)
-    return self._map('score', requests, self._score_by_top_logprobs)
+    return self._score_by_top_logprobs(requests)
 
   def list_models(self) -> list[str]:
     """Ids of the models the server says it serves (GET /v1/models)."""
@@ -266,18 +266,41 @@ class OpenAIChatModel:
       return self._no_logprobs()
     return float(sum(span))
 
-  def _score_by_top_logprobs(self, request: ScoreRequest) -> float | None:
-    """log P(first answer token == continuation) from the chat endpoint's top_logprobs."""
+  def _score_by_top_logprobs(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
+    """log P(first answer token == continuation) from the chat endpoint's top_logprobs;
+    one request per conversation scores all its continuations ("Yes" and "No" alike)."""
+    results, keys, groups = self._split('score', requests)
+    by_conversation: dict[tuple[Message, ...], list[list[int]]] = {}
+    for group in groups:
+      by_conversation.setdefault(requests[group[0]].messages, []).append(group)
+
+    def work(conversation_groups: list[list[int]]) -> list[float | None]:
+      choice = self._first_token_choice(requests[conversation_groups[0][0]].messages)
+      values = []
+      for group in conversation_groups:
+        value = _first_token_logprob(choice, requests[group[0]].continuation)
+        if value is None:
+          value = self._no_logprobs()
+        self._record('score', keys, requests, group, value)
+        values.append(value)
+      return values
+
+    conversations = list(by_conversation.values())
+    for conversation_groups, values in zip(conversations, self._pool(work, conversations)):
+      for group, value in zip(conversation_groups, values):
+        for i in group:
+          results[i] = value
+    return results
+
+  def _first_token_choice(self, messages: Sequence[Message]) -> dict[str, Any]:
     data = self._send('POST', f'{self.base_url}/chat/completions', {
-        'model': self.model, 'messages': _messages(request.messages), 'max_tokens': 1,
+        'model': self.model, 'messages': _messages(messages), 'max_tokens': 1,
         'temperature': 0.0, 'seed': 0, 'logprobs': True, 'top_logprobs': TOP_LOGPROBS})
     try:
-      choice = data['choices'][0]
+      return data['choices'][0]
     except (KeyError, IndexError, TypeError) as e:
       raise ServerResponseError(f'{self.base_url}/chat/completions answered without '
                                 f'choices: {json.dumps(data)[:200]}') from e
-    value = _first_token_logprob(choice, request.continuation)
-    return self._no_logprobs() if value is None else value
 
   def _no_logprobs(self) -> None:
     with self._lock:
@@ -288,36 +311,50 @@ class OpenAIChatModel:
 
   # ----------------------------------------------------------------- concurrency, cache
 
-  def _map(self, kind: str, requests: Sequence[Any], answer: Callable[[Any], Any]) -> list[Any]:
-    """Answers every request on up to max_concurrency threads; results in request order."""
+  def _split(self, kind: str, requests: Sequence[Any]
+             ) -> tuple[list[Any], list[str], list[list[int]]]:
+    """(results with cached answers in, keys, groups of identical requests to ask)."""
+    if self.cache is None:
+      return [None] * len(requests), [], [[i] for i in range(len(requests))]
+    return cache_lib.split_cached(self.cache, self.backend, self.name, kind, requests)
+
+  def _record(self, kind: str, keys: list[str], requests: Sequence[Any], group: list[int],
+              response: Any) -> None:
+    """Writes one answer to the cache as soon as it exists (a killed run keeps it)."""
     if self.cache is not None:
-      results, keys, groups = cache_lib.split_cached(self.cache, self.backend, self.name,
-                                                     kind, requests)
-    else:
-      results, keys, groups = [None] * len(requests), [], [[i] for i in range(len(requests))]
-    if not groups:
-      return results
+      self.cache.put(keys[group[0]], response, backend=self.backend, model=self.name,
+                     kind=kind, request=requests[group[0]])
 
-    def work(group: list[int]) -> tuple[list[int], Any]:
+  def _map(self, kind: str, requests: Sequence[Any], answer: Callable[[Any], Any]) -> list[Any]:
+    """Answers every request not in the cache, concurrently; results in request order."""
+    results, keys, groups = self._split(kind, requests)
+
+    def work(group: list[int]) -> Any:
       response = answer(requests[group[0]])
-      if self.cache is not None:
-        self.cache.put(keys[group[0]], response, backend=self.backend, model=self.name,
-                       kind=kind, request=requests[group[0]])
-      return group, response
+      self._record(kind, keys, requests, group, response)
+      return response
 
-    workers = min(self.max_concurrency, len(groups))
+    for group, response in zip(groups, self._pool(work, groups)):
+      for i in group:
+        results[i] = response
+    return results
+
+  def _pool(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """work(item) for every item on up to max_concurrency threads, in item order; the
+    first failure cancels what has not started and is raised."""
+    if not items:
+      return []
+    workers = min(self.max_concurrency, len(items))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix='llm-http') as pool:
-      futures = [pool.submit(work, g) for g in groups]
+      futures = [pool.submit(work, item) for item in items]
       try:
         for future in concurrent.futures.as_completed(futures):
-          group, response = future.result()
-          for i in group:
-            results[i] = response
+          future.result()
       except BaseException:
         for future in futures:
           future.cancel()
         raise
-    return results
+    return [future.result() for future in futures]
 
   # ----------------------------------------------------------------- HTTP with retries
 
