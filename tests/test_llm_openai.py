@@ -323,3 +323,10 @@ def test_cached_model_wraps_any_backend_and_records_each_chunk(tmp_path):
     assert cache_lib.CachedModel(again, cache).chat(chats(5) + chats(6)[5:]) == first + [
         'QUESTION 5']
   assert again.calls == [1]
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+  assert openai_client._retry_after_s('2.5') == 2.5
+  assert openai_client._retry_after_s('Wed, 21 Oct 2015 07:28:00 GMT') == 0.0  # Past: now.
+  assert openai_client._retry_after_s('soon') is None
+  assert openai_client._retry_after_s(None) is None

@@ -190,7 +190,8 @@ class CachedModel:
   def score(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
     return self._answer('score', requests, self.model.score)
 
-  def _answer(self, kind: str, requests: Sequence[Any], ask: Callable[[list[Any]], list[Any]]) -> list[Any]:
+  def _answer(self, kind: str, requests: Sequence[Any],
+              ask: Callable[[list[Any]], list[Any]]) -> list[Any]:
     results, keys, groups = split_cached(self.cache, self.backend, self.name, kind, requests)
     step = self.chunk_size or max(len(groups), 1)
     for start in range(0, len(groups), step):

@@ -168,7 +168,7 @@ class OpenAIChatModel:
       raise ConfigError(f'server must be one of {", ".join(SERVERS)}, got {server!r}')
     if max_concurrency < 1 or max_retries < 0 or timeout_s <= 0 or backoff_s < 0:
       raise ConfigError('need max_concurrency >= 1, max_retries >= 0, timeout_s > 0 and '
-                       'backoff_s >= 0')
+                        'backoff_s >= 0')
     self.base_url = base_url.rstrip('/')
     # vLLM's /tokenize lives at the server root, beside /v1.
     self.root_url = self.base_url[:-3] if self.base_url.endswith('/v1') else self.base_url
