@@ -34,25 +34,49 @@ to too under until up very was we were what when where which while who whom why 
 would you your yours yourself job role candidate position team company work working worked
 experience experienced skills skill knowledge ability able tell describe meet requires
 required requirement requirements how does level asks including use using used must also
-need needs looking hiring offer offers want wanted seeking done else know'''.split())
+need needs looking hiring offer offers want wanted seeking done else know bring one two
+three four five six seven eight nine ten several'''.split())
 
 _REQUIREMENT_CUES = ('require', 'must', 'experience', 'skill', 'knowledge', 'proficien',
                      'familiar', 'expert', 'years', 'ability', 'able to', 'degree',
                      'looking for', 'need', 'strong', 'solid', 'background', 'mastery',
-                     'command of', 'level')
-_PREFERENCE_CUES = ('prefer', 'looking for', 'would like', 'want', 'interested in',
+                     'command of', 'exposure', 'plus')
+_PREFERENCE_CUES = ('prefer', 'looking for', 'would like', 'want', 'interest',
                     'willing', 'minimum', 'at least', 'open to', 'relocat', 'seeking',
-                    'hoping', 'wish')
-# Depth of experience, generic English (not the generator's phrases).
-_DEEP = ('led', 'lead', 'leading', 'architect', 'designed', 'design', 'owned', 'years',
-         'senior', 'expert', 'expertise', 'advanced', 'mentored', 'mentor', 'built',
-         'managed', 'extensive', 'deep', 'production', 'migration', 'migrated', 'headed',
-         'responsible', 'delivered', 'launched', 'optimised', 'optimized', 'trained')
-_SHALLOW = ('course', 'introductory', 'introduction', 'basics', 'basic', 'beginner',
-            'tutorial', 'familiar', 'familiarity', 'some', 'notions', 'little', 'learning',
-            'followed', 'attended', 'online', 'hobby', 'curious', 'interested')
-_DEMANDING = ('expert', 'senior', 'advanced', 'extensive', 'strong', 'deep', 'proven',
-              'lead', 'mastery', 'excellent', 'solid', 'years')
+                    'i can work', 'expect', 'only')
+_NEGATIVE_CUES = ('do not want', "don't want", 'not interested', 'avoid', 'no longer',
+                  'never again')
+# Depth of experience in common CV English, by the level it suggests (0: named without
+# being held, 1: a first contact, 2: working use, 3: expert). A sentence's level is its
+# highest cue's, unless it says someone else did the work (level 0).
+_LEVEL_CUES = {
+    3: ('led', 'lead', 'leading', 'coached', 'go-to', 'set the standards', 'reviewed all',
+        'reviewing all', 'hardest cases', 'the standards',
+        'designed', 'from scratch', 'in production', 'taught', 'guidelines', 'took over',
+        'rebuilt', 'single-handedly', 'architected', 'owned', 'mentored', 'headed',
+        'spearheaded', 'expert', 'principal'),
+    2: ('without supervision', 'on my own', 'independently', 'regularly', 'every week',
+        'delivered', 'autonomously', 'routine', 'day-to-day', 'daily', 'worked with',
+        'took care of', 'fixed'),
+    1: ('introductory', 'course', 'first look', 'workshop', 'watched', 'under supervision',
+        'first modules', 'tutorial', 'asking for help', 'senior colleague', 'beginner',
+        'basics', 'shadowed', 'small changes', 'specified by'),
+    0: ('another group', 'without doing', 'after i had left', 'contractors',
+        'shared an office', 'specialists', 'would like to learn', 'curious about',
+        'podcast', 'popular book', 'handled by', 'looked after'),
+}
+# The level a requirement asks for, by the same reading; a requirement naming none asks 2.
+_DEMAND_CUES = {
+    3: ('expert', 'deep', 'senior', 'leading', 'reference', 'mastery', 'extensive',
+        'several years'),
+    2: ('solid', 'working', 'autonomously', 'regular', 'years', 'proficient', 'proficiency',
+        'strong'),
+    1: ('basic', 'exposure', 'familiar', 'familiarity', 'train you', 'some', 'plus',
+        'nice to have'),
+    0: ('plus', 'nice to have', 'not a requirement'),
+}
+_CUE_WORDS = frozenset(w for table in (_LEVEL_CUES, _DEMAND_CUES) for cues in table.values()
+                       for c in cues for w in c.replace('-', ' ').split())
 _NO_EXPERIENCE = 'I have no experience that bears on this in my resume.'
 _STRATEGY_TOPICS = re.compile(r'Ask first about: ([^.]*)\.')
 _ANSWER_DEPTH = re.compile(r'Give the (\d+) most specific')
@@ -67,28 +91,56 @@ def _content(text: str) -> set[str]:
   return {t for t in terms(text) if t not in STOPWORDS and len(t) > 1}
 
 
-def _has(text: str, cues: Sequence[str]) -> int:
-  words = set(terms(text))
-  return sum(1 for c in cues if (c in words if ' ' not in c else c in text.lower()))
+def _cues(text: str, cues: Sequence[str]) -> list[str]:
+  """The cue phrases found in `text` (whole words)."""
+  low = ' ' + ' '.join(re.findall(r"[\w'-]+", text.lower())) + ' '
+  return [c for c in cues if f' {c} ' in low]
 
 
 def _sigmoid(x: float) -> float:
   return 1.0 / (1.0 + math.exp(-x))
 
 
+def level_of(sentence: str) -> float | None:
+  """The level of experience a sentence shows (see _LEVEL_CUES), None if it says none."""
+  found = [level for level, cues in _LEVEL_CUES.items() if _cues(sentence, cues)]
+  if not found:
+    return None
+  return 0 if 0 in found else max(found)
+
+
+def demanded_level(requirement: str) -> int:
+  """0 for a nice-to-have, else 1-3; a requirement naming no level asks for 2."""
+  for level in (0, 3, 1, 2):
+    if _cues(requirement, _DEMAND_CUES[level]):
+      return level
+  return 2
+
+
 def requirement_sentences(job: str) -> list[str]:
-  """Sentences of the job description that state requirements (all when none do)."""
-  found = [s for s in _sentences(job)
-           if any(c in s.lower() for c in _REQUIREMENT_CUES) and _content(s)]
-  return found or [s for s in _sentences(job) if _content(s)]
+  """The requirements of a job description, one clause each (all sentences when no
+  sentence reads as a requirement)."""
+  found = [x for x in _sentences(job) if any(c in x.lower() for c in _REQUIREMENT_CUES)]
+  clauses = []
+  for sentence in found:
+    pending = ''  # A clause naming no subject ("several years of senior") joins the next.
+    for part in re.split(r',|;| and (?!more)', sentence):
+      part = f'{pending}, {part.strip()}' if pending else part.strip()
+      if _topic(part):
+        clauses.append(part)
+        pending = ''
+      else:
+        pending = part
+    if pending and clauses:
+      clauses[-1] = f'{clauses[-1]}, {pending}'
+  return clauses or [x for x in _sentences(job) if _content(x)]
 
 
 def _topic(sentence: str, limit: int = 4) -> list[str]:
   """The requirement's own words: content words without cue words, in order."""
-  cues = set(_DEMANDING) | set(_SHALLOW) | set(_DEEP)
   seen, out = set(), []
   for t in terms(sentence):
-    if t in STOPWORDS or t in cues or len(t) < 2 or t.isdigit() or t in seen:
+    if t in STOPWORDS or t in _CUE_WORDS or len(t) < 2 or t.isdigit() or t in seen:
       continue
     seen.add(t)
     out.append(t)
@@ -115,10 +167,11 @@ def _ask(s: dict[str, str]) -> str:
     preferred += [w.strip() for w in case_strategy.split(',') if w.strip()]
 
   def priority(item):
+    """The strategy's subjects first, then the most demanding requirements."""
     index, sentence = item
     topic = set(_topic(sentence))
     ranks = [preferred.index(w) for w in topic if w in preferred]
-    return (min(ranks) if ranks else len(preferred), index)
+    return (min(ranks) if ranks else len(preferred), -demanded_level(sentence), index)
 
   for _, sentence in sorted(enumerate(requirements), key=priority):
     topic = _topic(sentence)
@@ -127,7 +180,13 @@ def _ask(s: dict[str, str]) -> str:
   return 'What else should I know about you?'
 
 
+def _level_or_unknown(sentence: str) -> float:
+  level = level_of(sentence)
+  return 1.5 if level is None else level
+
+
 def _answer(s: dict[str, str]) -> str:
+  """The resume sentences on the question's subject, the most telling first."""
   resume = s.get('Resume', '')
   _, question = prompts.parse_dialogue(s.get('Dialogue so far', ''))
   if not question:
@@ -135,18 +194,18 @@ def _answer(s: dict[str, str]) -> str:
   wanted = set(_topic(_asked_about(question), limit=8))
   found = _ANSWER_DEPTH.search(s.get('Answering strategy', ''))
   depth = int(found.group(1)) if found else 1
-  scored = []
-  for i, sentence in enumerate(_sentences(resume)):
-    overlap = len(wanted & _content(sentence))
-    if overlap:
-      scored.append((-overlap, -_has(sentence, _DEEP), i, sentence))
-  if not wanted:  # An open question: the sentence showing the most depth.
-    scored = [(0, -_has(x, _DEEP), i, x) for i, x in enumerate(_sentences(resume))
-              if _has(x, _DEEP)]
+  sentences = _sentences(resume)
+  if wanted:
+    # A sentence that says how the skill was used tells more than one that names it.
+    scored = [(-len(wanted & _content(x)), level_of(x) is None, -_level_or_unknown(x), i, x)
+              for i, x in enumerate(sentences) if wanted & _content(x)]
+  else:  # An open question: the sentences showing the most experience.
+    scored = [(0, False, -level_of(x), i, x) for i, x in enumerate(sentences)
+              if level_of(x) is not None]
   if not scored:
     return _NO_EXPERIENCE
   chosen = sorted(scored)[:depth]
-  return ' '.join(sentence for *_, sentence in sorted(chosen, key=lambda c: c[2]))
+  return ' '.join(x for *_, x in sorted(chosen, key=lambda c: c[3]))
 
 
 def _overlap(a: str, b: str) -> float:
@@ -156,25 +215,33 @@ def _overlap(a: str, b: str) -> float:
 
 
 def _turn_evidence(question: str, answer: str) -> float | None:
-  """How well one answer shows the asked requirement at the asked depth, in (0, 1);
+  """How well one answer shows the asked requirement at the asked level, in (0, 1);
   None for an open question, which names no requirement."""
   requirement = _asked_about(question)
   wanted = set(_topic(requirement, limit=8))
   if not wanted:
     return None
   if answer == _NO_EXPERIENCE:
-    return 0.05
-  relevance = len(wanted & _content(answer)) / max(1, len(wanted))
-  depth = _has(answer, _DEEP) - _has(answer, _SHALLOW)
-  need = 1 if _has(requirement, _DEMANDING) else 0
-  return relevance * _sigmoid(2.0 * (depth - need) + 1.0)
+    return 0.02
+  relevance = len(wanted & _content(answer)) / len(wanted)
+  gap = _level_or_unknown(answer) - demanded_level(requirement)
+  return relevance * _sigmoid(3.0 * gap + 1.5)
 
 
 def _interview_score(s: dict[str, str]) -> float:
+  """Every requirement must be met: the mean of the weakest answer and the average."""
   turns, _ = prompts.parse_dialogue(s.get('Interview', ''))
   evidence = [e for e in (_turn_evidence(t.question, t.answer) for t in turns)
               if e is not None]
-  return sum(evidence) / len(evidence) if evidence else 0.5
+  if not evidence:
+    return 0.5
+  return 0.5 * min(evidence) + 0.5 * sum(evidence) / len(evidence)
+
+
+def _words(text: str) -> set[str]:
+  """Content words with hyphenated compounds kept whole ("part-time" is not "full-time")."""
+  return {w for w in re.findall(r'[^\W\d_]+(?:-[^\W\d_]+)*', text.lower())
+          if w not in STOPWORDS and len(w) > 1}
 
 
 def _preferences(resume: str) -> list[str]:
@@ -183,9 +250,9 @@ def _preferences(resume: str) -> list[str]:
 
 def _numbers(text: str) -> list[float]:
   out = []
-  for m in re.finditer(r'(\d[\d,]*(?:\.\d+)?)\s*(k\b|K\b|000)?', text):
+  for m in re.finditer(r'(\d[\d,]*(?:\.\d+)?)\s*(k\b|K\b)?', text):
     value = float(m.group(1).replace(',', ''))
-    if m.group(2) in ('k', 'K'):
+    if m.group(2):
       value *= 1000
     if value >= 1000:
       out.append(value)
@@ -193,19 +260,26 @@ def _numbers(text: str) -> list[float]:
 
 
 def _job_fit(s: dict[str, str]) -> float:
-  """The candidate's view: stated preferences found in the job, pay at least the minimum."""
+  """The candidate's view: the share of the resume's stated preferences the job meets
+  (a named option found in the job, an excluded one absent, the pay at least the
+  minimum), mapped so that all met is a yes and one unmet a no."""
   job, resume = s.get('Job description', ''), s.get('Resume', '')
   wishes = _preferences(resume)
   if not wishes:
-    return _sigmoid(4 * _overlap(job, resume) - 1)
-  job_words = _content(job)
-  hits = [len(_topic(w, limit=8) and set(_topic(w, limit=8)) & job_words) > 0 for w in wishes]
-  score = sum(hits) / len(hits)
-  wanted_pay = [n for w in wishes for n in _numbers(w)]
-  offered_pay = _numbers(job)
-  if wanted_pay and offered_pay:
-    score = 0.5 * score + 0.5 * float(max(offered_pay) >= min(wanted_pay))
-  return score
+    return _sigmoid(8 * (_overlap(job, resume) - 0.2))
+  job_words, offered = _words(job), _numbers(job)
+  met = []
+  for wish in wishes:
+    wanted = _numbers(wish)
+    options = _words(wish) - _CUE_WORDS - {w for c in _PREFERENCE_CUES for w in c.split()}
+    if wanted:
+      met.append(bool(offered) and max(offered) >= min(wanted))
+    elif any(c in wish.lower() for c in _NEGATIVE_CUES):
+      met.append(not options & job_words)
+    elif options:
+      met.append(bool(options & job_words))
+  share = sum(met) / len(met) if met else 0.5
+  return _sigmoid(8.0 * (share - 0.9))
 
 
 def _reflect_interviewer(s: dict[str, str]) -> str:
