@@ -1,0 +1,449 @@
+"""The embedded language model: a Llama-family GGUF run by JAX behind `api.LanguageModel`.
+
+Many chats are answered at once. Requests are sorted by prompt length and cut into
+batches of at most `max_batch` rows; each batch is left-padded into a KV cache (one
+jitted prefill), then decoded by a jitted function that runs up to `decode_chunk` steps
+in a `lax.while_loop`, so the host only looks at the batch (stop strings, all rows done)
+between chunks. Batch size, prompt length and answer length are rounded up to buckets,
+so a handful of programs serve every request (see `bucket_length`).
+
+Sampling follows HF/vLLM: repetition penalty (positive logits divided, negative ones
+multiplied, over the tokens of the prompt and of the answer so far), then temperature,
+then top-p (the smallest set of most likely tokens whose mass reaches top_p). A row's
+random numbers come from its own seed and its own token count, so a request draws the
+same answer whatever else shares its batch. temperature=0 decodes greedily.
+
+The batch axis is sharded over the devices of `sharding.make_mesh()`, the weights are
+replicated (float32 on CPU, bfloat16 on accelerators by default).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import math
+import os
+import time
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from hirenet_jax import sharding
+from hirenet_jax.llm import gguf_loader
+from hirenet_jax.llm import llama
+from hirenet_jax.llm.api import ChatRequest
+from hirenet_jax.llm.api import SamplingParams
+from hirenet_jax.llm.api import ScoreRequest
+from hirenet_jax.llm.gguf_loader import LlamaConfig
+from hirenet_jax.llm.tokenizer import GGUFTokenizer
+
+MIN_LENGTH_BUCKET = 16
+# Candidates kept before top-p; a row whose nucleus is wider sends the batch's step
+# through a full sort of the vocabulary instead (same draw, only slower).
+_TOP_CANDIDATES = 128
+
+
+def bucket_length(n: int, minimum: int = MIN_LENGTH_BUCKET) -> int:
+  """`n` rounded up to one of four lengths per octave (16, 20, 24, 28, 32, 40, ...):
+  at most a quarter of a row is padding, and few distinct shapes are compiled."""
+  n = max(n, minimum)
+  step = max(1, 2 ** (math.floor(math.log2(n)) - 2))
+  return -(-n // step) * step
+
+
+def bucket_batch(n: int, num_devices: int) -> int:
+  """Rows of a batch of `n` requests: a power of two, a multiple of the device count."""
+  b = 1 << max(0, (n - 1).bit_length())
+  return -(-b // num_devices) * num_devices
+
+
+@dataclasses.dataclass
+class GenerationStats:
+  """What one `generate_tokens` call did, for the benchmark: time includes waiting for
+  the device. `decode_steps` counts model steps after the prefill, for the longest row."""
+  prompt_tokens: int = 0
+  generated_tokens: int = 0
+  prefill_seconds: float = 0.0
+  decode_seconds: float = 0.0
+  decode_steps: int = 0
+  batches: int = 0
+
+
+# ------------------------------------------------------------------------ model steps
+
+
+def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, jax.Array],
+                   tokens_B: jax.Array, pads_B: jax.Array,
+                   column: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """One token per row at cache `column`: (logits_BxV, kv) with kv {'k', 'v'} LxBxNxSxK.
+
+  Same arithmetic as `llama.forward` with T=1, but the cache stays one carried buffer
+  updated in place (no copy per layer) and its layout puts each kv head's columns
+  together, so the score and value products read it without a transpose.
+  """
+  b = tokens_B.shape[0]
+  s = kv['k'].shape[3]
+  h, n, kd = config.num_heads, config.num_kv_heads, config.head_dim
+  positions_Bx1 = jnp.maximum(column - pads_B, 0)[:, None]
+  columns_S = jnp.arange(s)
+  visible_BxS = (columns_S[None] <= column) & (columns_S[None] >= pads_B[:, None])
+  x_Bx1xD = jnp.take(weights['embed_VxD'], tokens_B[:, None], axis=0)
+
+  def layer(i, carry):
+    x, cache_k, cache_v = carry
+    w = jax.tree.map(lambda a: a[i], weights['layers'])
+    y = llama.rms_norm(x, w['attn_norm'], config.rms_eps)
+    q = llama.rope((y @ w['wq']).reshape(b, 1, h, kd), positions_Bx1, config.rope_base)
+    k = llama.rope((y @ w['wk']).reshape(b, 1, n, kd), positions_Bx1, config.rope_base)
+    v = (y @ w['wv']).reshape(b, 1, n, kd)
+    at = (i, 0, 0, column, 0)
+    cache_k = jax.lax.dynamic_update_slice(
+        cache_k, k.transpose(0, 2, 1, 3)[None].astype(cache_k.dtype), at)
+    cache_v = jax.lax.dynamic_update_slice(
+        cache_v, v.transpose(0, 2, 1, 3)[None].astype(cache_v.dtype), at)
+    q_BxNxGxK = q.reshape(b, n, h // n, kd)
+    scores = jnp.einsum('bngk,bnsk->bngs', q_BxNxGxK, cache_k[i],
+                        preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
+    scores = jnp.where(visible_BxS[:, None, None], scores, llama._MASKED)  # pylint: disable=protected-access
+    p = jax.nn.softmax(scores, axis=-1).astype(cache_v.dtype)
+    out = jnp.einsum('bngs,bnsk->bngk', p, cache_v[i]).reshape(b, 1, h * kd)
+    x = x + out @ w['wo']
+    y = llama.rms_norm(x, w['ffn_norm'], config.rms_eps)
+    x = x + (jax.nn.silu(y @ w['w_gate']) * (y @ w['w_up'])) @ w['w_down']
+    return x, cache_k, cache_v
+
+  x, ks, vs = jax.lax.fori_loop(0, config.num_layers, layer, (x_Bx1xD, kv['k'], kv['v']))
+  x = llama.rms_norm(x, weights['final_norm_D'], config.rms_eps)
+  return llama.logits(weights, x[:, 0]), {'k': ks, 'v': vs}
+
+
+def penalize(logits_BxV: jax.Array, seen_BxV: jax.Array, penalty_B: jax.Array) -> jax.Array:
+  """Repetition penalty of HF / llama.cpp / vLLM on the tokens already seen."""
+  p = penalty_B[:, None]
+  return jnp.where(seen_BxV, jnp.where(logits_BxV > 0, logits_BxV / p, logits_BxV * p),
+                   logits_BxV)
+
+
+def _draw(sorted_logits_BxK, lse_B, top_p_B, u_B):
+  """Index into the descending candidates: inverse-CDF draw from the top-p nucleus.
+
+  Returns (index_B, covered_B): covered says the candidates hold the whole nucleus.
+  """
+  p = jnp.exp(sorted_logits_BxK - lse_B[:, None])
+  cum = jnp.cumsum(p, axis=-1)
+  keep = (cum - p) < top_p_B[:, None]
+  keep = keep.at[:, 0].set(True)
+  kept = jnp.where(keep, p, 0.0)
+  kept_cum = jnp.cumsum(kept, axis=-1)
+  target = u_B * kept_cum[:, -1]
+  index = jnp.sum(kept_cum < target[:, None], axis=-1)
+  index = jnp.minimum(index, jnp.sum(keep, axis=-1) - 1)
+  covered = cum[:, -1] >= top_p_B
+  return index, covered
+
+
+def sample(logits_BxV: jax.Array, seen_BxV: jax.Array, params: dict[str, jax.Array],
+           count_B: jax.Array) -> jax.Array:
+  """Next token per row: greedy where temperature is 0, else penalty, temperature, top-p.
+
+  The uniform number of row b is drawn from key(seed_b) folded with count_b, the number
+  of tokens the row has generated, so it does not depend on the rest of the batch.
+  """
+  logits = penalize(logits_BxV, seen_BxV, params['penalty'])
+  greedy_B = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+  temperature = params['temperature']
+  sampled_rows = temperature > 0
+  z = logits / jnp.where(sampled_rows, temperature, 1.0)[:, None]
+  lse_B = jax.nn.logsumexp(z, axis=-1)
+  u_B = jax.vmap(lambda s, c: jax.random.uniform(
+      jax.random.fold_in(jax.random.key(s), c)))(params['seed'], count_B)
+  k = min(_TOP_CANDIDATES, z.shape[-1])
+  top_z, top_i = jax.lax.top_k(z, k)
+  index, covered = _draw(top_z, lse_B, params['top_p'], u_B)
+  fast_B = jnp.take_along_axis(top_i, index[:, None], axis=-1)[:, 0]
+
+  def full_sort(_):
+    vocab = jnp.broadcast_to(jnp.arange(z.shape[-1], dtype=jnp.int32), z.shape)
+    neg, order = jax.lax.sort_key_val(-z, vocab, dimension=-1)
+    index, _ = _draw(-neg, lse_B, params['top_p'], u_B)
+    return jnp.take_along_axis(order, index[:, None], axis=-1)[:, 0]
+
+  need_full = jnp.any(sampled_rows & ~covered)
+  drawn_B = jax.lax.cond(need_full, full_sort, lambda _: fast_B.astype(jnp.int32), None)
+  return jnp.where(sampled_rows, drawn_B, greedy_B)
+
+
+# ------------------------------------------------------------------------ the engine
+
+
+def default_dtype() -> Any:
+  """float32 on CPU (XLA:CPU's bfloat16 matmuls are slow), bfloat16 on accelerators."""
+  return jnp.float32 if jax.default_backend() == 'cpu' else jnp.bfloat16
+
+
+class JaxLanguageModel:
+  """`api.LanguageModel` backed by a GGUF file run in JAX (None = the embedded SmolLM2).
+
+  Attributes:
+    name: 'jax:' and the file's name without '.gguf'; labels every output.
+    config, tokenizer: the model's sizes and its tokenizer / chat template.
+    traces: how many times each jitted function was traced (one per compiled shape).
+  """
+
+  def __init__(self, gguf_path: str | None = None, *, dtype: Any = None,
+               max_batch: int = 32, decode_chunk: int = 8, mesh: Any = None):
+    path = gguf_loader.embedded_model_path() if gguf_path is None else gguf_path
+    config, weights, reader = gguf_loader.load(path)
+    self.path = path
+    self.name = 'jax:' + os.path.basename(path).removesuffix('.gguf')
+    self.config = config
+    self.tokenizer = GGUFTokenizer(reader, path)
+    self.dtype = jnp.dtype(default_dtype() if dtype is None else dtype)
+    self.mesh = sharding.make_mesh() if mesh is None else mesh
+    self.num_devices = self.mesh.devices.size
+    self.max_batch = bucket_batch(max_batch, self.num_devices)
+    self.decode_chunk = decode_chunk
+    self.weights = sharding.replicate(
+        jax.tree.map(lambda a: np.asarray(a).astype(self.dtype), weights), self.mesh)
+    self._rows = NamedSharding(self.mesh, P(sharding.DATA_AXIS))
+    self._cache_rows = NamedSharding(self.mesh, P(None, sharding.DATA_AXIS))
+    self._stop_ids = np.asarray(self.tokenizer.stop_ids, np.int32)
+    self._pad_id = int(self._stop_ids[0]) if len(self._stop_ids) else 0
+    self.traces: collections.Counter[str] = collections.Counter()
+    self._prefill = jax.jit(self._prefill_fn, static_argnames=('cache_length',
+                                                              'max_answer'))
+    self._decode = jax.jit(self._decode_fn, donate_argnums=(1,))
+    self._score = jax.jit(self._score_fn, static_argnames=('continuation_length',))
+
+  # -- jitted bodies ------------------------------------------------------------------
+
+  def _constrain_state(self, state):
+    rows = {'kv': {'k': self._cache_rows, 'v': self._cache_rows}}
+    return {key: jax.lax.with_sharding_constraint(value, rows.get(key, self._rows))
+            if key != 'column' else value for key, value in state.items()}
+
+  def _prefill_fn(self, weights, tokens_BxT, pads_B, params, *, cache_length, max_answer):
+    """Prompt into a fresh cache and the first token: the decode state."""
+    self.traces['prefill'] += 1
+    b, t = tokens_BxT.shape
+    kv = llama.init_kv(self.config, b, t, self.dtype)
+    h, kv = llama.forward(weights, self.config, tokens_BxT, pads_B, kv)
+    extend = ((0, 0), (0, 0), (0, 0), (0, cache_length - t), (0, 0))
+    kv = {key: jnp.pad(c.transpose(0, 1, 3, 2, 4), extend) for key, c in kv.items()}
+    logits = llama.logits(weights, h[:, -1])
+    prompt_BxT = jnp.arange(t)[None] >= pads_B[:, None]
+    seen = jnp.zeros((b, self.config.vocab_size), jnp.int32).at[
+        jnp.arange(b)[:, None], tokens_BxT].add(prompt_BxT.astype(jnp.int32)) > 0
+    count = jnp.zeros((b,), jnp.int32)
+    state = {'kv': kv, 'pads': pads_B, 'seen': seen, 'params': params,
+             'column': jnp.asarray(t, jnp.int32), 'count': count,
+             'done': params['max_new'] <= 0,
+             'answer': jnp.full((b, max_answer), self._pad_id, jnp.int32),
+             'token': jnp.zeros((b,), jnp.int32)}
+    return self._constrain_state(self._emit(state, logits))
+
+  def _emit(self, state, logits_BxV):
+    """Samples each live row's next token and records it."""
+    b = logits_BxV.shape[0]
+    token = sample(logits_BxV, state['seen'], state['params'], state['count'])
+    live = ~state['done']
+    slot = jnp.arange(state['answer'].shape[1])[None] == state['count'][:, None]
+    answer = jnp.where(slot & live[:, None], token[:, None], state['answer'])
+    rows = jnp.arange(b)
+    seen = state['seen'].at[rows, token].set(state['seen'][rows, token] | live)
+    count = state['count'] + live.astype(jnp.int32)
+    stop = jnp.isin(token, jnp.asarray(self._stop_ids)) & ~state['params']['ignore_stop']
+    done = state['done'] | stop | (count >= state['params']['max_new'])
+    return dict(state, token=token, answer=answer, seen=seen, count=count, done=done)
+
+  def _decode_fn(self, weights, state):
+    """Up to `decode_chunk` steps, fewer when every row is done."""
+    self.traces['decode'] += 1
+
+    def step(carry):
+      i, state = carry
+      logits, kv = decode_forward(weights, self.config, state['kv'], state['token'],
+                                  state['pads'], state['column'])
+      state = dict(state, kv=kv, column=state['column'] + 1)
+      return i + 1, self._constrain_state(self._emit(state, logits))
+
+    def more(carry):
+      i, state = carry
+      return (i < self.decode_chunk) & ~jnp.all(state['done'])
+
+    _, state = jax.lax.while_loop(more, step, (jnp.asarray(0, jnp.int32), state))
+    return state
+
+  def _score_fn(self, weights, tokens_BxT, pads_B, lengths_B, *, continuation_length):
+    """Sum of log p(token) over each row's last `lengths_B` tokens (teacher forcing)."""
+    self.traces['score'] += 1
+    t = tokens_BxT.shape[1]
+    c = continuation_length
+    h, _ = llama.forward(weights, self.config, tokens_BxT, pads_B)
+    logp = jax.nn.log_softmax(llama.logits(weights, h[:, t - c - 1:t - 1]), axis=-1)
+    targets_BxC = tokens_BxT[:, t - c:]
+    picked = jnp.take_along_axis(logp, targets_BxC[..., None], axis=-1)[..., 0]
+    mine = jnp.arange(c)[None] >= (c - lengths_B)[:, None]
+    return jnp.sum(jnp.where(mine, picked, 0.0), axis=-1)
+
+  # -- host side ----------------------------------------------------------------------
+
+  def chat_ids(self, messages) -> list[int]:
+    """Token ids of the rendered chat, ending with the opening of the assistant turn."""
+    return self.tokenizer.encode(self.tokenizer.render_chat(messages))
+
+  def _check(self, index: int, prompt_len: int, params: SamplingParams) -> None:
+    where = f'request {index}'
+    if prompt_len == 0:
+      raise ValueError(f'{where}: the prompt is empty')
+    if params.max_new_tokens < 0:
+      raise ValueError(f'{where}: max_new_tokens {params.max_new_tokens} is negative')
+    if params.temperature < 0:
+      raise ValueError(f'{where}: temperature {params.temperature} is negative')
+    if not 0 < params.top_p <= 1:
+      raise ValueError(f'{where}: top_p {params.top_p} is not in (0, 1]')
+    if params.repetition_penalty <= 0:
+      raise ValueError(f'{where}: repetition_penalty {params.repetition_penalty} is not '
+                       'positive')
+    if prompt_len + params.max_new_tokens > self.config.context_length:
+      raise ValueError(f'{where}: {prompt_len} prompt tokens + max_new_tokens '
+                       f'{params.max_new_tokens} exceed the context of '
+                       f'{self.config.context_length} tokens of {self.path}')
+
+  def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+    """Request indices sorted by length, cut into batches of at most `max_batch`."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i:i + self.max_batch] for i in range(0, len(order), self.max_batch)]
+
+  def _left_pad(self, rows: Sequence[Sequence[int]], b: int, t: int):
+    tokens = np.full((b, t), self._pad_id, np.int32)
+    pads = np.full((b,), t - 1, np.int32)
+    for r, ids in enumerate(rows):
+      tokens[r, t - len(ids):] = ids
+      pads[r] = t - len(ids)
+    return tokens, pads
+
+  def generate_tokens(self, prompts: Sequence[Sequence[int]],
+                      params: Sequence[SamplingParams], *, ignore_stop: bool = False
+                      ) -> tuple[list[list[int]], GenerationStats]:
+    """Answer tokens of each prompt (stop token excluded, stop strings not applied).
+
+    `ignore_stop` decodes every row to max_new_tokens (fixed-length benchmarks).
+    """
+    if len(prompts) != len(params):
+      raise ValueError(f'{len(prompts)} prompts but {len(params)} sampling parameters')
+    for i, (ids, p) in enumerate(zip(prompts, params)):
+      self._check(i, len(ids), p)
+    stats = GenerationStats()
+    answers: list[list[int]] = [[] for _ in prompts]
+    for batch in self._batches([len(p) for p in prompts]):
+      rows = self._generate_batch([prompts[i] for i in batch], [params[i] for i in batch],
+                                  ignore_stop, stats)
+      for i, ids in zip(batch, rows):
+        answers[i] = ids
+    return answers, stats
+
+  def _generate_batch(self, prompts, params, ignore_stop, stats):
+    n = len(prompts)
+    b = bucket_batch(n, self.num_devices)
+    t = bucket_length(max(len(p) for p in prompts))
+    longest = max(p.max_new_tokens for p in params)
+    max_answer = bucket_length(max(longest, 1), minimum=self.decode_chunk)
+    tokens, pads = self._left_pad(prompts, b, t)
+    table = {
+        'temperature': np.zeros(b, np.float32), 'top_p': np.ones(b, np.float32),
+        'penalty': np.ones(b, np.float32), 'seed': np.zeros(b, np.uint32),
+        'max_new': np.zeros(b, np.int32), 'ignore_stop': np.full(b, ignore_stop)}
+    for r, p in enumerate(params):
+      table['temperature'][r] = p.temperature
+      table['top_p'][r] = p.top_p
+      table['penalty'][r] = p.repetition_penalty
+      table['seed'][r] = p.seed & 0xFFFFFFFF
+      table['max_new'][r] = p.max_new_tokens
+    put = lambda x: jax.device_put(x, self._rows)
+    start = time.perf_counter()
+    state = self._prefill(self.weights, put(tokens), put(pads), jax.tree.map(put, table),
+                          cache_length=t + max_answer, max_answer=max_answer)
+    done, count, answer = jax.device_get((state['done'], state['count'], state['answer']))
+    stats.prefill_seconds += time.perf_counter() - start
+    stats.prompt_tokens += sum(len(p) for p in prompts)
+    stats.batches += 1
+    stops = [p.stop for p in params] + [()] * (b - n)
+    start = time.perf_counter()
+    column = t
+    while True:
+      stopped = done if ignore_stop else self._apply_stop_strings(done, count, answer, stops)
+      if stopped.all():
+        break
+      if not np.array_equal(stopped, done):
+        state['done'] = put(stopped)
+      state = self._decode(self.weights, state)
+      done, count, answer, column = jax.device_get(
+          (state['done'], state['count'], state['answer'], state['column']))
+    stats.decode_steps += int(column) - t
+    stats.decode_seconds += time.perf_counter() - start
+    stats.generated_tokens += int(count[:n].sum())
+    out = []
+    for r in range(n):
+      ids = [int(i) for i in answer[r, :count[r]]]
+      if not ignore_stop:
+        for j, i in enumerate(ids):
+          if i in self.tokenizer.stop_ids:
+            ids = ids[:j]
+            break
+      out.append(ids)
+    return out
+
+  def _apply_stop_strings(self, done, count, answer, stops):
+    """Marks done the rows whose answer so far contains one of their stop strings."""
+    done = done.copy()
+    for r, stop in enumerate(stops):
+      if stop and not done[r]:
+        text = self.tokenizer.decode(answer[r, :count[r]].tolist())
+        if any(s in text for s in stop):
+          done[r] = True
+    return done
+
+  def _text(self, ids: Sequence[int], stop: Sequence[str]) -> str:
+    text = self.tokenizer.decode(ids)
+    cut = min((text.find(s) for s in stop if s and s in text), default=-1)
+    return text[:cut] if cut >= 0 else text
+
+  def chat(self, requests: Sequence[ChatRequest]) -> list[str]:
+    """The assistant's reply to each request, in order (stop strings trimmed)."""
+    prompts = [self.chat_ids(r.messages) for r in requests]
+    answers, _ = self.generate_tokens(prompts, [r.params for r in requests])
+    return [self._text(ids, r.params.stop) for ids, r in zip(answers, requests)]
+
+  def score(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
+    """log p(continuation | rendered chat + assistant opening), in nats, one forward per
+    batch; the continuation is tokenised on its own, as the model would emit it."""
+    prompts = [self.chat_ids(r.messages) for r in requests]
+    continuations = [self.tokenizer.encode(r.continuation) for r in requests]
+    for i, (p, c) in enumerate(zip(prompts, continuations)):
+      if len(p) + len(c) > self.config.context_length:
+        raise ValueError(f'request {i}: {len(p) + len(c)} tokens exceed the context of '
+                         f'{self.config.context_length} tokens of {self.path}')
+    scores: list[float | None] = [0.0] * len(requests)
+    rows = [p + c for p, c in zip(prompts, continuations)]
+    for batch in self._batches([len(r) for r in rows]):
+      b = bucket_batch(len(batch), self.num_devices)
+      t = bucket_length(max(len(rows[i]) for i in batch))
+      longest = max(len(continuations[i]) for i in batch)
+      if longest == 0:
+        continue
+      c = min(bucket_length(longest, minimum=1), t - 1)
+      tokens, pads = self._left_pad([rows[i] for i in batch], b, t)
+      lengths = np.zeros(b, np.int32)
+      lengths[:len(batch)] = [len(continuations[i]) for i in batch]
+      put = lambda x: jax.device_put(x, self._rows)
+      values = jax.device_get(self._score(self.weights, put(tokens), put(pads),
+                                          put(lengths), continuation_length=c))
+      for i, v in zip(batch, values):
+        scores[i] = float(v)
+    return scores

