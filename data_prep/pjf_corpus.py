@@ -55,9 +55,10 @@ class CorpusProblems(CorpusError):
     more = len(self.problems) - self.MAX_LISTED
     if more > 0:
       listed += f'\n  ... and {more} more'
-    summary = Problem(corpus_dir, '-', f'{len(self.problems)} problem(s) (fix them, or '
-                      f'read with on_error=skip to leave those records out):\n{listed}')
-    super().__init__(summary)
+    reason = (f'{len(self.problems)} problem(s) (fix them, or read with on_error=skip to '
+              f'leave those records out):\n{listed}')
+    super().__init__(Problem(corpus_dir, '-', reason))
+    self.args = (f'{corpus_dir}: {reason}',)
 
   def __reduce__(self):
     return CorpusProblems, (self.corpus_dir, self.problems)
@@ -355,10 +356,14 @@ def format_counts(counts: dict[str, Any]) -> str:
 
 
 def manifest_row(problem: Problem) -> dict[str, str]:
+  """One manifest row; a record named otherwise than by line goes into the reason."""
   line = getattr(problem, 'line', None)
+  reason = problem.reason
+  if line is None and problem.record != '-':
+    reason = f'{problem.record}: {reason}'
   return {'file': problem.file, 'line': '' if line is None else str(line),
           'candidate_id': problem.candidate_id or '',
-          'job_id': getattr(problem, 'job_id', None) or '', 'reason': problem.reason}
+          'job_id': getattr(problem, 'job_id', None) or '', 'reason': reason}
 
 
 def write_manifest(path: str, problems) -> None:
