@@ -120,22 +120,22 @@ _SECTOR_NOUN = {
     'retail': 'a retail chain',
     'logistics': 'a logistics firm', 'energy': 'an energy supplier',
     'media': 'a media group', 'public administration': 'a city council'}
-_YEARS = ('two', 'three', 'four', 'five', 'six')
+_YEARS = {1: 'one year', 2: 'two years', 3: 'three years', 4: 'four years', 5: 'five years'}
 
 # How a resume describes a skill at each level; level 0: named without being held.
 _RESUME_LEVEL = {  # About as many words at every level: length must not tell the level.
-    3: ('Led the move of the {system} to {skill} over {years} years and coached the '
+    3: ('Led the move of the {system} to {skill} over {years} and coached the '
         'rest of the team through it.',
         'Was the go-to person for {skill} on the {system}, reviewing all the work and '
-        'taking the hardest cases for {years} years.',
+        'taking the hardest cases for {years}.',
         'Designed the {system} from scratch around {skill} and ran it in production '
-        'for {years} years.',
+        'for {years}.',
         'Taught the internal course on {skill} to new hires and wrote the guidelines '
         'the {system} team still follows.',
         'Took over the failing {system} and rebuilt it single-handedly with {skill}; it '
         'has run without a major incident since.'),
     2: ('Used {skill} every week on the {system}, handling the routine tasks without '
-        'supervision for {years} years.',
+        'supervision for {years}.',
         'Worked with {skill} for about two years on the {system}, mostly on changes '
         'specified by a senior colleague.',
         'Delivered several small pieces of the {system} with {skill}, asking for help '
@@ -325,13 +325,11 @@ def _applications(seed: int, candidate: dict, jobs: list[dict], n: int) -> list[
 def job_description(job: dict, seed: int, index: int) -> str:
   """The job's text: company, requirements at their levels, nice-to-haves, conditions."""
   rng = _rng(seed, 6, index)
-  sector_phrase = _SECTOR_NOUN[job['sector']].split(' ', 1)[1]
   intro = _pick(rng, (
       '{company}, {noun} in the {sector} sector, is hiring a {title} in {city}.',
       'Join {company} ({sector}) as {title}, based in {city}.',
       'We are {company}, {noun}, and we are looking for a {title} for our {city} office.'))
-  paragraphs = [intro.format(company=job['company'], noun=f'a {sector_phrase}'
-                             if sector_phrase[0] not in 'aeiou' else f'an {sector_phrase}',
+  paragraphs = [intro.format(company=job['company'], noun=_SECTOR_NOUN[job['sector']],
                              sector=job['sector'], title=job['title'], city=job['city'])
                 + f' You will work on our {job["system"]}.']
   reqs = [_pick(rng, _JOB_LEVEL[level]).format(skill=skill)
@@ -393,13 +391,16 @@ def resume_text(candidate: dict, seed: int, index: int) -> str:
   paragraphs = [' '.join(summary)]
 
   sentences = [[] for _ in range(n_positions)]
+  unused = {level: [] for level in _RESUME_LEVEL}  # No phrasing twice before all are used.
   for skill, level in candidate['skills'].items():
     if level == 0 and rng.random() >= _ABSENT_MENTION_P:
       continue
+    if not unused[level]:
+      unused[level] = [int(k) for k in rng.permutation(len(_RESUME_LEVEL[level]))]
     where = int(rng.integers(n_positions))
-    sentences[where].append(_pick(rng, _RESUME_LEVEL[level]).format(
+    sentences[where].append(_RESUME_LEVEL[level][unused[level].pop()].format(
         skill=skill, system=_pick(rng, spec['systems']),
-        years=_pick(rng, _YEARS)))
+        years=_YEARS[position_years[where]]))
   end_year = 2024
   for p, years in enumerate(position_years):
     sector = _pick(rng, SECTORS)

@@ -107,7 +107,7 @@ def test_label_rates_and_groups_are_balanced(medium):
 
 def _template_regex(template: str, skill: str) -> str:
   parts = re.split(r'(\{skill\}|\{system\}|\{years\})', template)
-  subs = {'{skill}': re.escape(skill), '{system}': r'[\w\- ]+?', '{years}': r'\w+'}
+  subs = {'{skill}': re.escape(skill), '{system}': r'[\w\- ]+?', '{years}': r'\w+ years?'}
   return ''.join(subs.get(p, re.escape(p)) for p in parts)
 
 
