@@ -628,8 +628,8 @@ def _define_flags():
 
 
 def main(argv):
+  from absl import app  # pylint: disable=g-import-not-at-top
   if len(argv) > 1:
-    from absl import app  # pylint: disable=g-import-not-at-top
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   f = FLAGS
   params = dict(seed=f.seed, num_candidates=f.num_candidates, num_jobs=f.num_jobs,
@@ -639,7 +639,7 @@ def main(argv):
   elif params == DEFAULT_CORPUS:
     out = ensure_default_corpus()
   else:
-    raise ValueError('--out_dir is needed for a corpus other than the default')
+    raise app.UsageError('--out_dir is needed for a corpus other than the default')
   corpus, problems = pjf_corpus.read_corpus(out)
   print(f'Wrote {len(corpus.jobs)} jobs, {len(corpus.resumes)} resumes, '
         f'{len(corpus.pairs)} pairs to {out}')
