@@ -219,20 +219,29 @@ def handshake(job_scores: Sequence[float], candidate_scores: Sequence[float],
           & (np.asarray(candidate_scores) >= candidate_threshold)).astype(np.int64)
 
 
+def _threshold_grid(scores: np.ndarray, num_quantiles: int) -> np.ndarray:
+  if not scores.size:
+    return np.asarray([0.5])
+  distinct = np.unique(scores)
+  below = np.concatenate([[distinct[0] - 1e-6], (distinct[:-1] + distinct[1:]) / 2])
+  q = np.quantile(scores, np.linspace(0.0, 1.0, num_quantiles), method='lower')
+  return np.unique(np.concatenate([below[np.searchsorted(distinct, q)], [0.5]]))
+
+
 def select_handshake_thresholds(job_scores: Sequence[float],
                                 candidate_scores: Sequence[float],
                                 matches: Sequence[int], num_quantiles: int = 41
                                 ) -> tuple[float, float, float]:
   """(job threshold, candidate threshold, macro F1) maximising the handshake's macro F1.
 
-  Candidates are the scores' quantiles on a grid (and 0.5 on both sides); ties in F1 go
-  to the pair closest to (0.5, 0.5), so the choice is deterministic.
+  Candidates sit just below the scores' quantiles on a grid (midway to the next lower
+  distinct score, so no threshold sits on a validation score), and 0.5 on both sides;
+  ties in F1 go to the pair closest to (0.5, 0.5), so the choice is deterministic.
   """
   job = np.asarray(job_scores, np.float64)
   cand = np.asarray(candidate_scores, np.float64)
-  qs = np.linspace(0.0, 1.0, num_quantiles)
-  job_grid = np.unique(np.concatenate([np.quantile(job, qs), [0.5]])) if job.size else [0.5]
-  cand_grid = np.unique(np.concatenate([np.quantile(cand, qs), [0.5]])) if cand.size else [0.5]
+  job_grid = _threshold_grid(job, num_quantiles)
+  cand_grid = _threshold_grid(cand, num_quantiles)
   best = (-1.0, math.inf, 0.5, 0.5)
   for tj in job_grid:
     for tc in cand_grid:
