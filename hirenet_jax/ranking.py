@@ -254,6 +254,17 @@ def select_handshake_thresholds(job_scores: Sequence[float],
 
 # ------------------------------------------------------------------ HireNet reports
 
+def read_predictions(path: str) -> list[dict[str, str]]:
+  """The rows of a predictions.csv (candidate_id, position_id, label, score, split)."""
+  import csv  # pylint: disable=g-import-not-at-top
+  with open(path, newline='', encoding='utf-8') as f:
+    rows = list(csv.DictReader(f))
+  missing = {'position_id', 'label', 'score', 'split'} - set(rows[0] if rows else {})
+  if rows and missing:
+    raise ValueError(f'{path}: no column {", ".join(sorted(missing))}')
+  return rows
+
+
 def predictions_ranking(rows: Iterable[Mapping[str, Any]], split: str = 'test',
                         k: int = K) -> dict[str, float]:
   """NDCG@k / MRR@k (and the others) of each position's candidates ranked by score.
