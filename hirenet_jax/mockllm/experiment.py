@@ -1,0 +1,282 @@
+"""A whole MockLLM experiment: the generation runs the variants need, their evaluation,
+and Table 2, Table 3, Figure 5, transcripts and the HireNet export, for one or more seeds.
+
+Variants (paper, Table 2 and Figure 5):
+  mockllm  the full loop, k = `num_cases` retrieved cases
+  wo_mi    the same interviews, each side deciding from the documents' scores alone
+  wo_rp    no reflection, no memory
+  wo_su    cases stored and retrieved, strategies kept at m_0
+  k0..k3   the full loop with k retrieved cases (k = `num_cases` reuses mockllm's run)
+A seed orders the training pairs (the memory evolves in that order) and seeds sampling.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import json
+import logging
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+
+from hirenet_jax import ranking
+from hirenet_jax.llm.api import LanguageModel
+from hirenet_jax.mockllm import evaluation
+from hirenet_jax.mockllm import generation_metrics
+from hirenet_jax.mockllm import loop
+from hirenet_jax.pjf.corpus import Corpus
+from hirenet_jax.pjf.corpus import Pair
+
+VARIANTS = ('mockllm', 'wo_mi', 'wo_rp', 'wo_su', 'k0', 'k1', 'k2', 'k3')
+ROW_NAMES = {'mockllm': 'MockLLM', 'wo_mi': 'MockLLM w/o MI', 'wo_rp': 'MockLLM w/o RP',
+             'wo_su': 'MockLLM w/o SU'}
+TABLE2_COLUMNS = tuple(f'{side}_{m}' for side in ('job', 'candidate')
+                       for m in ranking.metric_names()) + (
+                           'macro_precision', 'macro_recall', 'macro_f1')
+
+
+def run_plan(variants: Sequence[str], num_cases: int) -> dict[str, dict]:
+  """The generation runs the variants need: run name -> LoopConfig changes."""
+  runs = {}
+  for v in variants:
+    if v not in VARIANTS:
+      raise ValueError(f'unknown variant {v!r}; expected some of {", ".join(VARIANTS)}')
+    if v in ('mockllm', 'wo_mi') or v == f'k{num_cases}':
+      runs['mockllm'] = {'num_cases': num_cases}
+    elif v == 'wo_rp':
+      runs['wo_rp'] = {'reflection': False, 'num_cases': 0}
+    elif v == 'wo_su':
+      runs['wo_su'] = {'strategy_updates': False, 'num_cases': num_cases}
+    else:
+      runs[v] = {'num_cases': int(v[1:])}
+  return runs
+
+
+def subsample(corpus: Corpus, max_pairs: int | None, seed: int) -> Corpus:
+  """At most `max_pairs` pairs, whole candidates drawn per split in proportion (so every
+  candidate keeps all its jobs, which the candidate-side ranking needs)."""
+  if not max_pairs or max_pairs >= len(corpus.pairs):
+    return corpus
+  rng = np.random.default_rng(seed)
+  kept = []
+  for split in ('train', 'validation', 'test'):
+    groups = corpus.by_candidate(corpus.split(split))
+    budget = round(max_pairs * len(corpus.split(split)) / len(corpus.pairs))
+    for cid in rng.permutation(sorted(groups)):
+      if budget <= 0:
+        break
+      kept += groups[cid]
+      budget -= len(groups[cid])
+  return dataclasses.replace(corpus, pairs=kept)
+
+
+def _ordered(pairs: list[Pair], seed: int) -> list[Pair]:
+  order = np.random.default_rng(seed).permutation(len(pairs))
+  return [pairs[i] for i in order]
+
+
+def _write_csv(path: str, rows: Sequence[dict]) -> None:
+  if not rows:
+    return
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def quality(interviews: Sequence[loop.Interview], corpus: Corpus) -> dict[str, float]:
+  return generation_metrics.interview_quality(
+      [[(t.question, t.answer) for t in i.dialogue] for i in interviews],
+      [corpus.resumes[i.candidate_id].text for i in interviews])
+
+
+def run_seed(model: LanguageModel, corpus: Corpus, workdir: str, *, seed: int,
+             variants: Sequence[str], base: loop.LoopConfig,
+             progress: Callable[[str, int], Callable[[int], None]] | None = None) -> dict:
+  """Every generation run and variant of one seed; returns its results."""
+  pairs = {(p.candidate_id, p.job_id): p for p in corpus.pairs}
+  runs = run_plan(variants, base.num_cases)
+  interviews, out = {}, {'variants': {}, 'generation': {}}
+  for name, changes in runs.items():
+    config = dataclasses.replace(base, seed=seed, **changes)
+    run_dir = os.path.join(workdir, 'runs', name)
+    runner = loop.MockInterviewer(model, corpus, config, run_dir)
+    train = _ordered(corpus.split('train'), seed)
+    rest = corpus.split('validation') + corpus.split('test')
+    tick = progress(f'seed {seed} {name}', len(train) + len(rest)) if progress else None
+    runner.run(train, learn=True, progress=tick)
+    runner.run(rest, learn=False, progress=tick)
+    interviews[name] = runner.interviews
+    out['generation'][name] = {
+        **quality([i for i in runner.interviews if i.split == 'test'], corpus),
+        'memory_cases': len(runner.memories['interviewer'].cases),
+        'unparsed_judgements': sum(i.unparsed_judgements for i in runner.interviews)}
+  for v in variants:
+    run = 'mockllm' if v in ('mockllm', 'wo_mi') or v == f'k{base.num_cases}' else v
+    results, rows = evaluation.evaluate(interviews[run], pairs, use_dialogue=v != 'wo_mi')
+    out['variants'][v] = results
+    vdir = os.path.join(workdir, 'variants', v)
+    os.makedirs(vdir, exist_ok=True)
+    _write_csv(os.path.join(vdir, 'decisions.csv'), rows)
+    with open(os.path.join(vdir, 'results.json'), 'w', encoding='utf-8') as f:
+      json.dump(results, f, indent=1)
+  return out
+
+
+# ---------------------------------------------------------------- reports
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+  values = np.asarray(values, np.float64)
+  return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def table2(per_seed: Sequence[dict], corpus: Corpus, baselines: Sequence[dict] = (),
+           split: str = 'test') -> list[dict]:
+  """Table 2 rows (mean and std over seeds): the exact random ranking, the PJF baselines
+  given, then MockLLM and its ablations."""
+  test = corpus.split(split)
+  random = {'model': 'Random ranking (exact)', 'seeds': 0}
+  for side in ('job', 'candidate'):
+    metrics = ranking.pjf_random_metrics(test, side)
+    for m in ranking.metric_names():
+      random[f'{side}_{m}'] = (metrics[m], 0.0)
+  for m in ('macro_precision', 'macro_recall', 'macro_f1'):
+    random[m] = (float('nan'), 0.0)
+  rows = [random, *baselines]
+  for v in ('mockllm', 'wo_mi', 'wo_rp', 'wo_su'):
+    found = [s['variants'][v] for s in per_seed if v in s['variants']]
+    if not found:
+      continue
+    cells = [evaluation.table_row(v, r, split) for r in found]
+    row = {'model': ROW_NAMES[v], 'seeds': len(found)}
+    for c in TABLE2_COLUMNS:
+      row[c] = _mean_std([x[c] for x in cells])
+    rows.append(row)
+  return rows
+
+
+def _fmt(cell) -> str:
+  mean, std = cell
+  if mean != mean:  # NaN
+    return '-'
+  return f'{mean:.3f} ± {std:.3f}' if std else f'{mean:.3f}'
+
+
+def table_markdown(title: str, rows: Sequence[dict], columns: Sequence[str]) -> str:
+  head = ['model', 'seeds', *columns]
+  lines = [f'**{title}**', '', '| ' + ' | '.join(head) + ' |',
+           '|' + '---|' * len(head)]
+  for r in rows:
+    lines.append('| ' + ' | '.join([r['model'], str(r.get('seeds', ''))]
+                                   + [_fmt(r[c]) for c in columns]) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def table_csv(path: str, rows: Sequence[dict], columns: Sequence[str]) -> None:
+  flat = []
+  for r in rows:
+    row = {'model': r['model'], 'seeds': r.get('seeds', '')}
+    for c in columns:
+      row[c], row[f'{c}_std'] = r[c]
+    flat.append(row)
+  _write_csv(path, flat)
+
+
+def table3(per_seed: Sequence[dict]) -> tuple[list[dict], list[str]]:
+  names = [n for n in per_seed[0]['generation']]
+  columns = [c for c in per_seed[0]['generation'][names[0]]]
+  rows = []
+  for name in names:
+    row = {'model': ROW_NAMES.get(name, f'MockLLM k={name[1:]}'), 'seeds': len(per_seed)}
+    for c in columns:
+      row[c] = _mean_std([s['generation'][name][c] for s in per_seed])
+    rows.append(row)
+  return rows, columns
+
+
+def figure5(per_seed: Sequence[dict], num_cases: int, path: str, label: str) -> bool:
+  """Figure 5: job- and candidate-side NDCG@5 and macro F1 against k; False when the k
+  sweep was not run."""
+  ks = [k for k in range(4) if all(
+      (f'k{k}' in s['variants']) or (k == num_cases and 'mockllm' in s['variants'])
+      for s in per_seed)]
+  if len(ks) < 2:
+    return False
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(5, 3.5))
+  for column, name in (('job_ndcg@5', 'job NDCG@5'), ('candidate_ndcg@5', 'candidate NDCG@5'),
+                       ('macro_f1', 'macro F1')):
+    means, stds = [], []
+    for k in ks:
+      v = f'k{k}' if any(f'k{k}' in s['variants'] for s in per_seed) else 'mockllm'
+      values = [evaluation.table_row(v, s['variants'][v])[column] for s in per_seed]
+      means.append(np.mean(values))
+      stds.append(np.std(values))
+    ax.errorbar(ks, means, yerr=stds, marker='o', capsize=3, label=name)
+  ax.set_xlabel('retrieved cases k')
+  ax.set_xticks(ks)
+  ax.set_title(f'Figure 5: retrieved cases ({label})', fontsize=9)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return True
+
+
+def write_transcripts(interviews: Sequence[loop.Interview], corpus: Corpus, out_dir: str,
+                      label: str, decisions: dict[tuple[str, str], dict],
+                      limit: int = 20) -> list[str]:
+  """An HTML page per pair: job, resume, strategies, retrieved cases, the dialogue, the
+  four scores, E both ways and the handshake against the recorded decisions."""
+  os.makedirs(out_dir, exist_ok=True)
+  paths = []
+  for i in list(interviews)[:limit]:
+    d = decisions.get((i.candidate_id, i.job_id), {})
+    job, resume = corpus.jobs[i.job_id], corpus.resumes[i.candidate_id]
+    turns = ''.join(f'<p><b>Interviewer:</b> {html.escape(t.question)}<br>'
+                    f'<b>Candidate:</b> {html.escape(t.answer)}</p>' for t in i.dialogue)
+    scores = ''.join(f'<tr><td>{html.escape(k)}</td><td>{v}</td></tr>'
+                     for k, v in d.items() if k not in ('candidate_id', 'job_id'))
+    page = (f'<html><head><meta charset="utf-8"><title>{i.candidate_id} / {i.job_id}'
+            f'</title></head><body><h2>{i.candidate_id} applying to {i.job_id}: '
+            f'{html.escape(job.title)}</h2><p><i>Generated by {html.escape(label)}.</i></p>'
+            f'<h3>Dialogue</h3>{turns}<h3>Decisions</h3><table>{scores}</table>'
+            f'<h3>Strategies</h3><p>Interviewer: {html.escape(i.interviewer_strategy)}<br>'
+            f'Candidate: {html.escape(i.candidate_strategy)}</p>'
+            f'<p>Retrieved cases: interviewer {", ".join(i.interviewer_cases) or "none"}; '
+            f'candidate {", ".join(i.candidate_cases) or "none"}</p>'
+            f'<h3>Job description</h3><pre>{html.escape(job.description)}</pre>'
+            f'<h3>Resume</h3><pre>{html.escape(resume.text)}</pre></body></html>')
+    path = os.path.join(out_dir, f'{i.candidate_id}__{i.job_id}.html')
+    with open(path, 'w', encoding='utf-8') as f:
+      f.write(page)
+    paths.append(path)
+  return paths
+
+
+def export_hirenet_corpus(interviews: Sequence[loop.Interview], corpus: Corpus,
+                          out_dir: str, label: str = 'job_accepts') -> str:
+  """The generated interviews as a HireNet corpus (docs/corpus_format.md): one candidate
+  per pair, the questions and answers as its answers, the job title as its context and
+  the pair's `label` side as its label; `data_prep.validate` and `experiments.train
+  --corpus_dir` read it."""
+  pairs = {(p.candidate_id, p.job_id): p for p in corpus.pairs}
+  os.makedirs(out_dir, exist_ok=True)
+  path = os.path.join(out_dir, 'interviews.jsonl')
+  with open(path, 'w', encoding='utf-8') as f:
+    for i in interviews:
+      if not i.dialogue:
+        continue
+      pair = pairs[(i.candidate_id, i.job_id)]
+      f.write(json.dumps({
+          'candidate_id': f'{i.candidate_id}__{i.job_id}', 'position_id': i.job_id,
+          'job_title': corpus.jobs[i.job_id].title, 'label': int(getattr(pair, label)),
+          'answers': [{'question': t.question, 'transcript': t.answer or '.'}
+                      for t in i.dialogue]}, ensure_ascii=False) + '\n')
+  logging.info('Exported %d interviews to %s.', len(interviews), path)
+  return path

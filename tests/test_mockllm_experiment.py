@@ -1,0 +1,116 @@
+"""MockLLM end to end: what a served model is sent per behaviour, and the command on a
+tiny corpus (tables naming the backend, decisions, transcripts, a HireNet export that
+data_prep.validate accepts, and a rerun that replays)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+
+import fake_llm_server
+import pytest
+
+from data_prep import pjf_corpus
+from data_prep import validate
+from helpers import run_cli
+from hirenet_jax.llm import openai_client
+from hirenet_jax.mockllm import loop
+from hirenet_jax.mockllm import prompts
+from mockllm_tiny import tiny_corpus
+
+
+@pytest.fixture
+def server():
+  fake = fake_llm_server.FakeLLMServer()
+  fake.base_url = fake.start()
+  yield fake
+  fake.stop()
+
+
+def _behaviour(body) -> str:
+  return body['messages'][0]['content'].split('\n', 1)[0].removeprefix('Behaviour: ')
+
+
+def test_served_model_is_sent_each_behaviour_with_the_papers_sampling(server, tmp_path):
+  corpus = tiny_corpus(num_candidates=6, num_jobs=3)
+  pairs = corpus.split('train')[:3]
+  model = openai_client.OpenAIChatModel(server.base_url, 'fake-model', server='llamacpp',
+                                        backoff_s=0.001, timeout_s=10)
+  runner = loop.MockInterviewer(model, corpus, loop.LoopConfig(num_turns=2, chunk_size=8),
+                                str(tmp_path))
+  runner.run(pairs, learn=True)
+  bodies = server.bodies('/v1/chat/completions')
+  by_behaviour = collections.defaultdict(list)
+  for body in bodies:
+    by_behaviour[_behaviour(body)].append(body)
+  for behaviour in (prompts.ASK, prompts.ANSWER):
+    sent = by_behaviour[behaviour]
+    assert len(sent) == 2 * len(pairs)
+    for body in sent:  # The paper's sampling, llama.cpp's spelling of the penalty.
+      assert (body['temperature'], body['top_p'], body['repeat_penalty'],
+              body['max_tokens']) == (0.9, 0.6, 1.1, 64)
+    assert len({body['seed'] for body in sent}) == len(sent)  # One seed per request.
+  for behaviour in (prompts.EVAL_RESUME, prompts.EVAL_INTERVIEW, prompts.EVAL_JOB,
+                    prompts.EVAL_OFFER):
+    sent = by_behaviour[behaviour]  # One log-probability request scores Yes and No.
+    scored = [b for b in sent if b.get('logprobs')]
+    assert len(scored) == len(pairs) and all(b['max_tokens'] == 1 for b in scored)
+    # The fake server's top tokens hold no "No", so the judge asks for a reply instead.
+    replies = [b for b in sent if not b.get('logprobs')]
+    assert len(replies) == len(pairs) and all(b['temperature'] == 0.0 for b in replies)
+  # The fake server's P(yes) is high, so each pair matches and each side reflects once.
+  matches = sum(i.provisional_match for i in runner.interviews)
+  assert len(by_behaviour[prompts.REFLECT_INTERVIEWER]) == matches
+  assert len(by_behaviour[prompts.REFLECT_CANDIDATE]) == matches
+  # The interviewer's question was put to the candidate verbatim.
+  answer_prompt = by_behaviour[prompts.ANSWER][0]['messages'][1]['content']
+  assert 'Interviewer: ' + runner.interviews[0].dialogue[0].question in answer_prompt
+
+
+@pytest.fixture(scope='module')
+def command_run(tmp_path_factory):
+  root = tmp_path_factory.mktemp('mockllm')
+  corpus_dir = str(root / 'corpus')
+  pjf_corpus.write_corpus(tiny_corpus(), corpus_dir)
+  workdir = str(root / 'work')
+  args = [f'--corpus_dir={corpus_dir}', f'--workdir={workdir}',
+          '--seeds=0,1', '--config.variants=mockllm,wo_mi,k0',
+          '--config.chunk_size=8', '--config.transcripts=3']
+  first = run_cli('experiments.mockllm', *args)
+  with open(os.path.join(workdir, 'table2.md'), encoding='utf-8') as f:
+    table = f.read()
+  second = run_cli('experiments.mockllm', *args)
+  return workdir, table, first, second
+
+
+def test_command_writes_table2_naming_the_backend_and_every_variant(command_run):
+  workdir, table, first, _ = command_run
+  assert 'scripted (no language model)' in table and 'seeds 0,1' in table
+  for row in ('Random ranking (exact) | 0 |', 'MockLLM | 2 |', 'MockLLM w/o MI | 2 |'):
+    assert row in table
+  for name in ('table2.csv', 'table3.md', 'table3.csv', 'figure5.png', 'results.json'):
+    assert os.path.exists(os.path.join(workdir, name)), name
+  with open(os.path.join(workdir, 'results.json'), encoding='utf-8') as f:
+    results = json.load(f)
+  assert results['backend'] == 'scripted' and len(results['per_seed']) == 2
+  decisions = os.path.join(workdir, 'seed_0', 'variants', 'mockllm', 'decisions.csv')
+  with open(decisions, encoding='utf-8') as f:
+    header = f.readline().strip().split(',')
+  for column in ('s_r', 's_q', 's_j', 's_a', 'e_interviewer', 'e_candidate', 'handshake'):
+    assert column in header
+  assert len(os.listdir(os.path.join(workdir, 'seed_0', 'transcripts'))) == 3
+
+
+def test_export_is_a_hirenet_corpus_that_validates(command_run):
+  workdir = command_run[0]
+  corpus_dir = os.path.join(workdir, 'seed_0', 'hirenet_corpus')
+  problems, counts = validate.check_corpus(corpus_dir, modalities=['text'])
+  assert problems == [] and counts['candidates_kept'] == len(tiny_corpus().pairs)
+
+
+def test_a_rerun_replays_the_same_table(command_run):
+  workdir, table, _, second = command_run
+  with open(os.path.join(workdir, 'table2.md'), encoding='utf-8') as f:
+    assert f.read() == table
+  assert second.returncode == 0
