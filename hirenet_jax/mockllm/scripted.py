@@ -80,6 +80,7 @@ _CUE_WORDS = frozenset(w for table in (_LEVEL_CUES, _DEMAND_CUES) for cues in ta
 _NO_EXPERIENCE = 'I have no experience that bears on this in my resume.'
 _STRATEGY_TOPICS = re.compile(r'Ask first about: ([^.]*)\.')
 _ANSWER_DEPTH = re.compile(r'Give the (\d+) most specific')
+_PER_QUESTION = re.compile(r'Cover (\d+) requirements per question')
 
 
 def _sentences(text: str) -> list[str]:
@@ -147,37 +148,49 @@ def _topic(sentence: str, limit: int = 4) -> list[str]:
   return out[:limit]
 
 
-def _asked_about(question: str) -> str:
-  """The requirement a question quotes, or the question itself."""
-  quoted = re.search(r'"(.+?)"', question)
-  return quoted.group(1) if quoted else question
+def _asked_about(question: str) -> list[str]:
+  """The requirements a question quotes, or the question itself."""
+  quoted = re.findall(r'"(.+?)"', question)
+  return quoted or [question]
 
 
 def _ask(s: dict[str, str]) -> str:
+  """The next unasked requirements (as many per question as the strategy says), the
+  strategy's subjects first, then the most demanding."""
   job = s.get('Job description', '')
   asked = prompts.parse_dialogue(s.get('Dialogue so far', ''))[0]
-  asked_words = set().union(*[set(_topic(_asked_about(t.question), limit=8))
-                               for t in asked]) if asked else set()
-  requirements = requirement_sentences(job)
+  asked_words = set()
+  for t in asked:
+    for requirement in _asked_about(t.question):
+      asked_words |= set(_topic(requirement, limit=8))
+  strategy = s.get('Questioning strategy', '')
+  per_question = int(m.group(1)) if (m := _PER_QUESTION.search(strategy)) else 1
   preferred = []
-  found = _STRATEGY_TOPICS.search(s.get('Questioning strategy', ''))
+  found = _STRATEGY_TOPICS.search(strategy)
   if found:
     preferred += [w.strip() for w in found.group(1).split(',') if w.strip()]
   for case_strategy in _STRATEGY_TOPICS.findall(s.get('Similar past interviews', '')):
     preferred += [w.strip() for w in case_strategy.split(',') if w.strip()]
 
   def priority(item):
-    """The strategy's subjects first, then the most demanding requirements."""
     index, sentence = item
     topic = set(_topic(sentence))
     ranks = [preferred.index(w) for w in topic if w in preferred]
     return (min(ranks) if ranks else len(preferred), -demanded_level(sentence), index)
 
-  for _, sentence in sorted(enumerate(requirements), key=priority):
+  chosen = []
+  for _, sentence in sorted(enumerate(requirement_sentences(job)), key=priority):
     topic = _topic(sentence)
     if topic and not set(topic) <= asked_words:
-      return f'The role asks for this: "{sentence}" What have you done with {" and ".join(topic[:2])}?'
-  return 'What else should I know about you?'
+      chosen.append((sentence, topic))
+      asked_words |= set(topic)
+      if len(chosen) == per_question:
+        break
+  if not chosen:
+    return 'What else should I know about you?'
+  quotes = '; '.join(f'"{sentence}"' for sentence, _ in chosen)
+  subjects = ' and '.join(topic[0] for _, topic in chosen)
+  return f'The role asks for this: {quotes} What have you done with {subjects}?'
 
 
 def _level_or_unknown(sentence: str) -> float:
@@ -185,27 +198,35 @@ def _level_or_unknown(sentence: str) -> float:
   return 1.5 if level is None else level
 
 
+def _best_sentences(sentences: list[str], wanted: set[str], depth: int) -> list[int]:
+  """Indices of the `depth` sentences on `wanted`'s subject that say the most."""
+  # A sentence that says how the skill was used tells more than one that names it.
+  scored = sorted((-len(wanted & _content(x)), level_of(x) is None, -_level_or_unknown(x), i)
+                  for i, x in enumerate(sentences) if wanted & _content(x))
+  return [i for *_, i in scored[:depth]]
+
+
 def _answer(s: dict[str, str]) -> str:
-  """The resume sentences on the question's subject, the most telling first."""
+  """For each requirement asked, the resume sentences on its subject."""
   resume = s.get('Resume', '')
   _, question = prompts.parse_dialogue(s.get('Dialogue so far', ''))
   if not question:
     return _NO_EXPERIENCE
-  wanted = set(_topic(_asked_about(question), limit=8))
   found = _ANSWER_DEPTH.search(s.get('Answering strategy', ''))
   depth = int(found.group(1)) if found else 1
   sentences = _sentences(resume)
-  if wanted:
-    # A sentence that says how the skill was used tells more than one that names it.
-    scored = [(-len(wanted & _content(x)), level_of(x) is None, -_level_or_unknown(x), i, x)
-              for i, x in enumerate(sentences) if wanted & _content(x)]
-  else:  # An open question: the sentences showing the most experience.
-    scored = [(0, False, -level_of(x), i, x) for i, x in enumerate(sentences)
-              if level_of(x) is not None]
-  if not scored:
+  chosen = []
+  for requirement in _asked_about(question):
+    wanted = set(_topic(requirement, limit=8))
+    if wanted:
+      chosen += _best_sentences(sentences, wanted, depth)
+  if not any(_topic(r) for r in _asked_about(question)):
+    # An open question: the sentences showing the most experience.
+    chosen = [i for _, i in sorted((-level_of(x), i) for i, x in enumerate(sentences)
+                                   if level_of(x) is not None)[:depth]]
+  if not chosen:
     return _NO_EXPERIENCE
-  chosen = sorted(scored)[:depth]
-  return ' '.join(x for *_, x in sorted(chosen, key=lambda c: c[3]))
+  return ' '.join(sentences[i] for i in sorted(set(chosen)))
 
 
 def _overlap(a: str, b: str) -> float:
@@ -214,25 +235,30 @@ def _overlap(a: str, b: str) -> float:
   return len(x & y) / math.sqrt(len(x) * len(y)) if x and y else 0.0
 
 
-def _turn_evidence(question: str, answer: str) -> float | None:
-  """How well one answer shows the asked requirement at the asked level, in (0, 1);
-  None for an open question, which names no requirement."""
-  requirement = _asked_about(question)
-  wanted = set(_topic(requirement, limit=8))
-  if not wanted:
-    return None
-  if answer == _NO_EXPERIENCE:
-    return 0.02
-  relevance = len(wanted & _content(answer)) / len(wanted)
-  gap = _level_or_unknown(answer) - demanded_level(requirement)
-  return relevance * _sigmoid(3.0 * gap + 1.5)
+def _turn_evidence(question: str, answer: str) -> list[float]:
+  """For each requirement a question asks, how well the answer shows it at the asked
+  level, in (0, 1): the level of the answer's sentences on its subject against the
+  demanded one. Empty for an open question."""
+  out = []
+  answer_sentences = _sentences(answer) if answer != _NO_EXPERIENCE else []
+  for requirement in _asked_about(question):
+    wanted = set(_topic(requirement, limit=8))
+    if not wanted:
+      continue
+    on_subject = [x for x in answer_sentences if wanted & _content(x)]
+    if not on_subject:
+      out.append(0.02)
+      continue
+    relevance = max(len(wanted & _content(x)) for x in on_subject) / len(wanted)
+    level = max(_level_or_unknown(x) for x in on_subject)
+    out.append(relevance * _sigmoid(3.0 * (level - demanded_level(requirement)) + 1.5))
+  return out
 
 
 def _interview_score(s: dict[str, str]) -> float:
   """Every requirement must be met: the mean of the weakest answer and the average."""
   turns, _ = prompts.parse_dialogue(s.get('Interview', ''))
-  evidence = [e for e in (_turn_evidence(t.question, t.answer) for t in turns)
-              if e is not None]
+  evidence = [e for t in turns for e in _turn_evidence(t.question, t.answer)]
   if not evidence:
     return 0.5
   return 0.5 * min(evidence) + 0.5 * sum(evidence) / len(evidence)
@@ -283,17 +309,17 @@ def _job_fit(s: dict[str, str]) -> float:
 
 
 def _reflect_interviewer(s: dict[str, str]) -> str:
+  """What a matched interview teaches the interviewer: whether its turns covered the
+  job's requirements; when they did not, to ask about several at once."""
   turns, _ = prompts.parse_dialogue(s.get('Interview', ''))
-  ranked = sorted(turns, key=lambda t: -(_turn_evidence(t.question, t.answer) or 0.0))
-  topics = []
-  for t in ranked:
-    for w in _topic(_asked_about(t.question)):
-      if w not in topics:
-        topics.append(w)
-  if not topics:
-    return prompts.INITIAL_QUESTIONING
-  return (f'Ask first about: {", ".join(topics[:4])}. Then cover the remaining '
-          'requirements one at a time.')
+  requirements = [r for r in requirement_sentences(s.get('Job description', ''))
+                  if demanded_level(r) > 0]
+  if not turns or len(requirements) <= len(turns):
+    return ('Ask about each requirement once, the most demanding first, and check the '
+            'level the candidate reached.')
+  per_question = math.ceil(len(requirements) / len(turns))
+  return (f'Cover {per_question} requirements per question, the most demanding first: '
+          f'{len(turns)} questions do not reach {len(requirements)} requirements one by one.')
 
 
 def _reflect_candidate(s: dict[str, str]) -> str:
