@@ -115,10 +115,14 @@ def make_steps(mesh: jax.sharding.Mesh, run: str):
 
 
 def _batches(features, pairs: Sequence[Pair], batch_size: int, order=None):
+  """(this process's rows of each global batch, the global batch's number of pairs)."""
   order = np.arange(len(pairs)) if order is None else order
+  local = sharding.local_batch_size(batch_size)
+  first = jax.process_index() * local
   for start in range(0, len(order), batch_size):
     chunk = [pairs[i] for i in order[start:start + batch_size]]
-    yield features_lib.pair_batch(features, chunk, batch_size)
+    yield (features_lib.pair_batch(features, chunk[first:first + local], local),
+           len(chunk))
 
 
 def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -130,8 +134,7 @@ def predict(evals, state, features, pairs: Sequence[Pair], batch_size: int, mesh
             ) -> dict[str, np.ndarray]:
   """Scores of each side the run predicts, one per pair in order."""
   outs: dict[str, list] = {}
-  for batch in _batches(features, pairs, batch_size):
-    n = int(batch['weight'].sum())
+  for batch, n in _batches(features, pairs, batch_size):
     got = jax.device_get(evals(state, sharding.step_input(batch, mesh)))
     for side, v in got.items():
       outs.setdefault(side, []).append(np.asarray(v, np.float64)[:n])
@@ -206,7 +209,7 @@ def _train_run(config, run: str, model, features, corpus: Corpus, run_dir: str, 
     start = time.perf_counter()
     sums = []
     order = _epoch_order(config.seed, epoch, len(train_pairs))
-    for batch in _batches(features, train_pairs, config.batch_size, order):
+    for batch, _ in _batches(features, train_pairs, config.batch_size, order):
       state, m = train(state, sharding.step_input(batch, mesh), rng)
       sums.append(m)
     sums = jax.device_get(sums)
