@@ -43,8 +43,8 @@ from hirenet_jax.llm.gguf_loader import LlamaConfig
 from hirenet_jax.llm.tokenizer import GGUFTokenizer
 
 MIN_LENGTH_BUCKET = 16
-# Candidates kept before top-p; a row whose nucleus is wider sends the batch's step
-# through a full sort of the vocabulary instead (same draw, only slower).
+# Candidates kept before top-p; a row whose nucleus is wider draws from the whole
+# vocabulary instead (`_wide_nucleus_draw`), slower but rare at the usual top_p.
 _TOP_CANDIDATES = 128
 
 
@@ -129,22 +129,47 @@ def penalize(logits_BxV: jax.Array, seen_BxV: jax.Array, penalty_B: jax.Array) -
                    logits_BxV)
 
 
-def _draw(sorted_logits_BxK, lse_B, top_p_B, u_B):
-  """Index into the descending candidates: inverse-CDF draw from the top-p nucleus.
+def _nucleus_draw(sorted_z_BxK, lse_B, top_p_B, u_B):
+  """Inverse-CDF draw from the top-p nucleus of descending candidates.
 
   Returns (index_B, covered_B): covered says the candidates hold the whole nucleus.
   """
-  p = jnp.exp(sorted_logits_BxK - lse_B[:, None])
+  p = jnp.exp(sorted_z_BxK - lse_B[:, None])
   cum = jnp.cumsum(p, axis=-1)
-  keep = (cum - p) < top_p_B[:, None]
-  keep = keep.at[:, 0].set(True)
-  kept = jnp.where(keep, p, 0.0)
-  kept_cum = jnp.cumsum(kept, axis=-1)
-  target = u_B * kept_cum[:, -1]
-  index = jnp.sum(kept_cum < target[:, None], axis=-1)
+  keep = ((cum - p) < top_p_B[:, None]).at[:, 0].set(True)
+  kept_cum = jnp.cumsum(jnp.where(keep, p, 0.0), axis=-1)
+  index = jnp.sum(kept_cum < (u_B * kept_cum[:, -1])[:, None], axis=-1)
   index = jnp.minimum(index, jnp.sum(keep, axis=-1) - 1)
-  covered = cum[:, -1] >= top_p_B
-  return index, covered
+  return index, cum[:, -1] >= top_p_B
+
+
+def _wide_nucleus_draw(z_BxV, lse_B, top_p_B, u_B, iterations=40):
+  """The draw of a nucleus wider than the candidates, without sorting the vocabulary.
+
+  The nucleus is {z >= tau} for the largest tau whose set still holds top_p of the mass,
+  found by bisection; the token is drawn by inverse CDF in vocabulary order.
+  """
+  p = jnp.exp(z_BxV - lse_B[:, None])
+
+  def halve(_, bounds):
+    lo, hi = bounds
+    mid = (lo + hi) / 2
+    enough = jnp.sum(jnp.where(z_BxV >= mid[:, None], p, 0.0), axis=-1) >= top_p_B
+    return jnp.where(enough, mid, lo), jnp.where(enough, hi, mid)
+
+  lo, _ = jax.lax.fori_loop(0, iterations, halve,
+                            (jnp.min(z_BxV, axis=-1), jnp.max(z_BxV, axis=-1) + 1.0))
+  kept = z_BxV >= lo[:, None]
+  cum = jnp.cumsum(jnp.where(kept, p, 0.0), axis=-1)
+  index = jnp.sum(cum < (u_B * cum[:, -1])[:, None], axis=-1)
+  return jnp.minimum(index, z_BxV.shape[-1] - 1).astype(jnp.int32)
+
+
+def _first_argmax(x_BxV: jax.Array) -> jax.Array:
+  """jnp.argmax (first maximum) as two plain reductions: faster on XLA:CPU."""
+  best = jnp.max(x_BxV, axis=-1, keepdims=True)
+  vocab = jnp.arange(x_BxV.shape[-1], dtype=jnp.int32)
+  return jnp.min(jnp.where(x_BxV == best, vocab, x_BxV.shape[-1]), axis=-1)
 
 
 def sample(logits_BxV: jax.Array, seen_BxV: jax.Array, params: dict[str, jax.Array],
@@ -152,29 +177,28 @@ def sample(logits_BxV: jax.Array, seen_BxV: jax.Array, params: dict[str, jax.Arr
   """Next token per row: greedy where temperature is 0, else penalty, temperature, top-p.
 
   The uniform number of row b is drawn from key(seed_b) folded with count_b, the number
-  of tokens the row has generated, so it does not depend on the rest of the batch.
+  of tokens the row has generated; whether its nucleus fits in the candidates depends on
+  its own logits only. So a row's draw does not depend on the rest of the batch.
   """
   logits = penalize(logits_BxV, seen_BxV, params['penalty'])
-  greedy_B = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+  greedy_B = _first_argmax(logits)
   temperature = params['temperature']
   sampled_rows = temperature > 0
-  z = logits / jnp.where(sampled_rows, temperature, 1.0)[:, None]
-  lse_B = jax.nn.logsumexp(z, axis=-1)
-  u_B = jax.vmap(lambda s, c: jax.random.uniform(
-      jax.random.fold_in(jax.random.key(s), c)))(params['seed'], count_B)
-  k = min(_TOP_CANDIDATES, z.shape[-1])
-  top_z, top_i = jax.lax.top_k(z, k)
-  index, covered = _draw(top_z, lse_B, params['top_p'], u_B)
-  fast_B = jnp.take_along_axis(top_i, index[:, None], axis=-1)[:, 0]
 
-  def full_sort(_):
-    vocab = jnp.broadcast_to(jnp.arange(z.shape[-1], dtype=jnp.int32), z.shape)
-    neg, order = jax.lax.sort_key_val(-z, vocab, dimension=-1)
-    index, _ = _draw(-neg, lse_B, params['top_p'], u_B)
-    return jnp.take_along_axis(order, index[:, None], axis=-1)[:, 0]
+  def draw(_):
+    z = logits / jnp.where(sampled_rows, temperature, 1.0)[:, None]
+    lse_B = jax.nn.logsumexp(z, axis=-1)
+    u_B = jax.vmap(lambda s, c: jax.random.uniform(
+        jax.random.fold_in(jax.random.key(s), c)))(params['seed'], count_B)
+    top_z, top_i = jax.lax.top_k(z, min(_TOP_CANDIDATES, z.shape[-1]))
+    index, covered = _nucleus_draw(top_z, lse_B, params['top_p'], u_B)
+    drawn = jnp.take_along_axis(top_i, index[:, None], axis=-1)[:, 0].astype(jnp.int32)
+    wide = jax.lax.cond(
+        jnp.any(sampled_rows & ~covered),
+        lambda: _wide_nucleus_draw(z, lse_B, params['top_p'], u_B), lambda: drawn)
+    return jnp.where(covered, drawn, wide)
 
-  need_full = jnp.any(sampled_rows & ~covered)
-  drawn_B = jax.lax.cond(need_full, full_sort, lambda _: fast_B.astype(jnp.int32), None)
+  drawn_B = jax.lax.cond(jnp.any(sampled_rows), draw, lambda _: greedy_B, None)
   return jnp.where(sampled_rows, drawn_B, greedy_B)
 
 

@@ -1,0 +1,189 @@
+"""Embedded-LLM speed behind `python -m experiments.benchmark_llm` (no flags here).
+
+The mock-interview workload: a ~400-token interviewer prompt (job, candidate, the
+interview so far) answered with fixed-length ~60-token turns (stop tokens ignored, so
+every row decodes the same number of steps). `run` measures our engine, `run_llama_cpp`
+llama.cpp (llama-cpp-python) on the same GGUF and prompts; `format_table` prints both.
+Each configuration runs once untimed (compilation, warm caches), then is timed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import statistics
+import time
+from typing import Any, Sequence
+
+from hirenet_jax.llm.api import Message
+from hirenet_jax.llm.api import SamplingParams
+
+# The MockLLM paper's sampling parameters.
+PAPER_SAMPLING = dict(temperature=0.9, top_p=0.6, repetition_penalty=1.1)
+
+_JOBS = ('backend software engineer', 'data analyst', 'sales manager', 'nurse',
+         'mechanical engineer', 'product designer', 'accountant', 'teacher')
+_NAMES = ('Alex Martin', 'Sam Lee', 'Maria Garcia', 'Yuki Tanaka', 'Omar Haddad',
+          'Priya Sharma', 'Lukas Weber', 'Chloe Dubois')
+_TURNS = (
+    ('Could you introduce yourself and tell me why you applied for this role?',
+     'Sure. I have spent the last five years working in a mid-sized company where I '
+     'started as a junior and took on more responsibility every year. I applied because '
+     'your team works on problems I care about and I want to grow in that direction.'),
+    ('Tell me about a difficult project and how you handled it.',
+     'Last year we had a deadline moved forward by a month. I split the work into smaller '
+     'pieces, talked with every stakeholder about what could wait, and we shipped the core '
+     'on time. The rest followed two weeks later without surprises.'),
+    ('How do you handle disagreements with colleagues?',
+     'I try to understand their reasons first, then I write down the options with their '
+     'costs. Most disagreements disappear once everyone sees the same trade-offs, and '
+     'when they do not, I ask our manager to decide and I commit to the decision.'),
+    ('What would you like to learn in the next two years?',
+     'I would like to get better at planning larger pieces of work and at mentoring. I '
+     'have started reading about estimation and I run a weekly session for new hires.'),
+    ('What are you looking for in your next team?',
+     'People who explain their decisions and review each other\'s work kindly. I like '
+     'short planning meetings and clear owners for every task.'),
+)
+
+
+def interview_messages(index: int) -> tuple[Message, ...]:
+  """Interview `index`: a system prompt, five answered questions, the next answer due.
+
+  Rows differ in job and candidate, so no two prompts in a batch are the same.
+  """
+  job, name = _JOBS[index % len(_JOBS)], _NAMES[(index // len(_JOBS)) % len(_NAMES)]
+  system = (f'You are an experienced recruiter interviewing {name} for a {job} position. '
+            'Ask one clear question at a time about the candidate\'s experience, skills '
+            'and motivation, follow up on vague answers, stay polite and professional, '
+            'and keep each question under three sentences. At the end you will judge '
+            'whether the candidate fits the job description.')
+  messages = [Message('system', system)]
+  for question, answer in _TURNS:
+    messages += [Message('assistant', question), Message('user', answer)]
+  messages[-1] = Message('user', messages[-1].content + f' (interview {index})')
+  return tuple(messages)
+
+
+def peak_rss_bytes() -> int:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@dataclasses.dataclass
+class Measurement:
+  batch: int
+  prompt_tokens: float  # Mean per row.
+  prefill_seconds: float
+  decode_steps: int
+  decode_seconds: float
+
+  @property
+  def prefill_tokens_per_s(self) -> float:
+    return self.batch * self.prompt_tokens / self.prefill_seconds
+
+  @property
+  def decode_tokens_per_s(self) -> float:
+    """Tokens generated after the prefill's first one, by all rows, per second."""
+    return self.batch * self.decode_steps / self.decode_seconds
+
+
+def _generate(model, prompts, answer_tokens: int, seed: int):
+  params = [SamplingParams(max_new_tokens=answer_tokens, seed=seed + i, **PAPER_SAMPLING)
+            for i in range(len(prompts))]
+  _, stats = model.generate_tokens(prompts, params, ignore_stop=True)
+  return stats
+
+
+def measure(model, batch: int, answer_tokens: int, repeats: int = 1) -> Measurement:
+  """One batch of `batch` interviews: median prefill and decode time over `repeats`
+  timed runs after an untimed one."""
+  prompts = [model.chat_ids(interview_messages(i)) for i in range(batch)]
+  _generate(model, prompts, answer_tokens, seed=0)
+  runs = [_generate(model, prompts, answer_tokens, seed=1 + r) for r in range(repeats)]
+  return Measurement(
+      batch=batch, prompt_tokens=statistics.mean(len(p) for p in prompts),
+      prefill_seconds=statistics.median(s.prefill_seconds for s in runs),
+      decode_steps=runs[0].decode_steps,
+      decode_seconds=statistics.median(s.decode_seconds for s in runs))
+
+
+def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
+        repeats: int = 1) -> dict[str, Any]:
+  """Prefill and decode speed of `model` (a JaxLanguageModel) at each batch size."""
+  import jax  # pylint: disable=g-import-not-at-top
+  rows = [measure(model, b, answer_tokens, repeats) for b in batches]
+  single = rows[0].decode_tokens_per_s if rows[0].batch == 1 else None
+  result = {
+      'model': model.name, 'dtype': str(model.dtype), 'backend': jax.default_backend(),
+      'devices': model.num_devices, 'cpu_count': os.cpu_count(),
+      'answer_tokens': answer_tokens,
+      'prompt_tokens': rows[0].prompt_tokens,
+      'prefill_tokens_per_s': rows[0].prefill_tokens_per_s,
+      'single_stream_decode_tokens_per_s': single,
+      'batches': [dict(dataclasses.asdict(r), prefill_tokens_per_s=r.prefill_tokens_per_s,
+                       decode_tokens_per_s=r.decode_tokens_per_s,
+                       vs_single_stream=(r.decode_tokens_per_s / single) if single else None)
+                  for r in rows],
+      'peak_rss_bytes': peak_rss_bytes(),
+  }
+  return result
+
+
+def run_llama_cpp(gguf_path: str, prompts: Sequence[Sequence[int]], answer_tokens: int,
+                  stop_ids: Sequence[int], threads: int | None = None) -> dict[str, Any]:
+  """llama.cpp's single-stream prefill and decode on the same file and prompt tokens.
+
+  Raises ImportError when llama-cpp-python is not installed. Stop tokens are biased away
+  so that it decodes `answer_tokens` like our fixed-length runs.
+  """
+  import llama_cpp  # pylint: disable=g-import-not-at-top
+  threads = threads or os.cpu_count()
+  llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=1024, n_batch=512, n_threads=threads,
+                        n_threads_batch=threads, verbose=False, seed=0)
+  bias = {int(i): -100.0 for i in stop_ids}
+
+  def complete(prompt, max_tokens):
+    llm.reset()  # Otherwise the previous call's prompt is reused from its cache.
+    start = time.perf_counter()
+    out = llm.create_completion(prompt=list(prompt), max_tokens=max_tokens, logit_bias=bias,
+                                temperature=PAPER_SAMPLING['temperature'],
+                                top_p=PAPER_SAMPLING['top_p'],
+                                repeat_penalty=PAPER_SAMPLING['repetition_penalty'])
+    return time.perf_counter() - start, out['usage']['completion_tokens']
+
+  complete(prompts[0], answer_tokens)  # Warm-up.
+  prefill, _ = complete(prompts[0], 1)
+  total, generated = complete(prompts[0], answer_tokens)
+  decode = max(total - prefill, 1e-9)
+  return {'version': getattr(llama_cpp, '__version__', '?'), 'threads': threads,
+          'prompt_tokens': len(prompts[0]),
+          'prefill_tokens_per_s': len(prompts[0]) / prefill,
+          'single_stream_decode_tokens_per_s': (generated - 1) / decode,
+          'generated_tokens': generated}
+
+
+def format_table(result: dict[str, Any]) -> str:
+  """Our figures per batch size, then llama.cpp's and the ratios when measured."""
+  lines = [f'{result["model"]} ({result["dtype"]}, {result["backend"]}, '
+           f'{result["devices"]} device(s), {result["cpu_count"]} CPUs); prompt '
+           f'{result["prompt_tokens"]:.0f} tokens, answers {result["answer_tokens"]} tokens',
+           f'{"batch":>5} {"prefill tok/s":>13} {"decode tok/s":>12} {"x single":>8}']
+  for r in result['batches']:
+    ratio = '' if r['vs_single_stream'] is None else f'{r["vs_single_stream"]:.1f}x'
+    lines.append(f'{r["batch"]:>5} {r["prefill_tokens_per_s"]:>13.1f} '
+                 f'{r["decode_tokens_per_s"]:>12.1f} {ratio:>8}')
+  lines.append(f'peak RSS {result["peak_rss_bytes"] / 2**30:.2f} GiB')
+  cpp = result.get('llama_cpp')
+  if cpp:
+    ours = result['single_stream_decode_tokens_per_s']
+    best = max(r['decode_tokens_per_s'] for r in result['batches'])
+    theirs = cpp['single_stream_decode_tokens_per_s']
+    lines += [f'llama.cpp {cpp["version"]} ({cpp["threads"]} threads): prefill '
+              f'{cpp["prefill_tokens_per_s"]:.1f} tok/s, single-stream decode '
+              f'{theirs:.1f} tok/s',
+              f'ours / llama.cpp: single stream {ours / theirs:.2f}x, best batch '
+              f'{best / theirs:.2f}x']
+  elif 'llama_cpp_error' in result:
+    lines.append(f'llama.cpp: not measured ({result["llama_cpp_error"]})')
+  return '\n'.join(lines)
