@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import functools
 import math
 import os
 import time
@@ -43,6 +42,7 @@ from hirenet_jax.llm.gguf_loader import LlamaConfig
 from hirenet_jax.llm.tokenizer import GGUFTokenizer
 
 MIN_LENGTH_BUCKET = 16
+_MASKED = -1e9  # As in llama.py: large and finite, never NaN.
 # Candidates kept before top-p; a row whose nucleus is wider draws from the whole
 # vocabulary instead (`_wide_nucleus_draw`), slower but rare at the usual top_p.
 _TOP_CANDIDATES = 128
@@ -109,7 +109,7 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, j
     q_BxNxGxK = q.reshape(b, n, h // n, kd)
     scores = jnp.einsum('bngk,bnsk->bngs', q_BxNxGxK, cache_k[i],
                         preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
-    scores = jnp.where(visible_BxS[:, None, None], scores, llama._MASKED)  # pylint: disable=protected-access
+    scores = jnp.where(visible_BxS[:, None, None], scores, _MASKED)
     p = jax.nn.softmax(scores, axis=-1).astype(cache_v.dtype)
     out = jnp.einsum('bngs,bnsk->bngk', p, cache_v[i]).reshape(b, 1, h * kd)
     x = x + out @ w['wo']
@@ -223,17 +223,32 @@ class JaxLanguageModel:
                max_batch: int = 32, decode_chunk: int = 8, mesh: Any = None):
     path = gguf_loader.embedded_model_path() if gguf_path is None else gguf_path
     config, weights, reader = gguf_loader.load(path)
+    self._setup(path, config, weights, GGUFTokenizer(reader, path), dtype=dtype,
+                max_batch=max_batch, decode_chunk=decode_chunk, mesh=mesh)
+
+  @classmethod
+  def from_weights(cls, path: str, config: LlamaConfig, weights: dict[str, Any],
+                   tokenizer: GGUFTokenizer, **kwargs) -> JaxLanguageModel:
+    """An engine over weights already in memory (`gguf_loader.load`'s, or a cut-down
+    copy of them); `kwargs` as for the constructor."""
+    model = cls.__new__(cls)
+    model._setup(path, config, weights, tokenizer, **kwargs)  # pylint: disable=protected-access
+    return model
+
+  def _setup(self, path, config, weights, tokenizer, *, dtype=None, max_batch=32,
+             decode_chunk=8, mesh=None):
     self.path = path
     self.name = 'jax:' + os.path.basename(path).removesuffix('.gguf')
     self.config = config
-    self.tokenizer = GGUFTokenizer(reader, path)
+    self.tokenizer = tokenizer
     self.dtype = jnp.dtype(default_dtype() if dtype is None else dtype)
     self.mesh = sharding.make_mesh() if mesh is None else mesh
     self.num_devices = self.mesh.devices.size
     self.max_batch = bucket_batch(max_batch, self.num_devices)
     self.decode_chunk = decode_chunk
     self.weights = sharding.replicate(
-        jax.tree.map(lambda a: np.asarray(a).astype(self.dtype), weights), self.mesh)
+        jax.tree.map(lambda a: np.asarray(a).astype(self.dtype, copy=False), weights),
+        self.mesh)
     self._rows = NamedSharding(self.mesh, P(sharding.DATA_AXIS))
     self._cache_rows = NamedSharding(self.mesh, P(None, sharding.DATA_AXIS))
     self._stop_ids = np.asarray(self.tokenizer.stop_ids, np.int32)
