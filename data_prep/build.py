@@ -383,9 +383,13 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
 
   # Splits come from every structurally valid candidate, before modality-specific
   # exclusions, so one candidate falls in the same split for every modality.
-  assignment = splits_lib.make_splits(
-      [i.candidate_id for i in interviews], [i.label for i in interviews],
-      [i.position_id for i in interviews], method=split, seed=seed)
+  try:
+    assignment = splits_lib.make_splits(
+        [i.candidate_id for i in interviews], [i.label for i in interviews],
+        [i.position_id for i in interviews], method=split, seed=seed,
+        given=[i.split for i in interviews])
+  except ValueError as e:
+    raise CorpusError(f'{os.path.join(corpus_dir, corpus_lib.INTERVIEWS_FILE)}: {e}') from e
   tokens = _tokenize_all(interviews)
   watch.lap('read')
   features, feature_dim = _answer_features(
@@ -630,7 +634,8 @@ def define_flags():
   flags.DEFINE_enum('modality', None, list(dataset_spec.MODALITIES), 'Modality to build.')
   flags.DEFINE_string('data_dir', None, 'Output TFDS data directory.')
   flags.DEFINE_enum('split', 'by_candidate', list(splits_lib.METHODS),
-                    'by_candidate: 80/10/10 stratified; by_position: whole positions.')
+                    'by_candidate: 80/10/10 stratified; by_position: whole positions; '
+                    'given: each line\'s "split".')
   flags.DEFINE_integer('seed', 0, 'Seed of the split and of word2vec.')
   flags.DEFINE_enum('on_error', 'fail', ['fail', 'skip'],
                     'fail: stop at the first bad record; skip: drop it and list it in '

@@ -80,6 +80,7 @@ class Interview:
   label: int
   answers: tuple[Answer, ...]
   line: int  # 1-based line number in interviews.jsonl.
+  split: str | None = None  # Optional fixed split (data_prep.build --split=given).
 
 
 def label_from_decisions(decisions: Sequence[str],
@@ -168,11 +169,15 @@ def _parse_record(record, line: int, corpus_dir: str, decisions: Decisions,
   if not isinstance(record['answers'], list) or not record['answers']:
     raise ValueError('"answers" must be a non-empty list')
   label = _parse_label(record, decisions)
+  split = record.get('split')
+  if split is not None and split not in dataset_spec.SPLITS:
+    raise ValueError(f'"split" must be one of {", ".join(dataset_spec.SPLITS)}, got '
+                     f'{split!r}')
   answers = tuple(_parse_answer(a, i, corpus_dir, allow_external_media)
                   for i, a in enumerate(record['answers']))
   return Interview(
       candidate_id=record['candidate_id'], position_id=record['position_id'],
-      job_title=record['job_title'], label=label, answers=answers, line=line)
+      job_title=record['job_title'], label=label, answers=answers, line=line, split=split)
 
 
 def read_corpus(corpus_dir: str, *, decisions: Decisions = DEFAULT_DECISIONS,

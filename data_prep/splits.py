@@ -1,4 +1,6 @@
-"""Train/validation/test splits: 80/10/10 by candidate (stratified) or by position.
+"""Train/validation/test splits: 80/10/10 by candidate (stratified), by position, or as
+each record gives it (`given`: a corpus made from another one's splits, e.g. MockLLM's
+generated interviews, keeps them).
 
 Splits are computed once per corpus from the structurally valid candidates, before any
 modality drops answers, so a candidate is in the same split for text, audio and video
@@ -15,7 +17,7 @@ import numpy as np
 from hirenet_jax.dataset_spec import SPLITS
 
 FRACTIONS = (0.8, 0.1, 0.1)
-METHODS = ('by_candidate', 'by_position')
+METHODS = ('by_candidate', 'by_position', 'given')
 
 
 def _counts(n: int, fractions: Sequence[float]) -> list[int]:
@@ -77,8 +79,15 @@ def split_by_position(candidate_ids: Sequence[str], position_ids: Sequence[str],
 
 
 def make_splits(candidate_ids: Sequence[str], labels: Sequence[int],
-                position_ids: Sequence[str], *, method: str, seed: int
-                ) -> dict[str, str]:
+                position_ids: Sequence[str], *, method: str, seed: int,
+                given: Sequence[str | None] = ()) -> dict[str, str]:
+  """candidate_id -> split; `given` holds each record's own split for method 'given'."""
+  if method == 'given':
+    missing = [cid for cid, split in zip(candidate_ids, given) if split is None]
+    if missing or len(given) != len(candidate_ids):
+      raise ValueError(f'--split=given needs a "split" on every line; {len(missing)} lines '
+                       f'have none (first: {", ".join(missing[:3])})')
+    return dict(zip(candidate_ids, given))
   if method == 'by_candidate':
     return split_by_candidate(candidate_ids, labels, seed=seed)
   if method == 'by_position':

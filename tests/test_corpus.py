@@ -75,6 +75,7 @@ def test_read_corpus_resolves_paths_and_keeps_answer_order(tmp_path):
     (json.dumps(_record('c9', answers=[{'transcript': 'x'}])), 'missing field "question"'),
     (json.dumps(_record('c9', label=3)), '"label" must be 0 or 1'),
     (json.dumps(_record('c9', label=None, decisions=['perhaps'])), 'undeclared decision'),
+    (json.dumps(_record('c9', split='dev')), '"split" must be one of'),
 ])
 def test_each_structural_problem_names_the_line_and_reason(tmp_path, line, expected):
   interviews, problems = corpus.read_corpus(
@@ -225,3 +226,16 @@ def test_errors_survive_pickling_across_process_pools():
   assert (e.path, e.reason) == ('a.wav', 'empty audio')
   problem = Problem('f', 'line 1', 'bad', candidate_id='c1', modality='audio')
   assert pickle.loads(pickle.dumps(CorpusError(problem))).problem == problem
+
+
+def test_given_splits_are_kept_and_a_missing_one_is_named(tmp_path):
+  lines = [_record(f'c{i}', split=dataset_spec.SPLITS[i % 3]) for i in range(6)]
+  interviews, problems = corpus.read_corpus(_write(tmp_path, lines))
+  assert not problems
+  ids = [i.candidate_id for i in interviews]
+  assignment = splits.make_splits(ids, [1] * 6, ['p'] * 6, method='given', seed=0,
+                                  given=[i.split for i in interviews])
+  assert assignment == {f'c{i}': dataset_spec.SPLITS[i % 3] for i in range(6)}
+  with pytest.raises(ValueError, match='needs a "split" on every line.*first: c5'):
+    splits.make_splits(ids, [1] * 6, ['p'] * 6, method='given', seed=0,
+                       given=[i.split for i in interviews[:5]] + [None])
