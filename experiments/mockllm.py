@@ -70,6 +70,34 @@ def _baseline_rows(grid_dir: str | None) -> list[dict]:
   return rows
 
 
+def hirenet_scores(interviews, corpus, seed_dir: str, seed: int, epochs: int):
+  """S_q and S_a from HireNet trained on the generated interviews of the training pairs
+  (questions and answers as its answers, the job title as its context; one model per
+  side), with the question attention of the interviewer's model per pair."""
+  from experiments.configs import default  # pylint: disable=g-import-not-at-top
+  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.mockllm import experiment  # pylint: disable=g-import-not-at-top
+  scores, attention = {}, {}
+  for key, label in (('s_q', 'job_accepts'), ('s_a', 'candidate_accepts')):
+    corpus_dir = os.path.join(seed_dir, f'hirenet_{label}')
+    experiment.export_hirenet_corpus(interviews, corpus, corpus_dir, label=label)
+    config = default.get_config()
+    config.modality, config.split, config.seed = 'text', 'given', seed
+    config.corpus_dir, config.num_epochs = corpus_dir, epochs
+    config.data_dir = common.prepare_data(config)
+    run_dir = os.path.join(seed_dir, f'hirenet_{label}_run')
+    train_lib.train_and_evaluate(config, run_dir)
+    _, _, rows = common.score_corpus(run_dir, None, os.path.join(seed_dir, 'scratch'))
+    table = {}
+    for row in rows:
+      cid, jid = row['candidate_id'].split('__', 1)
+      table[(cid, jid)] = float(row['score'])
+      if key == 's_q':
+        attention[(cid, jid)] = row['question_attention']
+    scores[key] = table
+  return scores, attention
+
+
 def main():
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
   from data_prep import pjf_corpus  # pylint: disable=g-import-not-at-top
@@ -111,14 +139,21 @@ def main():
     per_seed.append(experiment.run_seed(model, seeded, seed_dir, seed=seed,
                                         variants=variants, base=base, progress=progress))
     runner_dir = os.path.join(seed_dir, 'runs', 'mockllm')
+    attention = {}
     if os.path.exists(os.path.join(runner_dir, loop.INTERVIEWS_FILE)):
       full = loop.MockInterviewer(model, seeded, base, runner_dir).interviews
+      if config.hirenet_scorer:
+        learned, attention = hirenet_scores(full, seeded, seed_dir, seed,
+                                            config.hirenet_epochs)
+        experiment.add_variant(per_seed[-1], 'hirenet', experiment.rescored(full, learned),
+                               {(p.candidate_id, p.job_id): p for p in seeded.pairs},
+                               seed_dir)
       with open(os.path.join(seed_dir, 'variants', 'mockllm', 'decisions.csv'),
                 encoding='utf-8') as f:
         decisions = {(r['candidate_id'], r['job_id']): r for r in csv.DictReader(f)}
       experiment.write_transcripts([i for i in full if i.split == 'test'], seeded,
                                    os.path.join(seed_dir, 'transcripts'), label, decisions,
-                                   limit=config.transcripts)
+                                   limit=config.transcripts, attention=attention)
       experiment.export_hirenet_corpus(full, seeded, os.path.join(seed_dir, 'hirenet_corpus'))
   for bar in bars:
     bar.close()

@@ -114,3 +114,27 @@ def test_a_rerun_replays_the_same_table(command_run):
   with open(os.path.join(workdir, 'table2.md'), encoding='utf-8') as f:
     assert f.read() == table
   assert second.returncode == 0
+
+
+def test_hirenet_trained_on_generated_interviews_scores_them(tmp_path):
+  """The learned-scorer row: HireNet trained per side on the training pairs' generated
+  interviews (their splits kept), its scores replacing the judges' S_q and S_a, and its
+  question attention shading the transcripts."""
+  corpus_dir = str(tmp_path / 'corpus')
+  pjf_corpus.write_corpus(tiny_corpus(), corpus_dir)
+  workdir = tmp_path / 'work'
+  run_cli('experiments.mockllm', f'--corpus_dir={corpus_dir}', f'--workdir={workdir}',
+          '--config.variants=mockllm', '--config.chunk_size=16', '--config.transcripts=2',
+          '--config.hirenet_scorer=True', '--config.hirenet_epochs=2',
+          f'--prepared_cache_dir={tmp_path / "prepared"}')
+  assert 'MockLLM, HireNet as S_q and S_a | 1 |' in (workdir / 'table2.md').read_text()
+  seed_dir = workdir / 'seed_0'
+  with open(seed_dir / 'hirenet_job_accepts' / 'interviews.jsonl', encoding='utf-8') as f:
+    exported = [json.loads(line) for line in f]
+  splits = {(p.candidate_id, p.job_id): p.split for p in tiny_corpus().pairs}
+  assert all(r['split'] == splits[tuple(r['candidate_id'].split('__'))] for r in exported)
+  judge = (seed_dir / 'variants' / 'mockllm' / 'decisions.csv').read_text().splitlines()
+  learned = (seed_dir / 'variants' / 'hirenet' / 'decisions.csv').read_text().splitlines()
+  assert len(judge) == len(learned) and judge[1:] != learned[1:]
+  pages = [p.read_text() for p in (seed_dir / 'transcripts').iterdir()]
+  assert all('HireNet question attention' in page for page in pages)

@@ -16,4 +16,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.top_p = 0.6
   config.repetition_penalty = 1.1
   config.transcripts = 20  # HTML pages written for test pairs of the full run.
+  # Learned scorers: HireNet trained on the generated interviews of the training pairs
+  # gives S_q (label job_accepts) and S_a (candidate_accepts) as an extra Table 2 row.
+  config.hirenet_scorer = False
+  config.hirenet_epochs = 40  # HireNet's epoch limit (it stops early on validation).
   return config

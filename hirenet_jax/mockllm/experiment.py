@@ -31,7 +31,8 @@ from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Pair
 
 VARIANTS = ('mockllm', 'wo_mi', 'wo_rp', 'wo_su', 'k0', 'k1', 'k2', 'k3')
-ROW_NAMES = {'mockllm': 'MockLLM', 'wo_mi': 'MockLLM w/o MI', 'wo_rp': 'MockLLM w/o RP',
+ROW_NAMES = {'mockllm': 'MockLLM', 'hirenet': 'MockLLM, HireNet as S_q and S_a',
+             'wo_mi': 'MockLLM w/o MI', 'wo_rp': 'MockLLM w/o RP',
              'wo_su': 'MockLLM w/o SU'}
 TABLE2_COLUMNS = tuple(f'{side}_{m}' for side in ('job', 'candidate')
                        for m in ranking.metric_names()) + (
@@ -116,13 +117,32 @@ def run_seed(model: LanguageModel, corpus: Corpus, workdir: str, *, seed: int,
         'unparsed_judgements': sum(i.unparsed_judgements for i in runner.interviews)}
   for v in variants:
     run = 'mockllm' if v in ('mockllm', 'wo_mi') or v == f'k{base.num_cases}' else v
-    results, rows = evaluation.evaluate(interviews[run], pairs, use_dialogue=v != 'wo_mi')
-    out['variants'][v] = results
-    vdir = os.path.join(workdir, 'variants', v)
-    os.makedirs(vdir, exist_ok=True)
-    _write_csv(os.path.join(vdir, 'decisions.csv'), rows)
-    with open(os.path.join(vdir, 'results.json'), 'w', encoding='utf-8') as f:
-      json.dump(results, f, indent=1)
+    add_variant(out, v, interviews[run], pairs, workdir, use_dialogue=v != 'wo_mi')
+  return out
+
+
+def add_variant(out: dict, name: str, interviews: Sequence[loop.Interview],
+                pairs: dict[tuple[str, str], Pair], workdir: str, *,
+                use_dialogue: bool = True) -> None:
+  """Evaluates one variant's interviews into `out` and its workdir (decisions.csv)."""
+  results, rows = evaluation.evaluate(interviews, pairs, use_dialogue=use_dialogue)
+  out['variants'][name] = results
+  vdir = os.path.join(workdir, 'variants', name)
+  os.makedirs(vdir, exist_ok=True)
+  _write_csv(os.path.join(vdir, 'decisions.csv'), rows)
+  with open(os.path.join(vdir, 'results.json'), 'w', encoding='utf-8') as f:
+    json.dump(results, f, indent=1)
+
+
+def rescored(interviews: Sequence[loop.Interview],
+             scores: dict[str, dict[tuple[str, str], float]]) -> list[loop.Interview]:
+  """Copies of `interviews` with some scores replaced ({'s_q': {(cid, jid): value}})."""
+  out = []
+  for i in interviews:
+    new = dict(i.scores)
+    for key, table in scores.items():
+      new[key] = table[(i.candidate_id, i.job_id)]
+    out.append(dataclasses.replace(i, scores=new))
   return out
 
 
@@ -146,7 +166,7 @@ def table2(per_seed: Sequence[dict], corpus: Corpus, baselines: Sequence[dict] =
   for m in ('macro_precision', 'macro_recall', 'macro_f1'):
     random[m] = (float('nan'), 0.0)
   rows = [random, *baselines]
-  for v in ('mockllm', 'wo_mi', 'wo_rp', 'wo_su'):
+  for v in ('mockllm', 'hirenet', 'wo_mi', 'wo_rp', 'wo_su'):
     found = [s['variants'][v] for s in per_seed if v in s['variants']]
     if not found:
       continue
@@ -230,16 +250,26 @@ def figure5(per_seed: Sequence[dict], num_cases: int, path: str, label: str) -> 
 
 def write_transcripts(interviews: Sequence[loop.Interview], corpus: Corpus, out_dir: str,
                       label: str, decisions: dict[tuple[str, str], dict],
-                      limit: int = 20) -> list[str]:
-  """An HTML page per pair: job, resume, strategies, retrieved cases, the dialogue, the
-  four scores, E both ways and the handshake against the recorded decisions."""
+                      limit: int = 20,
+                      attention: dict[tuple[str, str], list[float]] | None = None
+                      ) -> list[str]:
+  """An HTML page per pair: job, resume, strategies, retrieved cases, the dialogue (with
+  HireNet's question attention when given: each question shaded by its weight), the four
+  scores, E both ways and the handshake against the recorded decisions."""
   os.makedirs(out_dir, exist_ok=True)
   paths = []
   for i in list(interviews)[:limit]:
     d = decisions.get((i.candidate_id, i.job_id), {})
     job, resume = corpus.jobs[i.job_id], corpus.resumes[i.candidate_id]
-    turns = ''.join(f'<p><b>Interviewer:</b> {html.escape(t.question)}<br>'
-                    f'<b>Candidate:</b> {html.escape(t.answer)}</p>' for t in i.dialogue)
+    weights = (attention or {}).get((i.candidate_id, i.job_id))
+    turns = ''
+    for n, t in enumerate(i.dialogue):
+      shade = ''
+      if weights and n < len(weights):
+        shade = (f' style="background: rgba(255, 140, 0, {weights[n]:.2f})" '
+                 f'title="HireNet question attention {weights[n]:.2f}"')
+      turns += (f'<p{shade}><b>Interviewer:</b> {html.escape(t.question)}<br>'
+                f'<b>Candidate:</b> {html.escape(t.answer)}</p>')
     scores = ''.join(f'<tr><td>{html.escape(k)}</td><td>{v}</td></tr>'
                      for k, v in d.items() if k not in ('candidate_id', 'job_id'))
     page = (f'<html><head><meta charset="utf-8"><title>{i.candidate_id} / {i.job_id}'
@@ -262,9 +292,9 @@ def write_transcripts(interviews: Sequence[loop.Interview], corpus: Corpus, out_
 def export_hirenet_corpus(interviews: Sequence[loop.Interview], corpus: Corpus,
                           out_dir: str, label: str = 'job_accepts') -> str:
   """The generated interviews as a HireNet corpus (docs/corpus_format.md): one candidate
-  per pair, the questions and answers as its answers, the job title as its context and
-  the pair's `label` side as its label; `data_prep.validate` and `experiments.train
-  --corpus_dir` read it."""
+  per pair, the questions and answers as its answers, the job title as its context, the
+  pair's `label` side as its label and its split; `data_prep.validate` and
+  `experiments.train --corpus_dir --config.split=given` read it."""
   pairs = {(p.candidate_id, p.job_id): p for p in corpus.pairs}
   os.makedirs(out_dir, exist_ok=True)
   path = os.path.join(out_dir, 'interviews.jsonl')
@@ -276,6 +306,7 @@ def export_hirenet_corpus(interviews: Sequence[loop.Interview], corpus: Corpus,
       f.write(json.dumps({
           'candidate_id': f'{i.candidate_id}__{i.job_id}', 'position_id': i.job_id,
           'job_title': corpus.jobs[i.job_id].title, 'label': int(getattr(pair, label)),
+          'split': i.split,
           'answers': [{'question': t.question, 'transcript': t.answer or '.'}
                       for t in i.dialogue]}, ensure_ascii=False) + '\n')
   logging.info('Exported %d interviews to %s.', len(interviews), path)
