@@ -178,11 +178,12 @@ def table2(per_seed: Sequence[dict], corpus: Corpus, baselines: Sequence[dict] =
   return rows
 
 
-def _fmt(cell) -> str:
+def _fmt(cell, seeds) -> str:
+  """mean ± std over seeds (the std shown whenever there are several seeds)."""
   mean, std = cell
   if mean != mean:  # NaN
     return '-'
-  return f'{mean:.3f} ± {std:.3f}' if std else f'{mean:.3f}'
+  return f'{mean:.3f} ± {std:.3f}' if isinstance(seeds, int) and seeds > 1 else f'{mean:.3f}'
 
 
 def table_markdown(title: str, rows: Sequence[dict], columns: Sequence[str]) -> str:
@@ -190,8 +191,10 @@ def table_markdown(title: str, rows: Sequence[dict], columns: Sequence[str]) -> 
   lines = [f'**{title}**', '', '| ' + ' | '.join(head) + ' |',
            '|' + '---|' * len(head)]
   for r in rows:
-    lines.append('| ' + ' | '.join([r['model'], str(r.get('seeds', ''))]
-                                   + [_fmt(r[c]) for c in columns]) + ' |')
+    seeds = r.get('seeds', '')
+    seeds = int(seeds) if str(seeds).isdigit() else seeds
+    lines.append('| ' + ' | '.join([r['model'], str(seeds)]
+                                   + [_fmt(r[c], seeds) for c in columns]) + ' |')
   return '\n'.join(lines) + '\n'
 
 

@@ -164,7 +164,10 @@ def _ask(s: dict[str, str]) -> str:
     for requirement in _asked_about(t.question):
       asked_words |= set(_topic(requirement, limit=8))
   strategy = s.get('Questioning strategy', '')
-  per_question = int(m.group(1)) if (m := _PER_QUESTION.search(strategy)) else 1
+  found = _PER_QUESTION.search(strategy)
+  if not found:  # Before a match of its own, the interviewer follows a similar case.
+    found = _PER_QUESTION.search(s.get('Similar past interviews', ''))
+  per_question = int(found.group(1)) if found else 1
   preferred = []
   found = _STRATEGY_TOPICS.search(strategy)
   if found:
