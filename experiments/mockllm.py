@@ -47,27 +47,46 @@ _LLM_CACHE = flags.DEFINE_string('llm_cache', None, 'Response cache (JSONL); def
                                  'W/llm_cache.jsonl. Replays a finished run.')
 _PJF_GRID_DIR = flags.DEFINE_string('pjf_grid_dir', None, 'An experiments.pjf_grid '
                                     'workdir whose table2 rows join ours.')
+_PJF_SCORES = flags.DEFINE_string('pjf_scores', None, 'scores.csv of an experiments.pjf run '
+                                  'on the same corpus: its scores become S_r and S_j of the '
+                                  '"learned scorers" row.')
 
 
 def _baseline_rows(grid_dir: str | None) -> list[dict]:
-  """Table 2 baseline rows from experiments.pjf_grid's CSV (mean and _std columns)."""
+  """Table 2 baseline rows from experiments.pjf_grid's CSV, in our column names."""
   if not grid_dir:
     return []
-  path = os.path.join(grid_dir, 'table2.csv')
+  from hirenet_jax.pjf import table  # pylint: disable=g-import-not-at-top
+  path = os.path.join(grid_dir, 'table2_baselines.csv')
   if not os.path.exists(path):
     raise common.CommandError(f'{path}: not found (run python -m experiments.pjf_grid '
                               f'--workdir={grid_dir} first)')
-  from hirenet_jax.mockllm import experiment  # pylint: disable=g-import-not-at-top
+  ours = {title: (f'macro_{key}' if group == 'handshake' else f'{group}_{key}')
+          for group, key, title in table.columns()}
   rows = []
   with open(path, encoding='utf-8') as f:
     for r in csv.DictReader(f):
-      if r['model'].lower().startswith('random'):
-        continue
-      row = {'model': r['model'], 'seeds': r.get('seeds', '')}
-      for c in experiment.TABLE2_COLUMNS:
-        row[c] = (float(r.get(c) or 'nan'), float(r.get(f'{c}_std') or 0))
+      if r['method'] == table.RANDOM_ROW:
+        continue  # Ours is computed on the same test pairs.
+      row = {'model': r['method'], 'seeds': int(r['num_seeds'])}
+      for title, column in ours.items():
+        mean = r.get(f'{title} mean') or 'nan'
+        row[column] = (float(mean), float(r.get(f'{title} std') or 0))
       rows.append(row)
   return rows
+
+
+def pjf_scores(path: str, pairs) -> dict[str, dict[tuple[str, str], float]]:
+  """S_r and S_j from a person-job-fit model's scores.csv (experiments.pjf)."""
+  with open(path, encoding='utf-8') as f:
+    rows = {(r['candidate_id'], r['job_id']): r for r in csv.DictReader(f)}
+  missing = [f'{p.candidate_id}|{p.job_id}' for p in pairs
+             if (p.candidate_id, p.job_id) not in rows]
+  if missing:
+    raise common.CommandError(f'{path}: no score for {len(missing)} pairs of the corpus '
+                              f'(first: {", ".join(missing[:3])}); score the same corpus')
+  return {'s_r': {k: float(r['job_score']) for k, r in rows.items()},
+          's_j': {k: float(r['candidate_score']) for k, r in rows.items()}}
 
 
 def hirenet_scores(interviews, corpus, seed_dir: str, seed: int, epochs: int):
@@ -142,12 +161,17 @@ def main():
     attention = {}
     if os.path.exists(os.path.join(runner_dir, loop.INTERVIEWS_FILE)):
       full = loop.MockInterviewer(model, seeded, base, runner_dir).interviews
+      learned = {}
       if config.hirenet_scorer:
         learned, attention = hirenet_scores(full, seeded, seed_dir, seed,
                                             config.hirenet_epochs)
-        experiment.add_variant(per_seed[-1], 'hirenet', experiment.rescored(full, learned),
+      if _PJF_SCORES.value:
+        learned.update(pjf_scores(_PJF_SCORES.value, seeded.pairs))
+      if learned:
+        experiment.add_variant(per_seed[-1], 'learned', experiment.rescored(full, learned),
                                {(p.candidate_id, p.job_id): p for p in seeded.pairs},
                                seed_dir)
+        per_seed[-1]['variants']['learned']['learned_scores'] = sorted(learned)
       with open(os.path.join(seed_dir, 'variants', 'mockllm', 'decisions.csv'),
                 encoding='utf-8') as f:
         decisions = {(r['candidate_id'], r['job_id']): r for r in csv.DictReader(f)}

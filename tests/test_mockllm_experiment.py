@@ -5,6 +5,7 @@ data_prep.validate accepts, and a rerun that replays)."""
 from __future__ import annotations
 
 import collections
+import csv
 import json
 import os
 
@@ -122,19 +123,47 @@ def test_hirenet_trained_on_generated_interviews_scores_them(tmp_path):
   question attention shading the transcripts."""
   corpus_dir = str(tmp_path / 'corpus')
   pjf_corpus.write_corpus(tiny_corpus(), corpus_dir)
+  scores_csv = _pjf_scores_csv(tmp_path, tiny_corpus().pairs)
   workdir = tmp_path / 'work'
   run_cli('experiments.mockllm', f'--corpus_dir={corpus_dir}', f'--workdir={workdir}',
           '--config.variants=mockllm', '--config.chunk_size=16', '--config.transcripts=2',
           '--config.hirenet_scorer=True', '--config.hirenet_epochs=2',
-          f'--prepared_cache_dir={tmp_path / "prepared"}')
-  assert 'MockLLM, HireNet as S_q and S_a | 1 |' in (workdir / 'table2.md').read_text()
+          f'--pjf_scores={scores_csv}', f'--prepared_cache_dir={tmp_path / "prepared"}')
+  assert 'MockLLM, learned scorers | 1 |' in (workdir / 'table2.md').read_text()
   seed_dir = workdir / 'seed_0'
   with open(seed_dir / 'hirenet_job_accepts' / 'interviews.jsonl', encoding='utf-8') as f:
     exported = [json.loads(line) for line in f]
   splits = {(p.candidate_id, p.job_id): p.split for p in tiny_corpus().pairs}
   assert all(r['split'] == splits[tuple(r['candidate_id'].split('__'))] for r in exported)
   judge = (seed_dir / 'variants' / 'mockllm' / 'decisions.csv').read_text().splitlines()
-  learned = (seed_dir / 'variants' / 'hirenet' / 'decisions.csv').read_text().splitlines()
+  learned = (seed_dir / 'variants' / 'learned' / 'decisions.csv').read_text().splitlines()
   assert len(judge) == len(learned) and judge[1:] != learned[1:]
   pages = [p.read_text() for p in (seed_dir / 'transcripts').iterdir()]
   assert all('HireNet question attention' in page for page in pages)
+  with open(seed_dir / 'variants' / 'learned' / 'decisions.csv', encoding='utf-8') as f:
+    rows = list(csv.DictReader(f))
+  # S_r and S_j are the person-job-fit model's scores (here: the labels, shifted).
+  assert all(float(r['s_r']) == 0.1 + 0.8 * int(r['job_accepts']) for r in rows)
+  assert all(float(r['s_j']) == 0.1 + 0.8 * int(r['candidate_accepts']) for r in rows)
+
+
+def _pjf_scores_csv(tmp_path, pairs) -> str:
+  """A person-job-fit run's scores.csv (experiments.pjf's columns)."""
+  path = str(tmp_path / 'scores.csv')
+  with open(path, 'w', newline='', encoding='utf-8') as f:
+    writer = csv.writer(f)
+    writer.writerow(['candidate_id', 'job_id', 'split', 'job_accepts', 'candidate_accepts',
+                     'job_score', 'candidate_score'])
+    for p in pairs:
+      writer.writerow([p.candidate_id, p.job_id, p.split, p.job_accepts, p.candidate_accepts,
+                       0.1 + 0.8 * p.job_accepts, 0.1 + 0.8 * p.candidate_accepts])
+  return path
+
+
+def test_pjf_scores_missing_a_pair_are_refused_naming_it(tmp_path):
+  from experiments import mockllm  # pylint: disable=g-import-not-at-top
+  pairs = tiny_corpus().pairs
+  path = _pjf_scores_csv(tmp_path, pairs[1:])
+  with pytest.raises(mockllm.common.CommandError,
+                     match=f'no score for 1 pairs.*{pairs[0].candidate_id}'):
+    mockllm.pjf_scores(path, pairs)

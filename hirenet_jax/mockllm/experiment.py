@@ -31,7 +31,7 @@ from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Pair
 
 VARIANTS = ('mockllm', 'wo_mi', 'wo_rp', 'wo_su', 'k0', 'k1', 'k2', 'k3')
-ROW_NAMES = {'mockllm': 'MockLLM', 'hirenet': 'MockLLM, HireNet as S_q and S_a',
+ROW_NAMES = {'mockllm': 'MockLLM', 'learned': 'MockLLM, learned scorers',
              'wo_mi': 'MockLLM w/o MI', 'wo_rp': 'MockLLM w/o RP',
              'wo_su': 'MockLLM w/o SU'}
 TABLE2_COLUMNS = tuple(f'{side}_{m}' for side in ('job', 'candidate')
@@ -166,7 +166,7 @@ def table2(per_seed: Sequence[dict], corpus: Corpus, baselines: Sequence[dict] =
   for m in ('macro_precision', 'macro_recall', 'macro_f1'):
     random[m] = (float('nan'), 0.0)
   rows = [random, *baselines]
-  for v in ('mockllm', 'hirenet', 'wo_mi', 'wo_rp', 'wo_su'):
+  for v in ('mockllm', 'learned', 'wo_mi', 'wo_rp', 'wo_su'):
     found = [s['variants'][v] for s in per_seed if v in s['variants']]
     if not found:
       continue
