@@ -98,8 +98,11 @@ def test_command_writes_table2_naming_the_backend_and_every_variant(command_run)
   decisions = os.path.join(workdir, 'seed_0', 'variants', 'mockllm', 'decisions.csv')
   with open(decisions, encoding='utf-8') as f:
     header = f.readline().strip().split(',')
-  for column in ('s_r', 's_q', 's_j', 's_a', 'e_interviewer', 'e_candidate', 'handshake'):
+  for column in ('model', 's_r', 's_q', 's_j', 's_a', 'e_interviewer', 'e_candidate',
+                 'handshake'):
     assert column in header
+  with open(decisions, encoding='utf-8') as f:
+    assert {row['model'] for row in csv.DictReader(f)} == {'scripted'}
   assert len(os.listdir(os.path.join(workdir, 'seed_0', 'transcripts'))) == 3
 
 

@@ -67,7 +67,7 @@ def evaluate(interviews: Sequence[Interview], pairs: dict[tuple[str, str], Pair]
                    for side in ranking.SIDES}}
     for item, pair, ej, ec, m in zip(items, split_pairs, e_job, e_cand, match):
       rows.append({'candidate_id': item.candidate_id, 'job_id': item.job_id,
-                   'split': split, **item.scores, 'e_interviewer': float(ej),
+                   'split': split, 'model': item.model, **item.scores, 'e_interviewer': float(ej),
                    'e_candidate': float(ec), 'handshake': int(m),
                    'job_accepts': pair.job_accepts,
                    'candidate_accepts': pair.candidate_accepts, 'match': pair.match})

@@ -63,6 +63,7 @@ class Interview:
   scores: dict[str, float]
   provisional_match: int = 0     # the handshake that decided the memory (training pairs).
   unparsed_judgements: int = 0
+  model: str = ''                # the backend and model that played both roles.
 
   def to_json(self) -> dict:
     d = dataclasses.asdict(self)
@@ -231,7 +232,8 @@ class MockInterviewer:
           interviewer_cases=[_case_pair(interviewer, c) for c in i_cases[n]],
           candidate_cases=[_case_pair(candidate, c) for c in c_cases[n]],
           scores=scores,
-          unparsed_judgements=sum(4 * n + j in unparsed for j in range(4))))
+          unparsed_judgements=sum(4 * n + j in unparsed for j in range(4)),
+          model=self.model.name))
     if learn and use_memory:
       self._reflect(pairs, jobs, resumes, out)
     return out
