@@ -203,3 +203,11 @@ def test_distinct_and_repeated_questions_by_hand():
   assert generation_metrics.distinct(['a b a b'], 2) == pytest.approx(2 / 3)
   assert generation_metrics.repeated_question_rate([['Why?', 'why ?', 'How?'], ['Why?']]) \
       == 0.25
+
+
+def test_clean_reply_keeps_one_paragraph_without_role_prefixes():
+  assert prompts.clean_reply('A: I led it.\n\nInterviewer: next?') == 'I led it.'
+  assert prompts.clean_reply('  Interviewer:  Why   Java?\n') == 'Why Java?'
+  assert prompts.parse_judgement('Yes, clearly') == 1.0
+  assert prompts.parse_judgement('I would say 7/10') == 0.7
+  assert prompts.parse_judgement('hard to tell') is None

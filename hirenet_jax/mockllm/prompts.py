@@ -199,7 +199,8 @@ def parse_dialogue(text: str) -> tuple[list[Turn], str | None]:
 def clean_reply(text: str) -> str:
   """A generated turn as one line: the first non-empty paragraph, role prefixes removed."""
   text = text.strip()
-  for prefix in ('Interviewer:', 'Candidate:', 'Question:', 'Answer:', 'Strategy:'):
+  for prefix in ('Interviewer:', 'Candidate:', 'Question:', 'Answer:', 'Strategy:', 'Q:',
+                 'A:'):
     if text.startswith(prefix):
       text = text[len(prefix):].strip()
   paragraph = next((p for p in re.split(r'\n\s*\n', text) if p.strip()), '')
