@@ -122,14 +122,18 @@ def default_workdir(config) -> str:
 
 
 def format_results(results: dict) -> str:
-  """Validation and test precision / recall / F1 of the hirable class."""
-  lines = [f'{"split":<11} {"precision":>9} {"recall":>7} {"f1":>7} {"accuracy":>8} '
-           f'{"roc_auc":>7}']
-  for split in ('validation', 'test'):
-    m = results[split]
+  """Validation and test precision / recall / F1 of the hirable class, then the test
+  rows of the baselines fitted beside the run (results['baselines'])."""
+  def row(name, m):
     auc = 'n/a' if m.get('roc_auc') is None else f'{m["roc_auc"]:.3f}'
-    lines.append(f'{split:<11} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f} '
-                 f'{m["accuracy"]:>8.3f} {auc:>7}')
+    return (f'{name:<24} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f} '
+            f'{m["accuracy"]:>8.3f} {auc:>7}')
+
+  lines = [f'{"split":<24} {"precision":>9} {"recall":>7} {"f1":>7} {"accuracy":>8} '
+           f'{"roc_auc":>7}']
+  lines += [row(split, results[split]) for split in ('validation', 'test')]
+  for name, baseline in results.get('baselines', {}).items():
+    lines.append(row(f'test: {baseline.get("name", name)}', baseline['test']))
   return '\n'.join(lines)
 
 

@@ -6,8 +6,13 @@ r"""Trains and evaluates one HireNet model (paper: Table 3, one cell).
 
 With neither --corpus_dir nor --data_dir the default synthetic corpus is used (built once
 and cached). A killed run restarted with the same workdir resumes from its latest
-checkpoint. Ends by printing validation and test precision / recall / F1 of the hirable
-class; writes W/results.json and W/predictions.csv.
+checkpoint. The checkpoint is selected on --config.selection_metric (validation ROC AUC
+by default), its threshold on validation F1. Also fits the position-majority vote and
+TF-IDF + logistic regression (text) or frame functionals + logistic regression (audio,
+video) on the same split. Ends by printing validation and test precision / recall / F1
+of the hirable class with the baselines' test rows, and a WARNING line for a constant
+predictor or a model below a baseline; writes W/results.json, W/predictions.csv and
+W/curves.png.
 """
 
 from __future__ import annotations
@@ -37,8 +42,23 @@ _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address.')
 
 
+def report(config, results: dict, workdir: str) -> str:
+  """The lines printed at the end of a run: header, table, warnings, files."""
+  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  lines = [f'{config.modality} / {config.model.variant} / seed {config.seed} '
+           f'(best epoch {results["best_epoch"]} on validation {results["selection_metric"]}, '
+           f'threshold {results["threshold"]:.3f})',
+           common.format_results(results)]
+  lines += [f'WARNING: {w}' for w in results.get('warnings', [])]
+  files = ', '.join(os.path.join(workdir, f) for f in (
+      train_lib.RESULTS_FILE, train_lib.PREDICTIONS_FILE, train_lib.CURVES_FILE))
+  lines.append(f'wrote {files}')
+  return '\n'.join(lines)
+
+
 def main():
   import jax  # pylint: disable=g-import-not-at-top
+  from hirenet_jax import quick_baselines  # pylint: disable=g-import-not-at-top
   from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
   config = _CONFIG.value
   common.apply_shorthands(config, modality=_MODALITY.value, variant=_VARIANT.value,
@@ -48,11 +68,9 @@ def main():
   workdir = _WORKDIR.value or common.default_workdir(config)
   results = train_lib.train_and_evaluate(config, workdir)
   if jax.process_index() == 0:
-    print(f'{config.modality} / {config.model.variant} / seed {config.seed} '
-          f'(best epoch {results["best_epoch"]}, threshold {results["threshold"]:.3f})')
-    print(common.format_results(results))
-    print(f'wrote {os.path.join(workdir, train_lib.RESULTS_FILE)} and '
-          f'{os.path.join(workdir, train_lib.PREDICTIONS_FILE)}')
+    baselines = quick_baselines.fit(config.data_dir, config.modality, seed=config.seed)
+    results = train_lib.add_baselines(results, baselines, workdir)
+    print(report(config, results, workdir))
 
 
 entry = common.entry_point(

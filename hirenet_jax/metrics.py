@@ -2,17 +2,28 @@
 
 The paper reports precision, recall and F1 of the hirable class (label 1); we add
 accuracy and ROC AUC. A candidate is predicted hirable iff `score >= threshold`.
-Model selection uses validation F1, optionally with the threshold that maximises it.
+Model selection (`select_epoch`) ranks epochs on a validation metric, threshold-free by
+default, and never prefers an epoch whose scores are constant; the decision threshold is
+then the one maximising validation F1 (`select_threshold`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 DEFAULT_THRESHOLD = 0.5
+# Scores whose standard deviation is below this are a constant predictor: a sigmoid
+# collapsed to the bias, whatever ranking its float noise may carry.
+CONSTANT_SCORE_STD = 1e-4
+# Selection metric -> (history key of its validation value, +1 higher is better / -1).
+SELECTION_METRICS = {
+    'roc_auc': ('validation_roc_auc', 1.0),
+    'log_loss': ('validation_loss', -1.0),
+    'f1': ('validation_f1', 1.0),
+}
 
 
 def _as_arrays(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -80,19 +91,26 @@ def classification_metrics(
   }
 
 
-def select_threshold(labels: Sequence[int], scores: Sequence[float]) -> tuple[float, float]:
+def select_threshold(labels: Sequence[int], scores: Sequence[float], *,
+                     allow_constant: bool = True) -> tuple[float, float]:
   """The threshold maximising F1 of the hirable class; returns (threshold, f1).
 
   Candidates are the midpoints between consecutive distinct scores (and one below the
-  lowest, predicting everyone hirable), so the threshold does not sit on a validation
-  score. Ties in F1 go to the threshold closest to DEFAULT_THRESHOLD.
+  lowest, predicting everyone hirable, and one above the highest), so the threshold does
+  not sit on a validation score. Ties in F1 go to the threshold closest to
+  DEFAULT_THRESHOLD. With `allow_constant=False` the two outer candidates, which predict
+  a single class, are left out whenever the scores take two values or more: the
+  all-hirable vote often has the best F1 of a weak model, and is no classifier.
   """
   labels_N, scores_N = _as_arrays(labels, scores)
   if labels_N.size == 0:
     return DEFAULT_THRESHOLD, 0.0
   distinct = np.unique(scores_N)
-  candidates = np.concatenate([[distinct[0] - 1e-6], (distinct[:-1] + distinct[1:]) / 2,
-                               [distinct[-1] + 1e-6]])
+  if allow_constant or distinct.size < 2:
+    candidates = np.concatenate([[distinct[0] - 1e-6], (distinct[:-1] + distinct[1:]) / 2,
+                                 [distinct[-1] + 1e-6]])
+  else:
+    candidates = (distinct[:-1] + distinct[1:]) / 2
   # Vectorised confusion counts: predicted positive iff score >= candidate.
   order = np.argsort(-scores_N, kind='mergesort')
   sorted_scores, sorted_pos = scores_N[order], labels_N[order]
@@ -106,6 +124,70 @@ def select_threshold(labels: Sequence[int], scores: Sequence[float]) -> tuple[fl
   best = np.flatnonzero(np.isclose(f1, f1.max(), rtol=0, atol=1e-12))
   pick = best[np.argmin(np.abs(candidates[best] - DEFAULT_THRESHOLD))]
   return float(candidates[pick]), float(f1[pick])
+
+
+def is_constant(scores: Sequence[float], threshold: float | None = None) -> bool:
+  """True for scores with std below CONSTANT_SCORE_STD or, given a threshold, scores
+  that put every candidate in one class."""
+  scores_N = np.asarray(scores, np.float64).reshape(-1)
+  if scores_N.size == 0:
+    return False
+  if float(np.std(scores_N)) < CONSTANT_SCORE_STD:
+    return True
+  if threshold is None:
+    return False
+  predicted_N = scores_N >= threshold
+  return bool(predicted_N.all() or not predicted_N.any())
+
+
+def constant_warning(split: str, scores: Sequence[float], threshold: float) -> str | None:
+  """A sentence for the user when `scores` of `split` are a (near-)constant predictor."""
+  scores_N = np.asarray(scores, np.float64).reshape(-1)
+  if not is_constant(scores_N, threshold):
+    return None
+  std = float(np.std(scores_N))
+  hirable = int((scores_N >= threshold).sum())
+  if hirable in (0, scores_N.size):
+    what = 'hirable' if hirable else 'not hirable'
+    return (f'the selected model predicts every {split} candidate {what} (threshold '
+            f'{threshold:.3f}, score std {std:.2g}): a constant classifier, whatever its F1')
+  return (f'the selected model\'s {split} scores are near-constant (std {std:.2g} < '
+          f'{CONSTANT_SCORE_STD:g}): its ranking is noise')
+
+
+def check_selection_metric(name: str) -> None:
+  if name not in SELECTION_METRICS:
+    raise ValueError(f'unknown selection metric {name!r}; expected one of '
+                     f'{", ".join(SELECTION_METRICS)}')
+
+
+def selection_key(entry: Mapping[str, Any], metric: str) -> tuple[bool, float]:
+  """How an epoch's history entry ranks (larger is better): any epoch with non-constant
+  validation scores before any constant one, then the selection metric."""
+  check_selection_metric(metric)
+  key, sign = SELECTION_METRICS[metric]
+  value = entry.get(key)
+  value = -math.inf if value is None or not math.isfinite(value) else sign * value
+  return (not entry.get('constant', False), value)
+
+
+def is_better(entry: Mapping[str, Any], best: Mapping[str, Any] | None, metric: str
+              ) -> bool:
+  """Whether `entry` strictly improves on the `best` epoch so far (None: nothing yet)."""
+  return best is None or selection_key(entry, metric) > selection_key(best, metric)
+
+
+def select_epoch(history: Sequence[Mapping[str, Any]], metric: str) -> int:
+  """Index in `history` of the selected epoch: the best selection metric among epochs
+  whose validation scores are not constant (among all if every one is), the earliest on
+  ties; what the training loop's incremental `is_better` arrives at."""
+  best = None
+  for i, entry in enumerate(history):
+    if is_better(entry, None if best is None else history[best], metric):
+      best = i
+  if best is None:
+    raise ValueError('no epoch to select from')
+  return best
 
 
 def json_safe(metrics: dict) -> dict:

@@ -17,6 +17,7 @@ import optax
 from flax.training import train_state as train_state_lib
 
 from hirenet_jax import dataset_spec
+from hirenet_jax import metrics as metrics_lib
 from hirenet_jax import models
 from hirenet_jax import optimizer
 from hirenet_jax import sharding
@@ -44,6 +45,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                       'cosine or linear')
   if config.dtype not in ('float32', 'bfloat16'):
     raise ConfigError(f'config.dtype must be float32 or bfloat16, got {config.dtype!r}')
+  try:
+    metrics_lib.check_selection_metric(config.selection_metric)
+  except ValueError as e:
+    raise ConfigError(f'config.selection_metric: {e}') from None
 
 
 def make_model(config: ml_collections.ConfigDict, meta: Mapping[str, Any]) -> models.HireNet:

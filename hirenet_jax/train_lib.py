@@ -1,12 +1,15 @@
 """The training loop of the HireNet family (flax sst2 `train.py`).
 
 `train_and_evaluate(config, workdir)` trains with `optimizer.make_optimizer`, evaluates
-on validation after every epoch, keeps the checkpoint with the best validation F1 (and,
-with `config.select_threshold`, the threshold maximising it), stops early when validation
-F1 stops improving, resumes a killed run from its latest checkpoint, and finally scores
-validation and test with the best checkpoint (paper: Experimental settings). It writes
-`results.json`, `predictions.csv`, `metrics.jsonl` and TensorBoard files in the workdir.
-The steps live in `steps.py`, scoring in `scoring.py`, the data in `input_pipeline.py`.
+on validation after every epoch, keeps the checkpoint with the best validation
+`config.selection_metric` (ROC AUC, log loss or the paper's F1; an epoch whose scores
+are constant is never preferred, `metrics.select_epoch`) together with the threshold
+maximising its validation F1, stops early when the selection metric stops improving,
+resumes a killed run from its latest checkpoint, and finally scores validation and test
+with the best checkpoint. A constant predictor is reported in `results['warnings']`. It
+writes `results.json`, `predictions.csv`, `curves.png`, `metrics.jsonl` and TensorBoard
+files in the workdir. The steps live in `steps.py`, scoring in `scoring.py`, the data in
+`input_pipeline.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from absl import logging
 
 from hirenet_jax import checkpointing
+from hirenet_jax import curves
 from hirenet_jax import logging_utils
 from hirenet_jax import metrics as metrics_lib
 from hirenet_jax import sharding
@@ -38,6 +42,7 @@ from hirenet_jax.scoring import split_metrics
 
 RESULTS_FILE = 'results.json'
 PREDICTIONS_FILE = 'predictions.csv'
+CURVES_FILE = 'curves.png'
 
 
 def _fetch_sums(pending: list) -> dict[str, float]:
@@ -61,13 +66,16 @@ def _add(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
   return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in set(a) | set(b)}
 
 
-def _select(config, evaluation) -> tuple[float, float]:
-  """(threshold, validation F1) used for model selection."""
-  if config.select_threshold:
-    return metrics_lib.select_threshold(evaluation['labels'], evaluation['scores'])
-  threshold = metrics_lib.DEFAULT_THRESHOLD
-  return threshold, metrics_lib.classification_metrics(
-      evaluation['labels'], evaluation['scores'], threshold)['f1']
+def epoch_entry(evaluation: Mapping[str, Any]) -> dict[str, Any]:
+  """One epoch's validation figures for model selection: ROC AUC, loss, score spread,
+  and F1 at the threshold chosen on these scores (never one predicting a single class)."""
+  labels, scores = evaluation['labels'], evaluation['scores']
+  threshold, f1 = metrics_lib.select_threshold(labels, scores, allow_constant=False)
+  return {'validation_loss': float(evaluation['loss']),
+          'validation_roc_auc': metrics_lib.roc_auc(labels, scores),
+          'validation_f1': f1, 'threshold': threshold,
+          'validation_score_std': float(np.std(scores)),
+          'constant': metrics_lib.is_constant(scores, threshold)}
 
 
 def _write_json(path: str, obj: Any) -> None:
@@ -91,7 +99,6 @@ class LoopState:
   the data position, model selection so far and the epoch's running metric sums."""
   epoch: int = 0
   step_in_epoch: int = 0
-  best_f1: float = -1.0
   best_epoch: int = -1
   best_step: int = -1
   threshold: float = metrics_lib.DEFAULT_THRESHOLD
@@ -103,6 +110,10 @@ class LoopState:
   @classmethod
   def from_dict(cls, d: Mapping[str, Any]) -> 'LoopState':
     return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
+
+  def best_entry(self) -> dict | None:
+    """The history entry of the selected epoch so far (None before the first)."""
+    return next((h for h in self.history if h['epoch'] == self.best_epoch), None)
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                        data: DataSource | None = None) -> dict[str, Any]:
@@ -116,11 +127,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   Returns:
     The results.json dict: `validation` and `test` metrics of the best checkpoint, the
-    `threshold`, `best_epoch`, `history` and the `config`.
+    `threshold`, `selection_metric`, `best_epoch`, `history`, `warnings` (sentences for
+    the user: a constant predictor) and the `config`.
 
   Raises:
-    ConfigError: bad configuration or dataset (unknown modality or variant, batch not
-      divisible by the devices, an empty split, embeddings of the wrong size).
+    ConfigError: bad configuration or dataset (unknown modality, variant or selection
+      metric, batch not divisible by the devices, an empty split, embeddings of the
+      wrong size, ROC AUC selection on a one-class validation split).
   """
   steps_lib.check_config(config)
   if data is None:
@@ -130,6 +143,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   for split in SPLITS:
     if data.num_records(split) == 0:
       raise ConfigError(f'the {split} split of the {config.modality} dataset is empty')
+  if (config.selection_metric in ('roc_auc', 'f1')
+      and len(set(data.record_info('validation')['label'])) < 2):
+    raise ConfigError(f'the validation split has a single class: {config.selection_metric} '
+                      'cannot rank epochs; use --config.selection_metric=log_loss')
   mesh = sharding.make_mesh()
   try:
     sharding.check_batch_size(config.batch_size, mesh)
@@ -210,22 +227,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
     # End of epoch: validation, model selection, early stopping.
     evaluation = evaluate(steps, state, data, 'validation', batch_size=eval_batch_size)
-    threshold, f1 = _select(config, evaluation)
-    val = split_metrics(evaluation, threshold)
+    entry = epoch_entry(evaluation)
+    val = split_metrics(evaluation, entry['threshold'])
     train_summary = _summarise(loop.epoch_sums)
     step = int(state.step)
-    writer.write_scalars(step, 'validation', val)
+    writer.write_scalars(step, 'validation', {**val, 'score_std': entry['validation_score_std']})
     writer.write_scalars(step, 'train_epoch', train_summary)
-    improved = f1 > loop.best_f1
-    loop.history.append({'epoch': epoch, 'step': step, 'train_loss': train_summary['loss'],
-                            'validation_loss': val['loss'], 'validation_f1': f1,
-                            'threshold': threshold})
-    reporter.log('epoch %d: train loss %.4f | validation loss %.4f F1 %.4f '
-                 '(threshold %.3f)%s', epoch, train_summary['loss'], val['loss'], f1,
-                 threshold, ' *best*' if improved else '')
+    entry = {'epoch': epoch, 'step': step, 'train_loss': train_summary['loss'], **entry}
+    entry['selection'] = entry[metrics_lib.SELECTION_METRICS[config.selection_metric][0]]
+    improved = metrics_lib.is_better(entry, loop.best_entry(), config.selection_metric)
+    loop.history.append(entry)
+    reporter.log('epoch %d: train loss %.4f | validation loss %.4f ROC AUC %.4f F1 %.4f '
+                 '(threshold %.3f)%s%s', epoch, train_summary['loss'], val['loss'],
+                 val['roc_auc'], entry['validation_f1'], entry['threshold'],
+                 ' constant scores' if entry['constant'] else '',
+                 ' *best*' if improved else '')
     if improved:
-      loop.best_f1, loop.best_epoch, loop.best_step = f1, epoch, step
-      loop.threshold, loop.bad_epochs = threshold, 0
+      loop.best_epoch, loop.best_step = epoch, step
+      loop.threshold, loop.bad_epochs = entry['threshold'], 0
     else:
       loop.bad_epochs += 1
     loop.epoch, loop.step_in_epoch, loop.epoch_sums = epoch + 1, 0, {}
@@ -238,14 +257,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   ckpt.wait()
   train_time = time.perf_counter() - start_time
 
-  # Test the best checkpoint (paper: model selection on validation F1).
+  # Test the best checkpoint.
   best_tree, best_meta = ckpt.restore_best(steps_lib.checkpoint_tree(state, rng))
   ckpt.close()
   state = state.replace(params=best_tree['params'], opt_state=best_tree['opt_state'],
                         step=best_tree['step'])
   threshold = best_meta['threshold']
+  warnings = []
+  if loop.best_entry()['constant']:
+    warnings.append('every epoch\'s validation scores were constant (std < '
+                    f'{metrics_lib.CONSTANT_SCORE_STD:g}): the model learnt nothing usable '
+                    '(see curves.png)')
   results: dict[str, Any] = {'threshold': threshold, 'best_epoch': best_meta['best_epoch'],
                              'best_step': best_meta['best_step'],
+                             'selection_metric': config.selection_metric,
                              'epochs_run': loop.epoch, 'history': loop.history,
                              'train_time_s': train_time,
                              'num_devices': int(mesh.devices.size),
@@ -258,6 +283,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   for split in ('validation', 'test'):
     evaluation = evaluate(steps, state, data, split, batch_size=eval_batch_size)
     results[split] = split_metrics(evaluation, threshold)
+    results[split]['score_std'] = float(np.std(evaluation['scores']))
+    warning = metrics_lib.constant_warning(split, evaluation['scores'], threshold)
+    if warning:
+      warnings.append(warning)
     writer.write_scalars(int(state.step), f'best_{split}', results[split])
     info = data.record_info(split)
     for i, score in enumerate(evaluation['scores']):
@@ -266,9 +295,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                    'label': int(evaluation['labels'][i]), 'score': float(score),
                    'split': split})
   writer.close()
+  for warning in warnings:
+    logging.warning('%s', warning)
+  results['warnings'] = warnings
   results = metrics_lib.json_safe(results)
   if is_chief:
     write_predictions(os.path.join(workdir, PREDICTIONS_FILE), rows)
+    _write_json(os.path.join(workdir, RESULTS_FILE), results)
+    curves.plot_curves(loop.history, results['best_epoch'], config.selection_metric,
+                       os.path.join(workdir, CURVES_FILE))
+  return results
+
+
+def add_baselines(results: dict[str, Any], baselines: Mapping[str, Any], workdir: str
+                  ) -> dict[str, Any]:
+  """Adds the baselines fitted beside the run to its results and results.json, with a
+  warning when the best of them has a higher test ROC AUC than the model."""
+  results = dict(results, baselines=dict(baselines),
+                 warnings=list(results.get('warnings', [])))
+  aucs = {b.get('name', key): b['test'].get('roc_auc') for key, b in baselines.items()}
+  aucs = {name: auc for name, auc in aucs.items() if auc is not None}
+  model_auc = results['test'].get('roc_auc')
+  if aucs and model_auc is not None:
+    name = max(aucs, key=aucs.get)
+    if model_auc < aucs[name]:
+      results['warnings'].append(
+          f'the model\'s test ROC AUC {model_auc:.3f} is below the {name} baseline\'s '
+          f'{aucs[name]:.3f}: it adds nothing over a simple model')
+  results = metrics_lib.json_safe(results)
+  if jax.process_index() == 0:
     _write_json(os.path.join(workdir, RESULTS_FILE), results)
   return results
 

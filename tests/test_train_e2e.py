@@ -33,6 +33,17 @@ def test_train_then_predict_commands(tiny, tmp_path):
   for split in ('validation', 'test'):
     assert {'precision', 'recall', 'f1', 'accuracy', 'roc_auc'} <= set(results[split])
   assert results['config']['seed'] == 3
+  # Baselines beside the run, on its test split, as rows of the printed table.
+  assert set(results['baselines']) == {'majority_vote', 'tfidf_logreg'}
+  for baseline in results['baselines'].values():
+    assert baseline['test']['num_examples'] == results['test']['num_examples']
+  assert 'test: majority vote' in proc.stdout and 'test: TF-IDF + LR' in proc.stdout
+  assert isinstance(results['warnings'], list)
+  assert proc.stdout.count('WARNING: ') == len(results['warnings'])
+  history = results['history']
+  assert history[metrics_lib.select_epoch(history, results['selection_metric'])]['epoch'] \
+      == results['best_epoch']
+  assert os.path.getsize(os.path.join(workdir, 'curves.png')) > 1000
   with open(os.path.join(workdir, 'predictions.csv')) as f:
     header, *rows = f.read().splitlines()
   assert header == 'candidate_id,position_id,label,score,split'
