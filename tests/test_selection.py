@@ -144,3 +144,32 @@ def test_baselines_on_the_runs_split(tiny, tmp_path):
   assert any('below the' in w for w in results['warnings'])
   with open(tmp_path / 'results.json') as f:
     assert set(json.load(f)['baselines']) == set(baselines)
+
+
+@pytest.mark.parametrize('meta', [{}, {'feature_names': ['pitch', 'AU12_c'], 'frame_rate': 4.0}],
+                         ids=['audio', 'video'])
+def test_functionals_baseline_finds_a_planted_frame_mean(meta):
+  """Hirable candidates' answers have a higher mean of the first feature: the functionals
+  (mean among them) + logistic regression must rank them first."""
+  from hirenet_jax import baseline_features
+  rng = np.random.default_rng(0)
+
+  def split(n):
+    labels = rng.integers(0, 2, n)
+    labels[:2] = (0, 1)
+    sequences, candidate = [], []
+    for row, label in enumerate(labels):
+      for _ in range(2):
+        frames = rng.normal(0, 1, (int(rng.integers(5, 12)), 2))
+        frames[:, 0] += 1.5 * label
+        frames[:, 1] = frames[:, 1] > 0  # Binary for video, any value for audio.
+        sequences.append(frames.astype(np.float32))
+        candidate.append(row)
+    return baseline_features.SplitAnswers(
+        sequences, np.asarray(candidate), np.zeros(len(candidate), np.int64),
+        [f'c{i}' for i in range(n)], ['p'] * n, labels)
+
+  splits = {'train': split(60), 'validation': split(20), 'test': split(20)}
+  params, scores = quick_baselines.functionals_logreg_scores(splits, meta, None)
+  assert params['C'] in quick_baselines.C_GRID
+  assert metrics.roc_auc(splits['test'].labels, scores['test']) > 0.9
