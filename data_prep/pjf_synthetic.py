@@ -20,8 +20,6 @@ give the same bytes.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from data_prep import cache
 from data_prep import pjf_corpus
 from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Job
@@ -574,21 +573,9 @@ DEFAULT_CORPUS = dict(seed=0, num_candidates=600, num_jobs=200, pairs_per_candid
 def default_corpus_dir(cache_root: str | None = None) -> str:
   """Where the default corpus lives: `<root>/pjf_default_v<version>_<hash>`, root
   `cache_root`, else $HIRENET_CACHE, else ~/.cache/hirenet_jax."""
-  root = cache_root or os.environ.get('HIRENET_CACHE') or os.path.join(
-      os.path.expanduser('~'), '.cache', 'hirenet_jax')
+  root = cache_root or cache.cache_root()
   digest = hashlib.sha1(json.dumps(DEFAULT_CORPUS, sort_keys=True).encode()).hexdigest()
   return os.path.join(root, f'pjf_default_v{GENERATOR_VERSION}_{digest[:8]}')
-
-
-@contextlib.contextmanager
-def _file_lock(path: str):
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path, 'a') as f:
-    fcntl.flock(f, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def ensure_default_corpus(cache_root: str | None = None) -> str:
@@ -598,7 +585,7 @@ def ensure_default_corpus(cache_root: str | None = None) -> str:
   concurrent commands neither race nor see half a corpus.
   """
   path = os.path.abspath(default_corpus_dir(cache_root))
-  with _file_lock(path + '.lock'):
+  with cache.file_lock(path + '.lock'):
     if not os.path.isfile(os.path.join(path, pjf_corpus.GROUND_TRUTH_FILE)):
       tmp = f'{path}.tmp{os.getpid()}'
       shutil.rmtree(tmp, ignore_errors=True)

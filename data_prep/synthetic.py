@@ -15,9 +15,7 @@ corpus built in several passes is byte-identical to one built at once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import math
@@ -33,6 +31,7 @@ from scipy import ndimage
 from scipy import signal as sp_signal
 import soundfile
 
+from data_prep import cache
 from data_prep import video
 from hirenet_jax.dataset_spec import MODALITIES
 
@@ -769,20 +768,8 @@ DEFAULT_CORPUS_NAME = 'default_corpus_v{}_{}'.format(GENERATOR_VERSION, hashlib.
 
 def default_cache_dir() -> str:
   """`$HIRENET_CACHE/<DEFAULT_CORPUS_NAME>`, else `~/.cache/hirenet_jax/<...>`."""
-  root = os.environ.get('HIRENET_CACHE') or os.path.join(
-      os.path.expanduser('~'), '.cache', 'hirenet_jax')
+  root = cache.cache_root()
   return os.path.join(root, DEFAULT_CORPUS_NAME)
-
-
-@contextlib.contextmanager
-def _file_lock(path: str):
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path, 'a') as f:
-    fcntl.flock(f, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def ensure_default_corpus(modalities: Sequence[str] = ('text',),
@@ -798,7 +785,7 @@ def ensure_default_corpus(modalities: Sequence[str] = ('text',),
   """
   modalities = _normalise_modalities(modalities)
   cache_dir = os.path.abspath(cache_dir or default_cache_dir())
-  with _file_lock(cache_dir + '.lock'):
+  with cache.file_lock(cache_dir + '.lock'):
     info_path = os.path.join(cache_dir, 'corpus_info.json')
     have = ()
     if os.path.exists(info_path):

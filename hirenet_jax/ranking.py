@@ -94,18 +94,19 @@ def ranking_metrics(group_ids: Sequence[Any], scores: Sequence[float],
   averaged over) and `num_groups_without_positive` (groups excluded).
   """
   group_ids, scores_N, labels_N = _check(group_ids, scores, labels)
-  per_group = []
-  skipped = 0
-  for idx in _groups(group_ids).values():
-    m = group_metrics(scores_N[idx], labels_N[idx], k)
-    if m is None:
-      skipped += 1
-    else:
-      per_group.append(m)
-  out = {name: (float(np.mean([m[name] for m in per_group])) if per_group else math.nan)
+  return _mean_over_groups(
+      [group_metrics(scores_N[idx], labels_N[idx], k)
+       for idx in _groups(group_ids).values()], k)
+
+
+def _mean_over_groups(per_group: Sequence[dict[str, float] | None], k: int
+                      ) -> dict[str, float]:
+  """Means over the groups with a positive (None marks one without), and both counts."""
+  kept = [m for m in per_group if m is not None]
+  out = {name: (float(np.mean([m[name] for m in kept])) if kept else math.nan)
          for name in metric_names(k)}
-  out['num_groups'] = len(per_group)
-  out['num_groups_without_positive'] = skipped
+  out['num_groups'] = len(kept)
+  out['num_groups_without_positive'] = len(per_group) - len(kept)
   return out
 
 
@@ -138,19 +139,9 @@ def random_ranking_metrics(group_ids: Sequence[Any], labels: Sequence[int],
                            k: int = K) -> dict[str, float]:
   """Exact expected metrics of a random ranking, averaged like `ranking_metrics`."""
   group_ids, _, labels_N = _check(group_ids, np.zeros(len(list(group_ids))), labels)
-  per_group = []
-  skipped = 0
-  for idx in _groups(group_ids).values():
-    m = random_group_metrics(idx.size, int(labels_N[idx].sum()), k)
-    if m is None:
-      skipped += 1
-    else:
-      per_group.append(m)
-  out = {name: (float(np.mean([m[name] for m in per_group])) if per_group else math.nan)
-         for name in metric_names(k)}
-  out['num_groups'] = len(per_group)
-  out['num_groups_without_positive'] = skipped
-  return out
+  return _mean_over_groups(
+      [random_group_metrics(idx.size, int(labels_N[idx].sum()), k)
+       for idx in _groups(group_ids).values()], k)
 
 
 def random_ndcg(group_ids: Sequence[Any], labels: Sequence[int], k: int = K) -> float:
