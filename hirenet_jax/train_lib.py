@@ -133,7 +133,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   Raises:
     ConfigError: bad configuration or dataset (unknown modality, variant or selection
       metric, batch not divisible by the devices, an empty split, embeddings of the
-      wrong size, ROC AUC selection on a one-class validation split).
+      wrong size).
   """
   steps_lib.check_config(config)
   if data is None:
@@ -143,10 +143,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   for split in SPLITS:
     if data.num_records(split) == 0:
       raise ConfigError(f'the {split} split of the {config.modality} dataset is empty')
-  if (config.selection_metric in ('roc_auc', 'f1')
-      and len(set(data.record_info('validation')['label'])) < 2):
-    raise ConfigError(f'the validation split has a single class: {config.selection_metric} '
-                      'cannot rank epochs; use --config.selection_metric=log_loss')
+  selection_metric, warnings = config.selection_metric, []
+  if selection_metric != 'log_loss' and len(set(data.record_info('validation')['label'])) < 2:
+    warnings.append(f'the validation split has a single class, so {selection_metric} cannot '
+                    'rank epochs: selected on validation log loss instead')
+    selection_metric = 'log_loss'
   mesh = sharding.make_mesh()
   try:
     sharding.check_batch_size(config.batch_size, mesh)
@@ -234,8 +235,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     writer.write_scalars(step, 'validation', {**val, 'score_std': entry['validation_score_std']})
     writer.write_scalars(step, 'train_epoch', train_summary)
     entry = {'epoch': epoch, 'step': step, 'train_loss': train_summary['loss'], **entry}
-    entry['selection'] = entry[metrics_lib.SELECTION_METRICS[config.selection_metric][0]]
-    improved = metrics_lib.is_better(entry, loop.best_entry(), config.selection_metric)
+    entry['selection'] = entry[metrics_lib.SELECTION_METRICS[selection_metric][0]]
+    improved = metrics_lib.is_better(entry, loop.best_entry(), selection_metric)
     loop.history.append(entry)
     reporter.log('epoch %d: train loss %.4f | validation loss %.4f ROC AUC %.4f F1 %.4f '
                  '(threshold %.3f)%s%s', epoch, train_summary['loss'], val['loss'],
@@ -263,14 +264,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   state = state.replace(params=best_tree['params'], opt_state=best_tree['opt_state'],
                         step=best_tree['step'])
   threshold = best_meta['threshold']
-  warnings = []
   if loop.best_entry()['constant']:
     warnings.append('every epoch\'s validation scores were constant (std < '
                     f'{metrics_lib.CONSTANT_SCORE_STD:g}): the model learnt nothing usable '
                     '(see curves.png)')
   results: dict[str, Any] = {'threshold': threshold, 'best_epoch': best_meta['best_epoch'],
                              'best_step': best_meta['best_step'],
-                             'selection_metric': config.selection_metric,
+                             'selection_metric': selection_metric,
                              'epochs_run': loop.epoch, 'history': loop.history,
                              'train_time_s': train_time,
                              'num_devices': int(mesh.devices.size),
@@ -302,7 +302,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   if is_chief:
     write_predictions(os.path.join(workdir, PREDICTIONS_FILE), rows)
     _write_json(os.path.join(workdir, RESULTS_FILE), results)
-    curves.plot_curves(loop.history, results['best_epoch'], config.selection_metric,
+    curves.plot_curves(loop.history, results['best_epoch'], selection_metric,
                        os.path.join(workdir, CURVES_FILE))
   return results
 

@@ -173,3 +173,23 @@ def test_functionals_baseline_finds_a_planted_frame_mean(meta):
   params, scores = quick_baselines.functionals_logreg_scores(splits, meta, None)
   assert params['C'] in quick_baselines.C_GRID
   assert metrics.roc_auc(splits['test'].labels, scores['test']) > 0.9
+
+
+def test_one_class_validation_selects_on_log_loss(tiny, tmp_path):
+  """F1 and ROC AUC cannot rank epochs on a one-class validation split: log loss does,
+  and the run says so."""
+  from hirenet_jax.input_pipeline import PreparedDataset
+  _, data_dir = tiny
+  config = tiny_config(data_dir, num_epochs=1, selection_metric='roc_auc',
+                       tensorboard=False)
+
+  class OneClassValidation(PreparedDataset):
+    def record_info(self, split):
+      info = super().record_info(split)
+      return dict(info, label=[0] * len(info['label'])) if split == 'validation' else info
+
+  data = OneClassValidation.from_config(config)
+  results = train_lib.train_and_evaluate(config, str(tmp_path), data=data)
+  assert results['selection_metric'] == 'log_loss'
+  assert results['history'][0]['selection'] == results['history'][0]['validation_loss']
+  assert any('single class' in w for w in results['warnings'])
