@@ -145,3 +145,17 @@ def score_corpus(workdir: str, corpus_dir: str | None, scratch: str):
   config = scoring.load_run_config(workdir)
   data_dir, splits = datasets.featurize_for_run(config, corpus_dir, scratch)
   return scoring.score_dataset(workdir, data_dir, splits, config)
+
+
+def run_report(config, results: dict, workdir: str) -> str:
+  """The lines printed at the end of a run: header, table, warnings, files."""
+  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  lines = [f'{config.modality} / {config.model.variant} / seed {config.seed} '
+           f'(best epoch {results["best_epoch"]} on validation {results["selection_metric"]}, '
+           f'threshold {results["threshold"]:.3f})',
+           format_results(results)]
+  lines += [f'WARNING: {w}' for w in results.get('warnings', [])]
+  files = ', '.join(os.path.join(workdir, f) for f in (
+      train_lib.RESULTS_FILE, train_lib.PREDICTIONS_FILE, train_lib.CURVES_FILE))
+  lines.append(f'wrote {files}')
+  return '\n'.join(lines)

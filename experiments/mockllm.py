@@ -76,19 +76,6 @@ def _baseline_rows(grid_dir: str | None) -> list[dict]:
   return rows
 
 
-def pjf_scores(path: str, pairs) -> dict[str, dict[tuple[str, str], float]]:
-  """S_r and S_j from a person-job-fit model's scores.csv (experiments.pjf)."""
-  with open(path, encoding='utf-8') as f:
-    rows = {(r['candidate_id'], r['job_id']): r for r in csv.DictReader(f)}
-  missing = [f'{p.candidate_id}|{p.job_id}' for p in pairs
-             if (p.candidate_id, p.job_id) not in rows]
-  if missing:
-    raise common.CommandError(f'{path}: no score for {len(missing)} pairs of the corpus '
-                              f'(first: {", ".join(missing[:3])}); score the same corpus')
-  return {'s_r': {k: float(r['job_score']) for k, r in rows.items()},
-          's_j': {k: float(r['candidate_score']) for k, r in rows.items()}}
-
-
 def hirenet_scores(interviews, corpus, seed_dir: str, seed: int, epochs: int):
   """S_q and S_a from HireNet trained on the generated interviews of the training pairs
   (questions and answers as its answers, the job title as its context; one model per
@@ -166,7 +153,7 @@ def main():
         learned, attention = hirenet_scores(full, seeded, seed_dir, seed,
                                             config.hirenet_epochs)
       if _PJF_SCORES.value:
-        learned.update(pjf_scores(_PJF_SCORES.value, seeded.pairs))
+        learned.update(experiment.read_pjf_scores(_PJF_SCORES.value, seeded.pairs))
       if learned:
         experiment.add_variant(per_seed[-1], 'learned', experiment.rescored(full, learned),
                                {(p.candidate_id, p.job_id): p for p in seeded.pairs},

@@ -17,7 +17,6 @@ W/curves.png.
 
 from __future__ import annotations
 
-import os
 
 from absl import app
 from absl import flags
@@ -42,20 +41,6 @@ _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'With --coordinator
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_address.')
 
 
-def report(config, results: dict, workdir: str) -> str:
-  """The lines printed at the end of a run: header, table, warnings, files."""
-  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
-  lines = [f'{config.modality} / {config.model.variant} / seed {config.seed} '
-           f'(best epoch {results["best_epoch"]} on validation {results["selection_metric"]}, '
-           f'threshold {results["threshold"]:.3f})',
-           common.format_results(results)]
-  lines += [f'WARNING: {w}' for w in results.get('warnings', [])]
-  files = ', '.join(os.path.join(workdir, f) for f in (
-      train_lib.RESULTS_FILE, train_lib.PREDICTIONS_FILE, train_lib.CURVES_FILE))
-  lines.append(f'wrote {files}')
-  return '\n'.join(lines)
-
-
 def main():
   import jax  # pylint: disable=g-import-not-at-top
   from hirenet_jax import quick_baselines  # pylint: disable=g-import-not-at-top
@@ -70,7 +55,7 @@ def main():
   if jax.process_index() == 0:
     baselines = quick_baselines.fit(config.data_dir, config.modality, seed=config.seed)
     results = train_lib.add_baselines(results, baselines, workdir)
-    print(report(config, results, workdir))
+    print(common.run_report(config, results, workdir))
 
 
 entry = common.entry_point(

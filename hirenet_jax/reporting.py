@@ -15,6 +15,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from hirenet_jax import ranking
 from hirenet_jax.dataset_spec import MODALITIES
 
 METRICS = ('precision', 'recall', 'f1')
@@ -175,3 +176,33 @@ def write_report(root: str, out_dir: str | None = None) -> dict[str, str]:
   write_table_csv(paths['table4_csv'], summary, TABLE4_ROWS, [MULTIMODAL])
   plot_f1(summary, TABLE3_ROWS + TABLE4_ROWS, modalities + [MULTIMODAL], paths['f1_png'])
   return paths
+
+
+def ranking_table(root: str, k: int = 5) -> str | None:
+  """Markdown: NDCG@k / MRR@k (mean ± std over seeds) of each model and modality, from
+  the grid runs' predictions.csv; None when no run has one."""
+  run_dir = re.compile(rf'^({"|".join(MODALITIES)})_({"|".join(VARIANT_ROWS)})'
+                       r'_s(\d+)$')
+  found: dict[tuple[str, str], list[dict]] = {}
+  for path in sorted(glob.glob(os.path.join(root, '*', 'predictions.csv'))):
+    m = run_dir.match(os.path.basename(os.path.dirname(path)))
+    if m:
+      metrics = ranking.predictions_ranking(ranking.read_predictions(path), 'test', k)
+      found.setdefault((m[1], m[2]), []).append(metrics)
+  if not found:
+    return None
+  lines = [f'| Model | Modality | NDCG@{k} | MRR@{k} | Positions | Seeds |',
+           '|---|---|---|---|---|---|']
+  for modality in MODALITIES:
+    for variant, row in VARIANT_ROWS.items():
+      runs = found.get((modality, variant))
+      if not runs:
+        continue
+      cells = []
+      for name in (f'ndcg@{k}', f'mrr@{k}'):
+        v = np.asarray([r[name] for r in runs], np.float64)
+        std = v.std(ddof=1) if v.size > 1 else 0.0
+        cells.append(f'{v.mean():.3f} ± {std:.3f}')
+      lines.append(f'| {row} | {modality} | {cells[0]} | {cells[1]} | '
+                   f'{runs[0]["num_groups"]} | {len(runs)} |')
+  return '\n'.join(lines) + '\n'

@@ -15,7 +15,9 @@ import pytest
 from data_prep import pjf_corpus
 from data_prep import validate
 from helpers import run_cli
+from hirenet_jax.errors import ConfigError
 from hirenet_jax.llm import openai_client
+from hirenet_jax.mockllm import experiment
 from hirenet_jax.mockllm import loop
 from hirenet_jax.mockllm import prompts
 from mockllm_tiny import tiny_corpus
@@ -164,9 +166,7 @@ def _pjf_scores_csv(tmp_path, pairs) -> str:
 
 
 def test_pjf_scores_missing_a_pair_are_refused_naming_it(tmp_path):
-  from experiments import mockllm  # pylint: disable=g-import-not-at-top
   pairs = tiny_corpus().pairs
   path = _pjf_scores_csv(tmp_path, pairs[1:])
-  with pytest.raises(mockllm.common.CommandError,
-                     match=f'no score for 1 pairs.*{pairs[0].candidate_id}'):
-    mockllm.pjf_scores(path, pairs)
+  with pytest.raises(ConfigError, match=f'no score for 1 pairs.*{pairs[0].candidate_id}'):
+    experiment.read_pjf_scores(path, pairs)

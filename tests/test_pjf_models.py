@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -14,7 +13,13 @@ from hirenet_jax import ranking
 from hirenet_jax.pjf import features as features_lib
 from hirenet_jax.pjf import models
 
-jax.config.update('jax_numpy_rank_promotion', 'raise')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _strict_ranks():
+  """Broadcasts must be explicit in these modules (and nowhere else is it imposed)."""
+  with jax.numpy_rank_promotion('raise'):
+    yield
 
 
 @pytest.fixture(scope='module')

@@ -1,4 +1,5 @@
-"""experiments.report: NDCG@5 / MRR@5 of each position's test candidates per modality."""
+"""NDCG@5 / MRR@5 of each position's test candidates per modality (reporting.ranking_table,
+experiments.report)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from sklearn import metrics as sk
 
-from experiments import report
+from hirenet_jax import reporting
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,7 +55,7 @@ def test_report_prints_ndcg_and_mrr_per_modality(tmp_path):
   _run(root, 'text_hirenet_s0', text0 + _rows(rng, 'validation'))  # Validation ignored.
   _run(root, 'text_hirenet_s1', text1)
   _run(root, 'audio_bigru_s0', audio0)
-  table = report.ranking_table(root)
+  table = reporting.ranking_table(root)
   lines = table.splitlines()
   assert lines[0] == '| Model | Modality | NDCG@5 | MRR@5 | Positions | Seeds |'
   values = [_expected_ndcg(text0), _expected_ndcg(text1)]
@@ -73,4 +73,4 @@ def test_report_prints_ndcg_and_mrr_per_modality(tmp_path):
 
 
 def test_no_predictions_no_ranking_table(tmp_path):
-  assert report.ranking_table(str(tmp_path)) is None
+  assert reporting.ranking_table(str(tmp_path)) is None

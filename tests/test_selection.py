@@ -124,8 +124,8 @@ def test_constant_predictor_is_reported(tiny, tmp_path, monkeypatch):
   assert on_disk['warnings'] == results['warnings']
   assert any('learnt nothing' in w for w in results['warnings'])
   assert any('every validation candidate' in w for w in results['warnings'])
-  from experiments import train  # The entry point prints every warning loudly.
-  printed = train.report(config, results, str(tmp_path)).splitlines()
+  from experiments import common  # The entry point prints every warning loudly.
+  printed = common.run_report(config, results, str(tmp_path)).splitlines()
   assert sum(line.startswith('WARNING: ') for line in printed) == len(results['warnings'])
 
 

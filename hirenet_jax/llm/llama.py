@@ -24,7 +24,8 @@ def rms_norm(x_BxTxD: jax.Array, w_D: jax.Array, eps: float) -> jax.Array:
   """x / sqrt(mean(x^2) + eps) * w, computed in float32."""
   x = x_BxTxD.astype(jnp.float32)
   x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps)
-  return (x * w_D.astype(jnp.float32)).astype(x_BxTxD.dtype)
+  w = w_D.astype(jnp.float32).reshape((1,) * (x.ndim - 1) + (-1,))
+  return (x * w).astype(x_BxTxD.dtype)
 
 
 def rope(x_BxTxHxK: jax.Array, positions_BxT: jax.Array, base: float) -> jax.Array:
@@ -70,7 +71,6 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
   Returns (h_BxTxD, kv).
   """
   b, t = tokens_BxT.shape
-  dtype = weights['embed_VxD'].dtype
   columns_T = start + jnp.arange(t)
   positions_BxT = jnp.maximum(columns_T[None, :] - pads_B[:, None], 0)
   x = jnp.take(weights['embed_VxD'], tokens_BxT, axis=0)

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from hirenet_jax import ranking
+from hirenet_jax.errors import ConfigError
 from hirenet_jax.llm.api import LanguageModel
 from hirenet_jax.mockllm import evaluation
 from hirenet_jax.mockllm import generation_metrics
@@ -244,7 +245,7 @@ def figure5(per_seed: Sequence[dict], num_cases: int, path: str, label: str) -> 
   ax.set_xlabel('retrieved cases k')
   ax.set_xticks(ks)
   ax.set_title(f'Figure 5: retrieved cases ({label})', fontsize=9)
-  ax.legend(fontsize=8)
+  ax.legend(fontsize=8, loc='center right')
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
@@ -314,3 +315,17 @@ def export_hirenet_corpus(interviews: Sequence[loop.Interview], corpus: Corpus,
                       for t in i.dialogue]}, ensure_ascii=False) + '\n')
   logging.info('Exported %d interviews to %s.', len(interviews), path)
   return path
+
+
+def read_pjf_scores(path: str, pairs: Sequence[Pair]
+                    ) -> dict[str, dict[tuple[str, str], float]]:
+  """S_r and S_j from a person-job-fit model's scores.csv (experiments.pjf)."""
+  with open(path, encoding='utf-8') as f:
+    rows = {(r['candidate_id'], r['job_id']): r for r in csv.DictReader(f)}
+  missing = [f'{p.candidate_id}|{p.job_id}' for p in pairs
+             if (p.candidate_id, p.job_id) not in rows]
+  if missing:
+    raise ConfigError(f'{path}: no score for {len(missing)} pairs of the corpus (first: '
+                      f'{", ".join(missing[:3])}); score the same corpus')
+  return {'s_r': {k: float(r['job_score']) for k, r in rows.items()},
+          's_j': {k: float(r['candidate_score']) for k, r in rows.items()}}
