@@ -52,30 +52,6 @@ _PJF_SCORES = flags.DEFINE_string('pjf_scores', None, 'scores.csv of an experime
                                   '"learned scorers" row.')
 
 
-def _baseline_rows(grid_dir: str | None) -> list[dict]:
-  """Table 2 baseline rows from experiments.pjf_grid's CSV, in our column names."""
-  if not grid_dir:
-    return []
-  from hirenet_jax.pjf import table  # pylint: disable=g-import-not-at-top
-  path = os.path.join(grid_dir, 'table2_baselines.csv')
-  if not os.path.exists(path):
-    raise common.CommandError(f'{path}: not found (run python -m experiments.pjf_grid '
-                              f'--workdir={grid_dir} first)')
-  ours = {title: (f'macro_{key}' if group == 'handshake' else f'{group}_{key}')
-          for group, key, title in table.columns()}
-  rows = []
-  with open(path, encoding='utf-8') as f:
-    for r in csv.DictReader(f):
-      if r['method'] == table.RANDOM_ROW:
-        continue  # Ours is computed on the same test pairs.
-      row = {'model': r['method'], 'seeds': int(r['num_seeds'])}
-      for title, column in ours.items():
-        mean = r.get(f'{title} mean') or 'nan'
-        row[column] = (float(mean), float(r.get(f'{title} std') or 0))
-      rows.append(row)
-  return rows
-
-
 def hirenet_scores(interviews, corpus, seed_dir: str, seed: int, epochs: int):
   """S_q and S_a from HireNet trained on the generated interviews of the training pairs
   (questions and answers as its answers, the job title as its context; one model per
@@ -171,7 +147,8 @@ def main():
 
   title = f'Table 2 (test pairs; roles played by {label}; seeds {",".join(_SEEDS.value)})'
   rows = experiment.table2(per_seed, experiment.subsample(corpus, config.max_pairs, 0),
-                           _baseline_rows(_PJF_GRID_DIR.value))
+                           experiment.read_baseline_rows(_PJF_GRID_DIR.value)
+                           if _PJF_GRID_DIR.value else [])
   table = experiment.table_markdown(title, rows, experiment.TABLE2_COLUMNS)
   with open(os.path.join(workdir, 'table2.md'), 'w', encoding='utf-8') as f:
     f.write(table)

@@ -170,3 +170,24 @@ def test_pjf_scores_missing_a_pair_are_refused_naming_it(tmp_path):
   path = _pjf_scores_csv(tmp_path, pairs[1:])
   with pytest.raises(ConfigError, match=f'no score for 1 pairs.*{pairs[0].candidate_id}'):
     experiment.read_pjf_scores(path, pairs)
+
+
+def test_pjf_grid_rows_join_table2_in_our_columns(tmp_path):
+  from hirenet_jax.pjf import table  # pylint: disable=g-import-not-at-top
+  titles = [title for _, _, title in table.columns()]
+  summary = {'NCF': {t: (0.1 * (i + 1) % 1, 0.01, 3) for i, t in enumerate(titles)},
+             table.RANDOM_ROW: {t: (0.5, 0.0, 1) for t in titles[:8]}}
+  summary['NCF']['train_time_s'] = (6.0, 0.5, 3)
+  table.write_csv(str(tmp_path / 'table2_baselines.csv'), summary)
+  (row,) = experiment.read_baseline_rows(str(tmp_path))
+  assert row['model'] == 'NCF' and row['seeds'] == 3
+  columns = dict(zip(titles, [c for c in experiment.TABLE2_COLUMNS
+                              if c.startswith('candidate')]
+                     + [c for c in experiment.TABLE2_COLUMNS if c.startswith('job')]
+                     + ['macro_precision', 'macro_recall', 'macro_f1']))
+  for i, title in enumerate(titles):
+    assert row[columns[title]] == pytest.approx((0.1 * (i + 1) % 1, 0.01))
+  markdown = experiment.table_markdown('T', [row], experiment.TABLE2_COLUMNS)
+  assert '| NCF | 3 |' in markdown
+  with pytest.raises(ConfigError, match='run python -m experiments.pjf_grid'):
+    experiment.read_baseline_rows(str(tmp_path / 'missing'))

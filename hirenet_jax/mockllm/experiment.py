@@ -329,3 +329,26 @@ def read_pjf_scores(path: str, pairs: Sequence[Pair]
                       f'{", ".join(missing[:3])}); score the same corpus')
   return {'s_r': {k: float(r['job_score']) for k, r in rows.items()},
           's_j': {k: float(r['candidate_score']) for k, r in rows.items()}}
+
+
+def read_baseline_rows(grid_dir: str) -> list[dict]:
+  """Table 2 baseline rows from experiments.pjf_grid's table2_baselines.csv, in our
+  column names (its random row is left out: ours is computed on the same pairs)."""
+  from hirenet_jax.pjf import table  # pylint: disable=g-import-not-at-top
+  path = os.path.join(grid_dir, 'table2_baselines.csv')
+  if not os.path.exists(path):
+    raise ConfigError(f'{path}: not found (run python -m experiments.pjf_grid '
+                      f'--workdir={grid_dir} first)')
+  ours = {title: (f'macro_{key}' if group == 'handshake' else f'{group}_{key}')
+          for group, key, title in table.columns()}
+  rows = []
+  with open(path, encoding='utf-8') as f:
+    for r in csv.DictReader(f):
+      if r['method'] == table.RANDOM_ROW:
+        continue
+      row = {'model': r['method'], 'seeds': int(r['num_seeds'])}
+      for title, column in ours.items():
+        row[column] = (float(r.get(f'{title} mean') or 'nan'),
+                       float(r.get(f'{title} std') or 0))
+      rows.append(row)
+  return rows
