@@ -104,3 +104,24 @@ def write_manifest(path: str, problems, *, replace_modalities=None) -> None:
     writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
+
+
+def print_problems(problems, counts_text: str, *, max_listed: int, manifest: str,
+                   reason_key=lambda p: p.reason.split(' (')[0]) -> bool:
+  """What the validate commands print: the first `max_listed` problems, the counts and a
+  summary by reason with the way out; True when the corpus has no problem."""
+  import collections  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  for p in problems[:max_listed]:
+    print(f'error: {p}', file=sys.stderr)
+  if len(problems) > max_listed:
+    print(f'... and {len(problems) - max_listed} more', file=sys.stderr)
+  print(counts_text)
+  if not problems:
+    print('Corpus OK.')
+    return True
+  by_reason = collections.Counter(reason_key(p) for p in problems)
+  summary = ', '.join(f'{n} x {r}' for r, n in by_reason.most_common(5))
+  print(f'{len(problems)} problem(s) ({summary}). Fix them, or use --on_error=skip to '
+        f'leave the records out and list them in {manifest}.', file=sys.stderr)
+  return False

@@ -9,7 +9,6 @@ and exits 0. The format is docs/pjf_format.md.
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 
@@ -18,6 +17,7 @@ from absl import flags
 
 from data_prep import pjf_corpus
 from data_prep.errors import CorpusError
+from data_prep.errors import print_problems
 
 FLAGS = flags.FLAGS
 
@@ -51,18 +51,10 @@ def main(argv):
     print(pjf_corpus.format_counts(counts))
     print(f'{len(problems)} problem(s); left-out records listed in {path}')
     return
-  for p in problems[:FLAGS.max_listed]:
-    print(f'error: {p}', file=sys.stderr)
-  if len(problems) > FLAGS.max_listed:
-    print(f'... and {len(problems) - FLAGS.max_listed} more', file=sys.stderr)
-  print(pjf_corpus.format_counts(counts))
-  if problems:
-    by_reason = collections.Counter(p.reason.split(':')[0].split(' (')[0] for p in problems)
-    summary = ', '.join(f'{n} x {r}' for r, n in by_reason.most_common(5))
-    print(f'{len(problems)} problem(s) ({summary}). Fix them, or use --on_error=skip to '
-          f'leave the records out and list them in {pjf_corpus.MANIFEST}.', file=sys.stderr)
+  if not print_problems(problems, pjf_corpus.format_counts(counts),
+                        max_listed=FLAGS.max_listed, manifest=pjf_corpus.MANIFEST,
+                        reason_key=lambda p: p.reason.split(':')[0].split(' (')[0]):
     sys.exit(1)
-  print('Corpus OK.')
 
 
 if __name__ == '__main__':

@@ -13,7 +13,6 @@ Raw audio is only decoded (openSMILE runs in data_prep.build) unless --deep.
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 from typing import Sequence
@@ -28,6 +27,7 @@ from data_prep import corpus as corpus_lib
 from data_prep.errors import CorpusError
 from data_prep.errors import FeatureError
 from data_prep.errors import Problem
+from data_prep.errors import print_problems
 from data_prep.errors import write_manifest
 
 MANIFEST = 'excluded_manifest.csv'
@@ -170,24 +170,15 @@ def main(argv):
   except (CorpusError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
-  by_reason = collections.Counter(p.reason.split(' (')[0] for p in problems)
   if FLAGS.on_error == 'skip':
     path = os.path.join(FLAGS.output_dir, MANIFEST)
     write_manifest(path, problems)
     print(format_counts(counts))
     print(f'{len(problems)} problem(s); excluded records listed in {path}')
     return
-  for p in problems[:FLAGS.max_listed]:
-    print(f'error: {p}', file=sys.stderr)
-  if len(problems) > FLAGS.max_listed:
-    print(f'... and {len(problems) - FLAGS.max_listed} more', file=sys.stderr)
-  print(format_counts(counts))
-  if problems:
-    summary = ', '.join(f'{n} x {r}' for r, n in by_reason.most_common(5))
-    print(f'{len(problems)} problem(s) ({summary}). Fix them, or use --on_error=skip '
-          f'to exclude the records and list them in {MANIFEST}.', file=sys.stderr)
+  if not print_problems(problems, format_counts(counts), max_listed=FLAGS.max_listed,
+                        manifest=MANIFEST):
     sys.exit(1)
-  print('Corpus OK.')
 
 
 if __name__ == '__main__':
