@@ -18,14 +18,6 @@ PAPER = SamplingParams(max_new_tokens=64, temperature=0.9, top_p=0.6, repetition
                        stop=('\nUser:',), seed=7)
 
 
-@pytest.fixture
-def server():
-  fake = fake_llm_server.FakeLLMServer()
-  fake.base_url = fake.start()
-  yield fake
-  fake.stop()
-
-
 def dead_url() -> str:
   """An address with nothing listening: a port the OS just handed out and took back."""
   with socket.socket() as s:

@@ -9,7 +9,6 @@ import csv
 import json
 import os
 
-import fake_llm_server
 import pytest
 
 from data_prep import pjf_corpus
@@ -21,14 +20,6 @@ from hirenet_jax.mockllm import experiment
 from hirenet_jax.mockllm import loop
 from hirenet_jax.mockllm import prompts
 from mockllm_tiny import tiny_corpus
-
-
-@pytest.fixture
-def server():
-  fake = fake_llm_server.FakeLLMServer()
-  fake.base_url = fake.start()
-  yield fake
-  fake.stop()
 
 
 def _behaviour(body) -> str:
