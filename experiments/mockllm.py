@@ -116,7 +116,7 @@ def main():
 
   per_seed = []
   for seed in [int(s) for s in _SEEDS.value]:
-    seeded = experiment.subsample(corpus, config.max_pairs, seed)
+    seeded = experiment.subsample(corpus, config.max_pairs, 0)  # The same pairs every seed.
     seed_dir = os.path.join(workdir, f'seed_{seed}')
     per_seed.append(experiment.run_seed(model, seeded, seed_dir, seed=seed,
                                         variants=variants, base=base, progress=progress))

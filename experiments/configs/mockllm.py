@@ -10,7 +10,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_cases = 1  # k retrieved cases in each prompt (Figure 5 sweeps 0..3).
   config.chunk_size = 32  # Interviews advanced together per backend call.
   config.variants = 'mockllm,wo_mi,wo_rp,wo_su,k0,k2,k3'  # Table 2 rows and Figure 5.
-  config.max_pairs = 0  # Pairs drawn by whole candidates (0 = all); small for real LLMs.
+  config.max_pairs = 0  # Pairs drawn by whole candidates, the same for every seed (0 = all).
   config.max_new_tokens = 64  # Length limit of a question or an answer.
   config.temperature = 0.9  # The paper's sampling: temperature, top_p, repetition penalty.
   config.top_p = 0.6
