@@ -23,6 +23,8 @@ from hirenet_jax import optimizer
 from hirenet_jax import sharding
 from hirenet_jax.dataset_spec import MODALITIES
 from hirenet_jax.errors import ConfigError
+from hirenet_jax.errors import check_choice
+from hirenet_jax.errors import check_positive
 
 
 class TrainState(train_state_lib.TrainState):
@@ -31,15 +33,9 @@ class TrainState(train_state_lib.TrainState):
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError on an unknown modality / variant or inconsistent numbers."""
-  if config.modality not in MODALITIES:
-    raise ConfigError(f'unknown modality {config.modality!r}; expected one of '
-                      f'{", ".join(MODALITIES)}')
-  if config.model.variant not in models.VARIANTS:
-    raise ConfigError(f'unknown variant {config.model.variant!r}; expected one of '
-                      f'{", ".join(models.VARIANTS)}')
-  for field in ('batch_size', 'num_epochs'):
-    if config[field] <= 0:
-      raise ConfigError(f'config.{field} must be positive, got {config[field]}')
+  check_choice('modality', config.modality, MODALITIES)
+  check_choice('variant', config.model.variant, models.VARIANTS)
+  check_positive(config, ('batch_size', 'num_epochs'))
   if config.schedule not in ('constant', 'cosine', 'linear'):
     raise ConfigError(f'unknown schedule {config.schedule!r}; expected constant, '
                       'cosine or linear')

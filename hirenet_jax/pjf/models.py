@@ -174,7 +174,15 @@ class NCF(nn.Module):
     return {'score': nn.Dense(1, name='out')(jnp.concatenate([p_gmf * q_gmf, h], -1))[:, 0]}
 
 
-class PJFNN(nn.Module):
+class _WholeDocuments:
+  """`encode` for models with one embedding and one encoder per whole document."""
+
+  def encode(self, batch):
+    return (self.resume_encoder(self.embed(batch['resume_words']), batch['resume_lengths']),
+            self.job_encoder(self.embed(batch['job_words']), batch['job_lengths']))
+
+
+class PJFNN(_WholeDocuments, nn.Module):
   vocab_size: int
   embedding_dim: int = 64
   hidden_size: int = 64
@@ -186,16 +194,12 @@ class PJFNN(nn.Module):
     self.job_encoder = MaskedCNN(self.hidden_size, (5, 5), pool='mean')
     self.mlp = MatchMLP(self.hidden_size, self.dropout_rate)
 
-  def encode(self, batch):
-    return (self.resume_encoder(self.embed(batch['resume_words']), batch['resume_lengths']),
-            self.job_encoder(self.embed(batch['job_words']), batch['job_lengths']))
-
   def __call__(self, batch, train: bool = False):
     resume, job = self.encode(batch)
     return {'score': self.mlp(resume * job, train)}
 
 
-class BPJFNN(nn.Module):
+class BPJFNN(_WholeDocuments, nn.Module):
   vocab_size: int
   embedding_dim: int = 64
   hidden_size: int = 32
@@ -206,10 +210,6 @@ class BPJFNN(nn.Module):
     self.resume_encoder = BiGRUEncoder(self.hidden_size)
     self.job_encoder = BiGRUEncoder(self.hidden_size)
     self.mlp = MatchMLP(self.hidden_size, self.dropout_rate)
-
-  def encode(self, batch):
-    return (self.resume_encoder(self.embed(batch['resume_words']), batch['resume_lengths']),
-            self.job_encoder(self.embed(batch['job_words']), batch['job_lengths']))
 
   def __call__(self, batch, train: bool = False):
     resume, job = self.encode(batch)

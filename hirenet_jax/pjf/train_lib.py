@@ -37,6 +37,8 @@ from hirenet_jax import optimizer
 from hirenet_jax import ranking
 from hirenet_jax import sharding
 from hirenet_jax.errors import ConfigError
+from hirenet_jax.errors import check_choice
+from hirenet_jax.errors import check_positive
 from hirenet_jax.pjf import features as features_lib
 from hirenet_jax.pjf import models
 from hirenet_jax.pjf.corpus import Corpus
@@ -160,12 +162,9 @@ def _write_json(path: str, obj: Any) -> None:
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-  if config.model.name not in models.MODELS:
-    raise ConfigError(f'unknown model {config.model.name!r}; expected one of '
-                      f'{", ".join(models.MODELS)}')
-  for field in ('batch_size', 'num_epochs'):
-    if config[field] <= 0:
-      raise ConfigError(f'config.{field} must be positive, got {config[field]}')
+  """Raises ConfigError on an unknown model or a non-positive size."""
+  check_choice('model', config.model.name, models.MODELS)
+  check_positive(config, ('batch_size', 'num_epochs'))
 
 
 def _train_run(config, run: str, model, features, corpus: Corpus, run_dir: str, mesh
