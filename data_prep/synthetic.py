@@ -283,9 +283,11 @@ def decisions_label(decisions: Sequence[str]) -> int:
 
 
 def _answer_text(rng: np.random.Generator, family: str, qtype: str, num_words: int,
-                 events: Sequence[str]) -> tuple[str, list]:
-  """Filler sentences, about `num_words` words in all, with the event phrases in order."""
-  phrases = [(event, _pick(rng, _EVENT_PHRASES[event]).split()) for event in events]
+                 events: Sequence[str], event_phrases=None) -> tuple[str, list]:
+  """Filler sentences, about `num_words` words in all, with the event phrases in order
+  (`event_phrases`: paraphrases per event, default `_EVENT_PHRASES`)."""
+  event_phrases = event_phrases or _EVENT_PHRASES
+  phrases = [(event, _pick(rng, event_phrases[event]).split()) for event in events]
   target = num_words - sum(len(p) for _, p in phrases)
   topical = [_FILLERS[qtype][i] for i in rng.permutation(len(_FILLERS[qtype]))]
   generic = [_GENERIC[i] for i in rng.permutation(len(_GENERIC))]
