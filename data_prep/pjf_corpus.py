@@ -12,7 +12,7 @@ import csv
 import dataclasses
 import json
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -32,8 +32,14 @@ GROUND_TRUTH_FILE = 'ground_truth.json'
 MANIFEST = 'excluded_manifest.csv'
 MANIFEST_COLUMNS = ('file', 'line', 'candidate_id', 'job_id', 'reason')
 
-# Fractions of candidates in train / validation / test when the pairs carry no split.
+# How splits are assigned when the pairs carry none (docs/pjf_format.md, Splits).
+SPLIT_MODES = ('warm', 'candidate')
+DEFAULT_SPLIT_MODE = 'warm'
+# 'candidate': fractions of candidates in train / validation / test.
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+# 'warm': fractions of candidates that are training-only / validation / test candidates;
+# an evaluated candidate's pairs are dealt half to training, half to its split.
+WARM_FRACTIONS = (0.4, 0.2, 0.4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +197,19 @@ def _unique(entries, key: str, name: str, problems: list[Problem]) -> dict:
   return kept
 
 
+def _candidate_order(ids: list[str], rng: np.random.Generator, fractions
+                     ) -> dict[str, str]:
+  """Each of the sorted `ids` in a split: a permutation by `rng` cut at `fractions`."""
+  order = rng.permutation(len(ids))
+  n_first = int(round(fractions[0] * len(ids)))
+  n_second = int(round(fractions[1] * len(ids)))
+  splits = {}
+  for rank, index in enumerate(order):
+    splits[ids[index]] = (SPLITS[0] if rank < n_first else
+                          SPLITS[1] if rank < n_first + n_second else SPLITS[2])
+  return splits
+
+
 def assign_splits(candidate_ids, seed: int = 0) -> dict[str, str]:
   """Each candidate's split: a seeded permutation of the sorted ids cut 80/10/10.
 
@@ -198,17 +217,75 @@ def assign_splits(candidate_ids, seed: int = 0) -> dict[str, str]:
   assignment depends on the set of candidates and the seed, not on file order.
   """
   ids = sorted(set(candidate_ids))
-  order = np.random.default_rng(seed).permutation(len(ids))
-  n_train = int(round(SPLIT_FRACTIONS[0] * len(ids)))
-  n_val = int(round(SPLIT_FRACTIONS[1] * len(ids)))
+  return _candidate_order(ids, np.random.default_rng(seed), SPLIT_FRACTIONS)
+
+
+def assign_warm_splits(pair_ids, seed: int = 0, strata: Mapping[Any, Any] | None = None
+                       ) -> dict[tuple[str, str], str]:
+  """Each (candidate_id, job_id) pair's split, every evaluated candidate also trained on.
+
+  A seeded permutation of the sorted candidate ids is cut 40/20/40 into training-only,
+  validation and test candidates (WARM_FRACTIONS); each evaluated candidate's pairs go
+  half (rounded down) to its split and the rest to training. So a model learns every
+  evaluated candidate (an id model such as NCF can rank them) and a test job ranks
+  several test candidates, not the few a by-candidate split leaves it. A candidate with
+  a single pair is training-only.
+
+  The halves are dealt within each stratum of `strata` ((candidate_id, job_id) -> a
+  sortable label; read_corpus and the synthetic corpus use both decisions), as the
+  authors' split cuts each candidate's positive and negative lists: where a platform samples a fixed mix of positives and
+  negatives per candidate, a plain halving gives the held-out half the complement of the
+  training half's mix, and a model of the candidate's acceptance rate would rank worse
+  than chance. Sorted first: the result depends on the set of pairs and the seed, not on
+  their order.
+  """
+  jobs_of: dict[str, set[str]] = {}
+  for candidate_id, job_id in pair_ids:
+    jobs_of.setdefault(candidate_id, set()).add(job_id)
+  ids = sorted(jobs_of)
+  rng = np.random.default_rng(seed)
+  role = _candidate_order(ids, rng, WARM_FRACTIONS)
   splits = {}
-  for rank, index in enumerate(order):
-    splits[ids[index]] = (SPLITS[0] if rank < n_train else
-                          SPLITS[1] if rank < n_train + n_val else SPLITS[2])
+  for candidate_id in ids:
+    jobs = sorted(jobs_of[candidate_id])
+    held_out = set()
+    if role[candidate_id] != SPLITS[0] and len(jobs) > 1:
+      cells: dict[Any, list[str]] = {}
+      for job_id in jobs:
+        cells.setdefault(strata[(candidate_id, job_id)] if strata else 0, []).append(job_id)
+      keys = sorted(cells)
+      dealt = []  # Strata in a random order, each one's jobs in a random order.
+      for k in rng.permutation(len(keys)):
+        cell = cells[keys[k]]
+        dealt += [cell[i] for i in rng.permutation(len(cell))]
+      held_out = set(dealt[1::2])  # Alternate: each stratum halved up to one pair.
+    for job_id in jobs:
+      splits[(candidate_id, job_id)] = (role[candidate_id] if job_id in held_out
+                                        else SPLITS[0])
   return splits
 
 
+def _check_split_mode(split_mode: str) -> None:
+  if split_mode not in SPLIT_MODES:
+    raise ValueError(f'split_mode must be one of {SPLIT_MODES}, got {split_mode!r}')
+
+
+def assign_pair_splits(pair_ids, seed: int = 0, split_mode: str = DEFAULT_SPLIT_MODE,
+                       strata: Mapping[Any, Any] | None = None
+                       ) -> dict[tuple[str, str], str]:
+  """Each (candidate_id, job_id) pair's split by `split_mode` ('warm': assign_warm_splits
+  with `strata`; 'candidate': assign_splits, every pair of a candidate in its
+  candidate's split)."""
+  _check_split_mode(split_mode)
+  pair_ids = list(pair_ids)
+  if split_mode == 'warm':
+    return assign_warm_splits(pair_ids, seed, strata)
+  by_candidate = assign_splits((c for c, _ in pair_ids), seed)
+  return {(c, j): by_candidate[c] for c, j in pair_ids}
+
+
 def read_corpus(corpus_dir: str, *, on_error: str = 'fail', seed: int = 0,
+                split_mode: str = DEFAULT_SPLIT_MODE,
                 manifest_path: str | None = None) -> tuple[Corpus, list[Problem]]:
   """Parses and checks a corpus directory: the clean corpus and every problem found.
 
@@ -217,7 +294,9 @@ def read_corpus(corpus_dir: str, *, on_error: str = 'fail', seed: int = 0,
     on_error: 'fail' raises CorpusProblems listing every problem; 'skip' leaves out the
       records with a problem (a duplicate keeps its first occurrence) and the pairs that
       name a left-out job or resume, each one a problem of its own.
-    seed: seeds the by-candidate 80/10/10 split when no pair carries a `split`.
+    seed: seeds the split assigned when no pair carries a `split`.
+    split_mode: how that split is assigned: 'warm' (default) or 'candidate'
+      (`assign_pair_splits`); pairs that carry splits keep them.
     manifest_path: with on_error='skip', where to write the exclusion manifest (CSV,
       MANIFEST_COLUMNS, one row per left-out record; written even when empty).
 
@@ -232,7 +311,7 @@ def read_corpus(corpus_dir: str, *, on_error: str = 'fail', seed: int = 0,
     raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
   if not os.path.isdir(corpus_dir):
     raise CorpusError(Problem(corpus_dir, '-', 'corpus directory not found'))
-  corpus, problems, _ = check_corpus(corpus_dir, seed=seed)
+  corpus, problems, _ = check_corpus(corpus_dir, seed=seed, split_mode=split_mode)
   if problems and on_error == 'fail':
     raise CorpusProblems(corpus_dir, problems)
   if on_error == 'skip' and manifest_path:
@@ -240,10 +319,11 @@ def read_corpus(corpus_dir: str, *, on_error: str = 'fail', seed: int = 0,
   return corpus, problems
 
 
-def check_corpus(corpus_dir: str, *, seed: int = 0
+def check_corpus(corpus_dir: str, *, seed: int = 0, split_mode: str = DEFAULT_SPLIT_MODE
                  ) -> tuple[Corpus, list[Problem], dict[str, Any]]:
   """The corpus without its problem records, every problem, and counts of what was read,
-  kept and left out (see `format_counts`)."""
+  kept and left out (see `format_counts`); `seed` and `split_mode` as in read_corpus."""
+  _check_split_mode(split_mode)
   problems: list[Problem] = []
   job_entries, jobs_read = _parse_lines(corpus_dir, JOBS_FILE, _parse_job, problems,
                                        ('job_id',))
@@ -302,9 +382,11 @@ def check_corpus(corpus_dir: str, *, seed: int = 0
     kept_pairs = clean
   assigned = not with_split
   if assigned:
-    splits = assign_splits((p['candidate_id'] for _, p in kept_pairs), seed)
+    decisions = {(p['candidate_id'], p['job_id']):
+                 (p['job_accepts'], p['candidate_accepts']) for _, p in kept_pairs}
+    splits = assign_pair_splits(decisions, seed, split_mode, strata=decisions)
     for _, pair in kept_pairs:
-      pair['split'] = splits[pair['candidate_id']]
+      pair['split'] = splits[(pair['candidate_id'], pair['job_id'])]
   pairs = [Pair(**pair) for _, pair in kept_pairs]
   if not pairs:
     problems.append(Problem(PAIRS_FILE, '-', 'no usable pair in the corpus'))

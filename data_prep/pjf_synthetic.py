@@ -2,7 +2,7 @@ r"""Synthetic person-job-fit corpus where word overlap is weak evidence and each
 requirement's level is strong evidence (docs/pjf_format.md, "Synthetic corpus").
 
   python -m data_prep.pjf_synthetic --out_dir=DIR [--seed=0] [--num_candidates=600] \
-      [--num_jobs=200] [--pairs_per_candidate=10] [--check]
+      [--num_jobs=200] [--pairs_per_candidate=10] [--split=warm|candidate] [--check]
 
 Jobs require 3-5 skills of their function, each at a level (1 basic, 2 working,
 3 expert), and offer conditions (sector, city, salary band, contract). A resume shows a
@@ -35,7 +35,7 @@ from hirenet_jax.pjf.corpus import Job
 from hirenet_jax.pjf.corpus import Pair
 from hirenet_jax.pjf.corpus import Resume
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 LEVELS = {1: 'basic', 2: 'working', 3: 'expert'}
 
 # Job functions: what a job does and which skills it draws its requirements from.
@@ -430,9 +430,11 @@ def resume_text(candidate: dict, seed: int, index: int) -> str:
 # ------------------------------------------------------------------------------ corpus
 
 def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
-             pairs_per_candidate: int = 10, label_noise: float = 0.07
+             pairs_per_candidate: int = 10, label_noise: float = 0.07,
+             split_mode: str = pjf_corpus.DEFAULT_SPLIT_MODE
              ) -> tuple[Corpus, dict[str, Any]]:
-  """The synthetic corpus (splits by candidate, seeded by `seed`) and its ground truth.
+  """The synthetic corpus (splits by `split_mode`, seeded by `seed`:
+  pjf_corpus.assign_pair_splits) and its ground truth.
 
   Ground truth: every candidate's skill levels and preferences, every job's
   requirements and conditions, and per pair (in corpus order) the noiseless labels with
@@ -440,6 +442,9 @@ def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
   """
   if num_jobs < len(FUNCTION_NAMES):
     raise ValueError(f'num_jobs must be at least {len(FUNCTION_NAMES)} (one per function)')
+  if split_mode not in pjf_corpus.SPLIT_MODES:
+    raise ValueError(f'split_mode must be one of {pjf_corpus.SPLIT_MODES}, '
+                     f'got {split_mode!r}')
   jobs = [_draw_job(seed, i) for i in range(num_jobs)]
   candidates = [_draw_candidate(seed, i) for i in range(num_candidates)]
   noise = _rng(seed, 4)
@@ -458,9 +463,10 @@ def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
           job_accepts_noiseless=clean[0], candidate_accepts_noiseless=clean[1],
           job_accepts=noisy[0], candidate_accepts=noisy[1],
           unmet_requirements=req, unmet_preferences=pref))
-  splits = pjf_corpus.assign_splits((c for c, _, _ in pair_rows), seed)
+  decisions = {(c, j): y for c, j, y in pair_rows}
+  splits = pjf_corpus.assign_pair_splits(decisions, seed, split_mode, strata=decisions)
   pairs = [Pair(candidate_id=c, job_id=j, job_accepts=y[0], candidate_accepts=y[1],
-                split=splits[c]) for c, j, y in pair_rows]
+                split=splits[(c, j)]) for c, j, y in pair_rows]
   corpus = Corpus(
       jobs={j['job_id']: Job(j['job_id'], j['title'], job_description(j, seed, i))
             for i, j in enumerate(jobs)},
@@ -468,7 +474,8 @@ def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
                for i, c in enumerate(candidates)},
       pairs=pairs, source=f'data_prep.pjf_synthetic v{GENERATOR_VERSION} seed {seed}')
   params = dict(seed=seed, num_candidates=num_candidates, num_jobs=num_jobs,
-                pairs_per_candidate=pairs_per_candidate, label_noise=label_noise)
+                pairs_per_candidate=pairs_per_candidate, label_noise=label_noise,
+                split_mode=split_mode)
   truth = dict(
       generator='data_prep.pjf_synthetic', version=GENERATOR_VERSION, params=params,
       levels={str(k): v for k, v in LEVELS.items()},
@@ -567,7 +574,7 @@ def balance(corpus: Corpus) -> dict[str, float]:
 # ------------------------------------------------------------------------------ default
 
 DEFAULT_CORPUS = dict(seed=0, num_candidates=600, num_jobs=200, pairs_per_candidate=10,
-                      label_noise=0.07)
+                      label_noise=0.07, split_mode=pjf_corpus.DEFAULT_SPLIT_MODE)
 
 
 def default_corpus_dir(cache_root: str | None = None) -> str:
@@ -609,6 +616,10 @@ def _define_flags():
                        'has fewer jobs).')
   flags.DEFINE_float('label_noise', DEFAULT_CORPUS['label_noise'],
                      "Probability of flipping each side's label.")
+  flags.DEFINE_enum('split', DEFAULT_CORPUS['split_mode'], pjf_corpus.SPLIT_MODES,
+                    'warm: 40% of candidates training-only, 20% validation and 40% test '
+                    'candidates with half their pairs in training; candidate: every pair '
+                    'of a candidate in one split, 80/10/10 (docs/pjf_format.md).')
   flags.DEFINE_bool('check', False, 'Print the ROC AUCs of word overlap against the '
                     'requirement rule, and the label balance.')
   return flags.FLAGS
@@ -620,7 +631,8 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   f = FLAGS
   params = dict(seed=f.seed, num_candidates=f.num_candidates, num_jobs=f.num_jobs,
-                pairs_per_candidate=f.pairs_per_candidate, label_noise=f.label_noise)
+                pairs_per_candidate=f.pairs_per_candidate, label_noise=f.label_noise,
+                split_mode=f.split)
   if f.out_dir:
     out = write(f.out_dir, **params)
   elif params == DEFAULT_CORPUS:

@@ -1,6 +1,6 @@
 """data_prep.pjf_corpus: every bad record named by file, line, id and reason; on_error=skip
 leaves out exactly those records (listed in the manifest); write/read round trip; the
-by-candidate split is deterministic."""
+warm and by-candidate splits are seeded, order-free and cut as documented."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from data_prep import pjf_corpus
@@ -189,12 +190,96 @@ def test_assigned_splits_are_by_candidate_80_10_10_and_seeded():
   assert sizes == [160, 20, 20]
 
 
-def test_assigned_splits_keep_each_candidate_in_one_split(tmp_path):
-  corpus, _ = pjf_corpus.read_corpus(_corpus_dir(tmp_path), seed=3)
+def test_candidate_split_mode_keeps_each_candidate_in_one_split(tmp_path):
+  corpus, _ = pjf_corpus.read_corpus(_corpus_dir(tmp_path), seed=3, split_mode='candidate')
   for pairs in corpus.by_candidate().values():
     assert len({p.split for p in pairs}) == 1
-  again, _ = pjf_corpus.read_corpus(_corpus_dir(tmp_path), seed=3)
+  by_candidate = pjf_corpus.assign_splits(corpus.resumes, seed=3)
+  assert all(p.split == by_candidate[p.candidate_id] for p in corpus.pairs)
+  again, _ = pjf_corpus.read_corpus(_corpus_dir(tmp_path), seed=3, split_mode='candidate')
   assert again.pairs == corpus.pairs
+
+
+def _grid_pairs(num_candidates=200, jobs_per_candidate=10, num_jobs=50):
+  """Each candidate paired with `jobs_per_candidate` distinct jobs, a spread of ids."""
+  rng = np.random.default_rng(7)
+  return [(f'c{i:03d}', f'j{j:02d}') for i in range(num_candidates)
+          for j in sorted(rng.choice(num_jobs, jobs_per_candidate, replace=False))]
+
+
+def test_warm_split_is_seeded_and_independent_of_pair_order():
+  pairs = _grid_pairs()
+  a = pjf_corpus.assign_warm_splits(pairs, seed=0)
+  shuffled = [pairs[i] for i in np.random.default_rng(1).permutation(len(pairs))]
+  assert a == pjf_corpus.assign_warm_splits(shuffled, seed=0)
+  assert a == pjf_corpus.assign_pair_splits(pairs, seed=0)  # The default mode.
+  assert a != pjf_corpus.assign_warm_splits(pairs, seed=1)
+  assert set(a) == set(pairs)
+
+
+def test_warm_split_trains_on_every_evaluated_candidate_at_the_documented_fractions():
+  pairs = _grid_pairs()
+  splits = pjf_corpus.assign_warm_splits(pairs, seed=4)
+  by_candidate = {}
+  for (c, _), split in splits.items():
+    by_candidate.setdefault(c, []).append(split)
+  roles = {}
+  for c, s in by_candidate.items():
+    evaluated = set(s) - {'train'}
+    assert len(evaluated) <= 1, (c, s)  # One evaluation split per candidate.
+    role = evaluated.pop() if evaluated else 'train'
+    roles[c] = role
+    if role != 'train':
+      assert s.count(role) == 5 and s.count('train') == 5, (c, s)
+  assert [sum(r == name for r in roles.values()) for name in SPLITS] == [80, 40, 80]
+  assert [sum(s == name for s in splits.values()) for name in SPLITS] == [1400, 200, 400]
+  # Every job of the test pairs is also trained on here (50 jobs, 1,400 training pairs).
+  train_jobs = {j for (_, j), s in splits.items() if s == 'train'}
+  assert {j for (_, j), s in splits.items() if s == 'test'} <= train_jobs
+
+
+def test_warm_split_halves_each_stratum_of_an_evaluated_candidate():
+  pairs = _grid_pairs()
+  strata = {pair: (i * 7 % 3, i % 2) for i, pair in enumerate(pairs)}
+  splits = pjf_corpus.assign_warm_splits(pairs, seed=6, strata=strata)
+  assert splits == pjf_corpus.assign_pair_splits(reversed(pairs), 6, 'warm', strata)
+  cells = {}
+  for pair, split in splits.items():
+    cells.setdefault((pair[0], strata[pair]), []).append(split)
+  evaluated = {c for (c, _), s in splits.items() if s != 'train'}
+  assert len(evaluated) == 120
+  for (c, _), s in cells.items():
+    if c in evaluated:
+      assert abs(2 * s.count('train') - len(s)) <= 1, (c, s)
+  per_candidate = {}
+  for (c, _), s in splits.items():
+    per_candidate.setdefault(c, []).append(s)
+  assert all(s.count('train') == 5 for c, s in per_candidate.items() if c in evaluated)
+
+
+def test_warm_split_rounds_down_and_leaves_single_pair_candidates_in_training():
+  pairs = [(f'c{i}', f'j{k}') for i in range(10) for k in range(i % 4)]
+  splits = pjf_corpus.assign_warm_splits(pairs, seed=2)
+  per_candidate = {}
+  for (c, _), split in splits.items():
+    per_candidate.setdefault(c, []).append(split)
+  for c, s in per_candidate.items():
+    assert s.count('train') >= len(s) - len(s) // 2, (c, s)
+    if len(s) == 1:
+      assert s == ['train']
+
+
+def test_read_corpus_assigns_warm_splits_by_default_and_refuses_an_unknown_mode(tmp_path):
+  d = _corpus_dir(tmp_path)
+  corpus, _ = pjf_corpus.read_corpus(d, seed=5)
+  decisions = {(p['candidate_id'], p['job_id']): (p['job_accepts'], p['candidate_accepts'])
+               for p in PAIRS}
+  expected = pjf_corpus.assign_warm_splits(decisions, seed=5, strata=decisions)
+  assert {(p.candidate_id, p.job_id): p.split for p in corpus.pairs} == expected
+  with pytest.raises(ValueError, match='split_mode'):
+    pjf_corpus.read_corpus(d, split_mode='job')
+  with pytest.raises(ValueError, match='split_mode'):
+    pjf_corpus.assign_pair_splits([('c1', 'j1')], split_mode='random')
 
 
 def test_write_then_read_is_the_same_corpus(tmp_path):

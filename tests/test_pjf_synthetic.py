@@ -4,6 +4,7 @@ overlap ranks weakly while reading each requirement's level ranks strongly."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -105,6 +106,38 @@ def test_label_rates_and_groups_are_balanced(medium):
   assert {p.split for p in corpus.pairs} == {'train', 'validation', 'test'}
 
 
+def test_default_warm_split_trains_on_every_evaluated_candidate(medium):
+  corpus, truth = medium
+  assert truth['params']['split_mode'] == 'warm'
+  trained = {p.candidate_id for p in corpus.split('train')}
+  for split, share in (('validation', 0.2), ('test', 0.4)):
+    groups = {}
+    for p in corpus.split(split):
+      groups.setdefault(p.candidate_id, []).append(p)
+    assert set(groups) <= trained
+    assert len(groups) == round(share * 300)
+    assert all(len(g) == 5 for g in groups.values())  # Half of each one's 10 jobs.
+  test_jobs = {}
+  for p in corpus.split('test'):
+    test_jobs.setdefault(p.job_id, []).append(p)
+  assert np.mean([len(g) for g in test_jobs.values()]) > 4  # Test candidates per job.
+
+
+def test_candidate_split_mode_changes_only_the_splits(medium):
+  corpus, _ = medium
+  by_candidate, truth = syn.generate(seed=3, num_candidates=300, num_jobs=100,
+                                     pairs_per_candidate=10, split_mode='candidate')
+  assert truth['params']['split_mode'] == 'candidate'
+  assert by_candidate.jobs == corpus.jobs and by_candidate.resumes == corpus.resumes
+  assert [dataclasses.replace(p, split='') for p in by_candidate.pairs] == [
+      dataclasses.replace(p, split='') for p in corpus.pairs]
+  for pairs in by_candidate.by_candidate().values():
+    assert len({p.split for p in pairs}) == 1
+  assert [p.split for p in by_candidate.pairs] != [p.split for p in corpus.pairs]
+  with pytest.raises(ValueError, match='split_mode'):
+    syn.generate(seed=3, split_mode='job', **SMALL)
+
+
 def _template_regex(template: str, skill: str) -> str:
   parts = re.split(r'(\{skill\}|\{system\}|\{years\})', template)
   subs = {'{skill}': re.escape(skill), '{system}': r'[\w\- ]+?', '{years}': r'\w+ years?'}
@@ -157,3 +190,17 @@ def test_command_writes_and_checks_a_corpus(tmp_path):
   assert 'Wrote 40 jobs, 40 resumes, 240 pairs' in run.stdout
   assert 'job_rule_auc:' in run.stdout and 'job_overlap_auc:' in run.stdout
   assert _bytes(out) == _bytes(syn.write(str(tmp_path / 'lib'), seed=2, **SMALL))
+
+
+def test_command_split_flag_selects_the_by_candidate_split(tmp_path):
+  out = tmp_path / 'c'
+  run = subprocess.run(
+      [sys.executable, '-m', 'data_prep.pjf_synthetic', f'--out_dir={out}', '--seed=2',
+       '--num_candidates=40', '--num_jobs=40', '--pairs_per_candidate=6',
+       '--split=candidate'],
+      capture_output=True, text=True, cwd=REPO, timeout=120)
+  assert run.returncode == 0, run.stderr
+  expected = _bytes(syn.write(str(tmp_path / 'lib'), seed=2, split_mode='candidate',
+                              **SMALL))
+  assert _bytes(out) == expected
+  assert expected != _bytes(syn.write(str(tmp_path / 'warm'), seed=2, **SMALL))
