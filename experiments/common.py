@@ -4,6 +4,7 @@ compilation cache, multi-host), one-line user errors, and wiring data_prep to th
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Callable
@@ -159,3 +160,17 @@ def run_report(config, results: dict, workdir: str) -> str:
       train_lib.RESULTS_FILE, train_lib.PREDICTIONS_FILE, train_lib.CURVES_FILE))
   lines.append(f'wrote {files}')
   return '\n'.join(lines)
+
+
+def train_or_load(config, workdir: str) -> dict:
+  """A run's results: read back when `workdir` holds a finished run (results.json), else
+  trained (an interrupted run resumes from its checkpoint)."""
+  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  results_path = os.path.join(workdir, train_lib.RESULTS_FILE)
+  if os.path.exists(results_path):
+    with open(results_path) as f:
+      results = json.load(f)
+    logging.info('%s: done already', workdir)
+    return results
+  logging.info('%s: training', workdir)
+  return train_lib.train_and_evaluate(config, workdir)

@@ -17,7 +17,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import common
 
@@ -48,17 +47,11 @@ def main():
         common.apply_shorthands(config, variant=variant, seed=seed)
         steps_lib.check_config(config)
         workdir = os.path.join(root, f'{modality}_{variant}_s{seed}')
-        results_path = os.path.join(workdir, train_lib.RESULTS_FILE)
-        if os.path.exists(results_path):
-          with open(results_path) as f:
-            results = json.load(f)
-          logging.info('%s: done already', workdir)
-        else:
-          if data_dir is None:
-            data_dir = common.prepare_data(base)
-          config.data_dir = data_dir
-          logging.info('%s: training', workdir)
-          results = train_lib.train_and_evaluate(config, workdir)
+        if data_dir is None and not os.path.exists(
+            os.path.join(workdir, train_lib.RESULTS_FILE)):
+          data_dir = common.prepare_data(base)
+        config.data_dir = data_dir or ''
+        results = common.train_or_load(config, workdir)
         runs.append({'modality': modality, 'variant': variant, 'seed': seed,
                      'workdir': workdir, 'validation': results['validation'],
                      'test': results['test']})

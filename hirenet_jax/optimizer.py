@@ -1,4 +1,4 @@
-"""The optimizer of the HireNet family: Adam with global-norm clipping and a warmup +
+"""The optimizer of the HireNet family: Adam(W) with global-norm clipping and a warmup +
 constant / cosine / linear learning-rate schedule; frozen word vectors get no update."""
 
 from __future__ import annotations
@@ -28,9 +28,15 @@ def make_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.
 
 def make_optimizer(config: ml_collections.ConfigDict, params: Any,
                    total_steps: int) -> optax.GradientTransformation:
-  """Adam with global-norm clipping; a frozen embedding table gets no state, no update."""
-  tx = optax.adam(make_schedule(config, total_steps), b1=config.adam_b1,
-                  b2=config.adam_b2, eps=config.adam_eps)
+  """Adam (AdamW with `weight_decay` > 0) with global-norm clipping; a frozen embedding
+  table gets no state, no update."""
+  weight_decay = config.get('weight_decay', 0.0)
+  if weight_decay > 0:
+    tx = optax.adamw(make_schedule(config, total_steps), b1=config.adam_b1,
+                     b2=config.adam_b2, eps=config.adam_eps, weight_decay=weight_decay)
+  else:
+    tx = optax.adam(make_schedule(config, total_steps), b1=config.adam_b1,
+                    b2=config.adam_b2, eps=config.adam_eps)
   if config.grad_clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), tx)
   if config.model.train_embeddings or 'embed' not in params:

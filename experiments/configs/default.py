@@ -52,6 +52,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.adam_b2 = 0.999  # Adam beta2.
   config.adam_eps = 1e-8  # Adam epsilon.
   config.grad_clip_norm = 1.0  # Clip gradients to this global norm; 0 = off.
+  config.weight_decay = 0.0  # Decoupled (AdamW) weight decay; 0 = Adam.
 
   # --- model selection. The checkpoint with the best validation selection metric is
   # tested (an epoch with constant scores never wins); its decision threshold is the one

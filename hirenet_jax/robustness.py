@@ -1,0 +1,114 @@
+"""The robustness suite's table: neural variants against the simple baselines on corpora
+built differently (data_prep.corpus_suite), with the runs that predict a single class.
+
+A model that predicts one class for every test candidate is counted, whatever its F1,
+because that is the failure a good-looking F1 hides on a balanced corpus.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from hirenet_jax import reporting
+from hirenet_jax import train_lib
+
+BASELINES = (('tfidf_logreg', 'TF-IDF + LR'), ('majority_vote', 'majority vote'))
+CSV_COLUMNS = ('corpus', 'model', 'num_runs', 'roc_auc_mean', 'roc_auc_std', 'f1_mean',
+               'f1_std', 'single_class_runs', 'best_epoch_mean')
+
+
+def test_predicted_positive(workdir: str, threshold: float) -> tuple[int, int]:
+  """(test candidates predicted hirable, test candidates) from the run's predictions.csv."""
+  with open(os.path.join(workdir, train_lib.PREDICTIONS_FILE), newline='') as f:
+    scores = [float(r['score']) for r in csv.DictReader(f) if r['split'] == 'test']
+  return int(np.sum(np.asarray(scores) >= threshold)), len(scores)
+
+
+def run_summary(corpus: str, variant: str, seed: int, workdir: str,
+                results: Mapping[str, Any]) -> dict[str, Any]:
+  positive, total = test_predicted_positive(workdir, float(results['threshold']))
+  test = results['test']
+  return {'corpus': corpus, 'variant': variant, 'seed': seed, 'workdir': workdir,
+          'roc_auc': test.get('roc_auc'), 'f1': test['f1'],
+          'precision': test['precision'], 'recall': test['recall'],
+          'best_epoch': results.get('best_epoch'), 'predicted_positive': positive,
+          'num_test': total, 'single_class': positive in (0, total)}
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+  values = np.asarray([v for v in values if v is not None], np.float64)
+  if not values.size:
+    return float('nan'), float('nan')
+  return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def summarise(runs: Sequence[Mapping[str, Any]], baselines: Mapping[str, Mapping],
+              corpora: Sequence[str], variants: Sequence[str]) -> list[dict[str, Any]]:
+  """One row per (corpus, model): the variants over seeds, then the baselines."""
+  rows = []
+  for corpus in corpora:
+    for variant in variants:
+      group = [r for r in runs if r['corpus'] == corpus and r['variant'] == variant]
+      if not group:
+        continue
+      auc, auc_std = _mean_std([r['roc_auc'] for r in group])
+      f1, f1_std = _mean_std([r['f1'] for r in group])
+      epoch, _ = _mean_std([r['best_epoch'] for r in group])
+      rows.append({'corpus': corpus, 'model': reporting.VARIANT_ROWS.get(variant, variant),
+                   'num_runs': len(group), 'roc_auc_mean': auc, 'roc_auc_std': auc_std,
+                   'f1_mean': f1, 'f1_std': f1_std,
+                   'single_class_runs': sum(r['single_class'] for r in group),
+                   'best_epoch_mean': epoch})
+    for key, name in BASELINES:
+      if key in baselines.get(corpus, {}):
+        test = baselines[corpus][key]['test']
+        rows.append({'corpus': corpus, 'model': name, 'num_runs': 1,
+                     'roc_auc_mean': test.get('roc_auc'), 'roc_auc_std': 0.0,
+                     'f1_mean': test['f1'], 'f1_std': 0.0, 'single_class_runs': None,
+                     'best_epoch_mean': None})
+  return rows
+
+
+def gap(rows: Sequence[Mapping[str, Any]], corpus: str, model: str = 'HireNet',
+        baseline: str = 'TF-IDF + LR') -> float:
+  """Mean test ROC AUC of `model` minus `baseline`'s on `corpus` (NaN if either is absent)."""
+  found = {r['model']: r['roc_auc_mean'] for r in rows if r['corpus'] == corpus}
+  if model not in found or baseline not in found:
+    return float('nan')
+  return float(found[model] - found[baseline])
+
+
+def _fmt(mean, std, runs) -> str:
+  if mean is None or np.isnan(mean):
+    return 'n/a'
+  return f'{mean:.3f} ± {std:.3f}' if runs > 1 else f'{mean:.3f}'
+
+
+def table_markdown(rows: Sequence[Mapping[str, Any]], specs: Mapping[str, Any]) -> str:
+  """The suite table: per corpus, every model's test ROC AUC and F1, single-class runs."""
+  lines = ['| corpus | model | test ROC AUC | test F1 | single-class runs |',
+           '|---|---|---|---|---|']
+  for row in rows:
+    single = ('' if row['single_class_runs'] is None
+              else f'{row["single_class_runs"]} / {row["num_runs"]}')
+    lines.append(f'| {row["corpus"]} | {row["model"]} | '
+                 f'{_fmt(row["roc_auc_mean"], row["roc_auc_std"], row["num_runs"])} | '
+                 f'{_fmt(row["f1_mean"], row["f1_std"], row["num_runs"])} | {single} |')
+  corpora = list(dict.fromkeys(r['corpus'] for r in rows))
+  lines.append('')
+  lines.append('HireNet minus TF-IDF + LR, mean test ROC AUC: ' + ', '.join(
+      f'{c} {gap(rows, c):+.3f}' for c in corpora))
+  lines.append('')
+  lines += [f'- {c}: {specs[c].description}' for c in corpora if c in specs]
+  return '\n'.join(lines) + '\n'
+
+
+def write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: row.get(k) for k in CSV_COLUMNS} for row in rows)
