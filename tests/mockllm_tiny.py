@@ -5,6 +5,8 @@ how deeply each skill was used (or not at all) and which city it wants.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from hirenet_jax.pjf.corpus import Corpus
@@ -49,3 +51,14 @@ def tiny_corpus(num_candidates=36, num_jobs=6, seed=0) -> Corpus:
       pairs.append(Pair(f'c{c}', f'j{j}', int(all(levels[s] == 2 for s in skills)),
                         int(city == job_city), split))
   return Corpus(jobs, resumes, pairs, source='tiny')
+
+
+def warm_split(corpus: Corpus, seed: int = 0) -> Corpus:
+  """`corpus` re-split the way the default synthetic corpus is (pjf_corpus's warm split:
+  validation and test candidates have about half their pairs in training)."""
+  from data_prep import pjf_corpus  # pylint: disable=g-import-not-at-top
+  decisions = {(p.candidate_id, p.job_id): (p.job_accepts, p.candidate_accepts)
+               for p in corpus.pairs}
+  splits = pjf_corpus.assign_pair_splits(decisions, seed, 'warm', strata=decisions)
+  return dataclasses.replace(corpus, pairs=[
+      dataclasses.replace(p, split=splits[(p.candidate_id, p.job_id)]) for p in corpus.pairs])

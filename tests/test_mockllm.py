@@ -16,8 +16,10 @@ from hirenet_jax.mockllm import prompts
 from hirenet_jax.mockllm.memory import MemoryFrozenError
 from hirenet_jax.mockllm.memory import ReflectionMemory
 from hirenet_jax.mockllm.scripted import ScriptedModel
+from hirenet_jax.pjf.corpus import SPLITS
 from hirenet_jax.pjf.corpus import Turn
 from mockllm_tiny import tiny_corpus
+from mockllm_tiny import warm_split
 
 
 class Recording:
@@ -109,6 +111,29 @@ def test_memory_grows_only_on_matches_and_is_frozen_on_test(corpus, tmp_path):
     with pytest.raises(MemoryFrozenError):
       memory.add('x', 'x|y', prompts.Case('d', (), 's'))
   assert all(not i.provisional_match for i in runner.interviews if i.split != 'train')
+
+
+def test_on_a_warm_split_evaluated_candidates_learn_from_their_training_pairs_only(
+    corpus, tmp_path):
+  """The default corpus's warm split gives a test candidate training pairs too: its test
+  interviews carry the answering strategy its own training match wrote, no validation or
+  test pair enters either memory, and every split is evaluated on its own pairs."""
+  warm = warm_split(corpus)
+  runner = _run(warm, tmp_path)
+  splits = {loop.pair_key(p): p.split for p in warm.pairs}
+  for side in ('interviewer', 'candidate'):
+    assert {splits[c.pair] for c in runner.memories[side].cases} == {'train'}
+  cases = runner.memories['candidate'].cases
+  refined = [i for i in runner.interviews
+             if i.split == 'test' and any(c.owner_id == i.candidate_id for c in cases)]
+  assert refined
+  for i in refined:
+    own = [c for c in cases if c.owner_id == i.candidate_id]
+    assert i.candidate_strategy == own[-1].case.strategy
+  results, _ = evaluation.evaluate(runner.interviews,
+                                   {(p.candidate_id, p.job_id): p for p in warm.pairs})
+  for split in SPLITS:
+    assert results[split]['num_pairs'] == len(warm.split(split)) > 0
 
 
 @pytest.mark.parametrize('k', [0, 1, 2])

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import collections
 import csv
+import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from data_prep import pjf_corpus
@@ -19,7 +21,9 @@ from hirenet_jax.llm import openai_client
 from hirenet_jax.mockllm import experiment
 from hirenet_jax.mockllm import loop
 from hirenet_jax.mockllm import prompts
+from hirenet_jax.pjf.corpus import SPLITS
 from mockllm_tiny import tiny_corpus
+from mockllm_tiny import warm_split
 
 
 def _behaviour(body) -> str:
@@ -182,3 +186,38 @@ def test_pjf_grid_rows_join_table2_in_our_columns(tmp_path):
   assert '| NCF | 3 |' in markdown
   with pytest.raises(ConfigError, match='run python -m experiments.pjf_grid'):
     experiment.read_baseline_rows(str(tmp_path / 'missing'))
+
+
+def _draw_per_split(corpus, max_pairs, seed):
+  """Whole candidates drawn split by split: the reference on a by-candidate split."""
+  rng = np.random.default_rng(seed)
+  kept = []
+  for split in SPLITS:
+    groups = corpus.by_candidate(corpus.split(split))
+    budget = round(max_pairs * len(corpus.split(split)) / len(corpus.pairs))
+    for cid in rng.permutation(sorted(groups)):
+      if budget <= 0:
+        break
+      kept += groups[cid]
+      budget -= len(groups[cid])
+  return dataclasses.replace(corpus, pairs=kept)
+
+
+def test_max_pairs_on_a_by_candidate_split_draws_candidates_split_by_split():
+  corpus = tiny_corpus(num_candidates=60)
+  for max_pairs in (20, 50, 100):
+    assert (experiment.subsample(corpus, max_pairs, 0).pairs
+            == _draw_per_split(corpus, max_pairs, 0).pairs)
+
+
+def test_max_pairs_on_a_warm_split_keeps_candidates_whole_with_their_training_pairs():
+  corpus = warm_split(tiny_corpus(num_candidates=60))
+  whole = corpus.by_candidate()
+  drawn = experiment.subsample(corpus, 60, 0)
+  assert drawn.pairs == experiment.subsample(corpus, 60, 0).pairs
+  assert 60 - 2 <= len(drawn.pairs) <= 60 + 3 * 2  # Each kind overshoots by < 1 candidate.
+  groups = drawn.by_candidate()
+  assert all(groups[cid] == whole[cid] for cid in groups)
+  evaluated = {p.candidate_id for p in drawn.pairs if p.split != 'train'}
+  assert all(any(p.split == 'train' for p in groups[cid]) for cid in evaluated)
+  assert all(drawn.split(split) for split in SPLITS)

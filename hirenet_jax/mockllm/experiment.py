@@ -30,6 +30,7 @@ from hirenet_jax.mockllm import generation_metrics
 from hirenet_jax.mockllm import loop
 from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Pair
+from hirenet_jax.pjf.corpus import SPLITS
 
 VARIANTS = ('mockllm', 'wo_mi', 'wo_rp', 'wo_su', 'k0', 'k1', 'k2', 'k3')
 ROW_NAMES = {'mockllm': 'MockLLM', 'learned': 'MockLLM, learned scorers',
@@ -58,16 +59,23 @@ def run_plan(variants: Sequence[str], num_cases: int) -> dict[str, dict]:
 
 
 def subsample(corpus: Corpus, max_pairs: int | None, seed: int) -> Corpus:
-  """At most `max_pairs` pairs, whole candidates drawn per split in proportion (so every
-  candidate keeps all its jobs, which the candidate-side ranking needs)."""
+  """At most `max_pairs` pairs, drawn by whole candidates: every pair of a drawn candidate
+  whatever its split, so it keeps all its jobs (the candidate-side ranking needs them) and,
+  on a warm split, an evaluated candidate keeps its training pairs. Candidates are drawn
+  per kind in proportion to their pairs; a candidate's kind is the most held-out split it
+  has pairs in (test, then validation, then train), its own split on a by-candidate split.
+  """
   if not max_pairs or max_pairs >= len(corpus.pairs):
     return corpus
   rng = np.random.default_rng(seed)
+  groups = corpus.by_candidate()
+  kind = {cid: max((p.split for p in group), key=SPLITS.index)
+          for cid, group in groups.items()}
   kept = []
-  for split in ('train', 'validation', 'test'):
-    groups = corpus.by_candidate(corpus.split(split))
-    budget = round(max_pairs * len(corpus.split(split)) / len(corpus.pairs))
-    for cid in rng.permutation(sorted(groups)):
+  for split in SPLITS:
+    members = sorted(cid for cid in groups if kind[cid] == split)
+    budget = round(max_pairs * sum(len(groups[c]) for c in members) / len(corpus.pairs))
+    for cid in rng.permutation(members):
       if budget <= 0:
         break
       kept += groups[cid]
