@@ -77,49 +77,51 @@ class GenerationStats:
 # ------------------------------------------------------------------------ model steps
 
 
-def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, jax.Array],
+def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, Any],
                    tokens_B: jax.Array, pads_B: jax.Array,
-                   column: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
-  """One token per row at cache `column`: (logits_BxV, kv) with kv {'k', 'v'} LxBxNxSxK.
+                   column: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+  """One token per row at cache `column`: (logits_BxV, kv), kv {'k', 'v'} holding one
+  BxNxSxK array per layer (a stacked LxBxNxSxK cache is accepted too).
 
-  Same arithmetic as `llama.forward` with T=1, but the cache stays one carried buffer
-  updated in place (no copy per layer) and its layout puts each kv head's columns
-  together, so the score and value products read it without a transpose.
+  Same arithmetic as `llama.forward` with T=1, with the layers unrolled over per-layer
+  weights (`llama.unstack_layers`) and per-layer cache buffers: a layer's cache is
+  updated in place and read by the attention products where it lies, whereas slicing a
+  layer out of a stacked array in a loop copies it (and its weights) at every token.
+  The layout puts each kv head's columns together, so the score and value products
+  read the cache without a transpose.
   """
   b = tokens_B.shape[0]
-  s = kv['k'].shape[3]
+  s = kv['k'][0].shape[2]
   h, n, kd = config.num_heads, config.num_kv_heads, config.head_dim
   positions_Bx1 = jnp.maximum(column - pads_B, 0)[:, None]
   columns_S = jnp.arange(s)
   visible_BxS = (columns_S[None] <= column) & (columns_S[None] >= pads_B[:, None])
-  x_Bx1xD = jnp.take(weights['embed_VxD'], tokens_B[:, None], axis=0)
-
-  def layer(i, carry):
-    x, cache_k, cache_v = carry
-    w = jax.tree.map(lambda a: a[i], weights['layers'])
+  x = jnp.take(weights['embed_VxD'], tokens_B[:, None], axis=0)
+  layers = llama.unstack_layers(weights)['layers']
+  ks, vs = [], []
+  for i, w in enumerate(layers):
     y = llama.rms_norm(x, w['attn_norm'], config.rms_eps)
     q = llama.rope((y @ w['wq']).reshape(b, 1, h, kd), positions_Bx1, config.rope_base)
     k = llama.rope((y @ w['wk']).reshape(b, 1, n, kd), positions_Bx1, config.rope_base)
     v = (y @ w['wv']).reshape(b, 1, n, kd)
-    at = (i, 0, 0, column, 0)
+    at = (0, 0, column, 0)
     cache_k = jax.lax.dynamic_update_slice(
-        cache_k, k.transpose(0, 2, 1, 3)[None].astype(cache_k.dtype), at)
+        kv['k'][i], k.transpose(0, 2, 1, 3).astype(kv['k'][i].dtype), at)
     cache_v = jax.lax.dynamic_update_slice(
-        cache_v, v.transpose(0, 2, 1, 3)[None].astype(cache_v.dtype), at)
+        kv['v'][i], v.transpose(0, 2, 1, 3).astype(kv['v'][i].dtype), at)
     q_BxNxGxK = q.reshape(b, n, h // n, kd)
-    scores = jnp.einsum('bngk,bnsk->bngs', q_BxNxGxK, cache_k[i],
+    scores = jnp.einsum('bngk,bnsk->bngs', q_BxNxGxK, cache_k,
                         preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
     scores = jnp.where(visible_BxS[:, None, None], scores, _MASKED)
     p = jax.nn.softmax(scores, axis=-1).astype(cache_v.dtype)
-    out = jnp.einsum('bngs,bnsk->bngk', p, cache_v[i]).reshape(b, 1, h * kd)
+    out = jnp.einsum('bngs,bnsk->bngk', p, cache_v).reshape(b, 1, h * kd)
     x = x + out @ w['wo']
     y = llama.rms_norm(x, w['ffn_norm'], config.rms_eps)
     x = x + (jax.nn.silu(y @ w['w_gate']) * (y @ w['w_up'])) @ w['w_down']
-    return x, cache_k, cache_v
-
-  x, ks, vs = jax.lax.fori_loop(0, config.num_layers, layer, (x_Bx1xD, kv['k'], kv['v']))
+    ks.append(cache_k)
+    vs.append(cache_v)
   x = llama.rms_norm(x, weights['final_norm_D'], config.rms_eps)
-  return llama.logits(weights, x[:, 0]), {'k': ks, 'v': vs}
+  return llama.logits(weights, x[:, 0]), {'k': tuple(ks), 'v': tuple(vs)}
 
 
 def penalize(logits_BxV: jax.Array, seen_BxV: jax.Array, penalty_B: jax.Array) -> jax.Array:
@@ -247,10 +249,9 @@ class JaxLanguageModel:
     self.max_batch = bucket_batch(max_batch, self.num_devices)
     self.decode_chunk = decode_chunk
     self.weights = sharding.replicate(
-        jax.tree.map(lambda a: np.asarray(a).astype(self.dtype, copy=False), weights),
-        self.mesh)
+        jax.tree.map(lambda a: np.asarray(a).astype(self.dtype, copy=False),
+                     llama.unstack_layers(weights)), self.mesh)
     self._rows = NamedSharding(self.mesh, P(sharding.DATA_AXIS))
-    self._cache_rows = NamedSharding(self.mesh, P(None, sharding.DATA_AXIS))
     self._stop_ids = np.asarray(self.tokenizer.stop_ids, np.int32)
     self._pad_id = int(self._stop_ids[0]) if len(self._stop_ids) else 0
     self.traces: collections.Counter[str] = collections.Counter()
@@ -262,18 +263,18 @@ class JaxLanguageModel:
   # -- jitted bodies ------------------------------------------------------------------
 
   def _constrain_state(self, state):
-    rows = {'kv': {'k': self._cache_rows, 'v': self._cache_rows}}
-    return {key: jax.lax.with_sharding_constraint(value, rows.get(key, self._rows))
+    return {key: jax.lax.with_sharding_constraint(value, self._rows)
             if key != 'column' else value for key, value in state.items()}
 
   def _prefill_fn(self, weights, tokens_BxT, pads_B, params, *, cache_length, max_answer):
     """Prompt into a fresh cache and the first token: the decode state."""
     self.traces['prefill'] += 1
     b, t = tokens_BxT.shape
-    kv = llama.init_kv(self.config, b, t, self.dtype)
+    kv = {key: tuple(c) for key, c in llama.init_kv(self.config, b, t, self.dtype).items()}
     h, kv = llama.forward(weights, self.config, tokens_BxT, pads_B, kv)
-    extend = ((0, 0), (0, 0), (0, 0), (0, cache_length - t), (0, 0))
-    kv = {key: jnp.pad(c.transpose(0, 1, 3, 2, 4), extend) for key, c in kv.items()}
+    extend = ((0, 0), (0, 0), (0, cache_length - t), (0, 0))
+    kv = {key: tuple(jnp.pad(c.transpose(0, 2, 1, 3), extend) for c in layers)
+          for key, layers in kv.items()}
     logits = llama.logits(weights, h[:, -1])
     prompt_BxT = jnp.arange(t)[None] >= pads_B[:, None]
     seen = jnp.zeros((b, self.config.vocab_size), jnp.int32).at[

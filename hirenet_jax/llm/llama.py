@@ -42,6 +42,20 @@ def rope(x_BxTxHxK: jax.Array, positions_BxT: jax.Array, base: float) -> jax.Arr
   return out.reshape(x.shape).astype(x_BxTxHxK.dtype)
 
 
+def unstack_layers(weights: dict[str, Any]) -> dict[str, Any]:
+  """The weights with 'layers' as a tuple of per-layer dicts instead of stacked arrays.
+
+  XLA:CPU copies a dynamically indexed layer out of a stacked array before each matrix
+  product, so a loop over stacked layers copies every weight once per token; unrolled
+  layers over separate buffers read them in place.
+  """
+  layers = weights['layers']
+  if not isinstance(layers, dict):
+    return weights
+  n = len(next(iter(layers.values())))
+  return dict(weights, layers=tuple({k: v[i] for k, v in layers.items()} for i in range(n)))
+
+
 def init_kv(config: LlamaConfig, batch: int, length: int, dtype: Any) -> dict[str, jax.Array]:
   """An empty cache {'k', 'v'}: LxBxSxHkvxK each."""
   shape = (config.num_layers, batch, length, config.num_kv_heads, config.head_dim)
@@ -68,13 +82,16 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
 
   With `kv`, the new keys/values are written into the cache and attention reads the whole
   cache; without, the T tokens attend to themselves (teacher forcing, scoring).
+  `weights['layers']` is stacked (a scan over layers) or a tuple of per-layer dicts
+  (`unstack_layers`: unrolled); `kv` is LxBxSxNxK arrays or, with per-layer weights,
+  tuples of BxSxNxK arrays, and comes back in the form it was given.
   Returns (h_BxTxD, kv).
   """
   b, t = tokens_BxT.shape
   columns_T = start + jnp.arange(t)
   positions_BxT = jnp.maximum(columns_T[None, :] - pads_B[:, None], 0)
   x = jnp.take(weights['embed_VxD'], tokens_BxT, axis=0)
-  s = t if kv is None else kv['k'].shape[2]
+  s = t if kv is None else kv['k'][0].shape[1]
   key_columns_S = jnp.arange(s) if kv is not None else columns_T
   mask_BxTxS = ((key_columns_S[None, None, :] <= columns_T[None, :, None])
                 & (key_columns_S[None, None, :] >= pads_B[:, None, None]))
@@ -95,11 +112,23 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
     x_BxTxD = x_BxTxD + (jax.nn.silu(y @ w['w_gate']) * (y @ w['w_up'])) @ w['w_down']
     return x_BxTxD, (cache_k, cache_v)
 
-  if kv is None:
-    x, _ = jax.lax.scan(lambda c, w: layer(c, (w, None, None)), x, weights['layers'])
-  else:
-    x, (ks, vs) = jax.lax.scan(layer, x, (weights['layers'], kv['k'], kv['v']))
-    kv = {'k': ks, 'v': vs}
+  layers = weights['layers']
+  if isinstance(layers, dict):  # Stacked on a leading layer axis: one traced layer.
+    if kv is None:
+      x, _ = jax.lax.scan(lambda c, w: layer(c, (w, None, None)), x, layers)
+    else:
+      x, (ks, vs) = jax.lax.scan(layer, x, (layers, kv['k'], kv['v']))
+      kv = {'k': ks, 'v': vs}
+  else:  # One dict per layer (`unstack_layers`): unrolled, each layer reads its own buffers.
+    ks, vs = [], []
+    for i, w in enumerate(layers):
+      x, (k, v) = layer(x, (w, None, None) if kv is None else (w, kv['k'][i], kv['v'][i]))
+      ks.append(k)
+      vs.append(v)
+    if kv is not None:
+      stacked = not isinstance(kv['k'], (list, tuple))
+      kv = {'k': jnp.stack(ks) if stacked else tuple(ks),
+            'v': jnp.stack(vs) if stacked else tuple(vs)}
   return rms_norm(x, weights['final_norm_D'], config.rms_eps), kv
 
 
