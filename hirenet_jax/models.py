@@ -210,6 +210,17 @@ def candidate_scores(logits: jax.Array, batch: dict[str, jax.Array]) -> jax.Arra
   return jax.nn.sigmoid(logits)
 
 
+def embeddings_trainable(value) -> bool:
+  """`config.model.train_embeddings` as a bool. train_lib resolves 'auto' against the
+  training data first; where there is none (a benchmark's random batches) it is frozen."""
+  if isinstance(value, bool):
+    return value
+  text = str(value).strip().lower()
+  if text in ('true', 'false', 'auto'):
+    return text == 'true'
+  raise ValueError(f'train_embeddings must be true, false or auto, got {value!r}')
+
+
 def create_model(model_config, *, vocab_size: int, features_input: bool,
                  dtype: jnp.dtype = jnp.float32) -> HireNet:
   """Builds the model from `config.model` (see experiments/configs/default.py)."""
@@ -221,7 +232,7 @@ def create_model(model_config, *, vocab_size: int, features_input: bool,
       context_size=model_config.context_size,
       attention_size=model_config.attention_size,
       dropout_rate=model_config.dropout_rate,
-      train_embeddings=model_config.train_embeddings,
+      train_embeddings=embeddings_trainable(model_config.train_embeddings),
       features_input=features_input,
       unroll=model_config.get('unroll', 1),
       dtype=dtype,

@@ -9,6 +9,8 @@ import jax
 import ml_collections
 import optax
 
+from hirenet_jax import models
+
 
 def make_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:
   """Learning rate per step: linear warmup, then constant, cosine or linear decay."""
@@ -39,7 +41,7 @@ def make_optimizer(config: ml_collections.ConfigDict, params: Any,
                     b2=config.adam_b2, eps=config.adam_eps)
   if config.grad_clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), tx)
-  if config.model.train_embeddings or 'embed' not in params:
+  if models.embeddings_trainable(config.model.train_embeddings) or 'embed' not in params:
     return tx
   labels = {k: jax.tree.map(lambda _, k=k: 'frozen' if k == 'embed' else 'trained', v)
             for k, v in params.items()}

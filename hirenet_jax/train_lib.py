@@ -29,7 +29,9 @@ from absl import logging
 from hirenet_jax import checkpointing
 from hirenet_jax import curves
 from hirenet_jax import logging_utils
+from hirenet_jax import input_pipeline
 from hirenet_jax import metrics as metrics_lib
+from hirenet_jax import models
 from hirenet_jax import sharding
 from hirenet_jax import steps as steps_lib
 from hirenet_jax.dataset_spec import SPLITS
@@ -115,6 +117,54 @@ class LoopState:
     """The history entry of the selected epoch so far (None before the first)."""
     return next((h for h in self.history if h['epoch'] == self.best_epoch), None)
 
+# word2vec trained on the training split gives a word a useful vector only if it has seen
+# it in enough contexts; below this median count most vectors are noise and are fine-tuned.
+AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT = 20
+
+
+def median_training_word_count(data_dir: str, modality: str) -> float:
+  """The median count, in the training split's answers, of the vocabulary's words."""
+  from hirenet_jax import baseline_features  # pylint: disable=g-import-not-at-top
+  train = baseline_features.load_split_answers(data_dir, modality, 'train')
+  meta = input_pipeline.load_meta(data_dir, modality)
+  counts = np.zeros(int(meta['vocab_size']), np.int64)
+  for sequence in train.sequences:
+    np.add.at(counts, np.asarray(sequence, np.int64), 1)
+  return float(np.median(counts[2:])) if counts.size > 2 else 0.0  # 0, 1: pad, unknown.
+
+
+def resolve_train_embeddings(config: ml_collections.ConfigDict,
+                             data: DataSource) -> ml_collections.ConfigDict:
+  """`config` with `model.train_embeddings` 'auto' replaced by 'true' or 'false' (and
+  checked): frozen for vectors loaded from a file (the paper's setting) or a training
+  split whose word2vec saw most words often, fine-tuned otherwise."""
+  value = config.model.train_embeddings
+  if str(value).strip().lower() != 'auto':
+    try:
+      models.embeddings_trainable(value)
+    except ValueError as e:
+      raise ConfigError(f'config.model.train_embeddings: {e}') from None
+    return config
+  data_dir = getattr(data, 'data_dir', None)
+  source = ((getattr(data, 'meta', None) or {}).get('embeddings') or {}).get('source', '')
+  if config.modality != 'text' or not data_dir:
+    decision, why = 'false', 'no word vectors to tune' if config.modality != 'text' else (
+        'no prepared dataset to count words in')
+  elif source and 'training split' not in source:
+    decision, why = 'false', f'pretrained vectors from {source}'
+  else:
+    median = median_training_word_count(data_dir, config.modality)
+    trainable = median < AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT
+    decision = 'true' if trainable else 'false'
+    why = (f'median training count of a vocabulary word {median:g} '
+           f'{"<" if trainable else ">="} {AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT}')
+  logging.info('train_embeddings=auto: %s (%s)', 'fine-tuned' if decision == 'true'
+               else 'frozen', why)
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.model.train_embeddings = decision
+  return config
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                        data: DataSource | None = None) -> dict[str, Any]:
   """Trains (resuming from `workdir` if possible), selects, evaluates; returns results.
@@ -143,6 +193,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   for split in SPLITS:
     if data.num_records(split) == 0:
       raise ConfigError(f'the {split} split of the {config.modality} dataset is empty')
+  config = resolve_train_embeddings(config, data)
   selection_metric, warnings = config.selection_metric, []
   if selection_metric != 'log_loss' and len(set(data.record_info('validation')['label'])) < 2:
     warnings.append(f'the validation split has a single class, so {selection_metric} cannot '

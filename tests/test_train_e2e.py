@@ -185,7 +185,7 @@ def test_hirenet_beats_the_position_majority_vote(tmp_path):
   config = tiny_config(data_dir, **{
       'num_epochs': 15, 'batch_size': 16, 'learning_rate': 5e-3,
       'model.hidden_size': 16, 'model.context_size': 16, 'model.attention_size': 16,
-      'model.train_embeddings': True, 'log_every_steps': 1000, 'tensorboard': False})
+      'model.train_embeddings': 'true', 'log_every_steps': 1000, 'tensorboard': False})
   results = train_lib.train_and_evaluate(config, str(tmp_path / 'cue'))
   majority = position_majority_f1(data_dir, 'test')
   assert results['test']['f1'] > majority + 0.15, (results['test'], majority)

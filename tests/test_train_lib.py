@@ -122,7 +122,7 @@ def test_frozen_embeddings_get_no_adam_state_and_no_update(data):
 
 
 def test_trained_embeddings_do_update(data):
-  config = tiny_config(**{'model.train_embeddings': True})
+  config = tiny_config(**{'model.train_embeddings': 'true'})
   state, batch = _state(config, data)
   shapes = [x.shape for x in jax.tree.leaves(state.opt_state)]
   assert (VOCAB, EMBED) in shapes
@@ -257,3 +257,33 @@ def test_resume_after_stop_matches_uninterrupted_run(tmp_path, data):
   resumed = train_lib.train_and_evaluate(config, interrupted, data=data)
   assert resumed['test'] == full['test'] and resumed['validation'] == full['validation']
   assert resumed['history'] == full['history']
+
+
+
+def test_auto_embeddings_follow_the_training_word_counts(tiny):
+  """'auto' freezes word2vec vectors of words the training split saw often and fine-tunes
+  those of a split whose median word is rare; explicit values are kept, bad ones refused."""
+  from hirenet_jax import input_pipeline
+  _, data_dir = tiny
+  config = helpers.tiny_config(data_dir, **{'model.train_embeddings': 'auto'})
+  prepared = input_pipeline.PreparedDataset.from_config(config)
+  median = train_lib.median_training_word_count(data_dir, 'text')
+  assert median > 0
+  resolved = train_lib.resolve_train_embeddings(config, prepared)
+  expected = 'true' if median < train_lib.AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT else 'false'
+  assert resolved.model.train_embeddings == expected
+  assert config.model.train_embeddings == 'auto'  # the caller's config is left alone.
+  default = train_lib.AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT
+  try:
+    train_lib.AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT = median + 1
+    assert train_lib.resolve_train_embeddings(config, prepared).model.train_embeddings == 'true'
+    train_lib.AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT = median
+    assert train_lib.resolve_train_embeddings(config, prepared).model.train_embeddings == 'false'
+  finally:
+    train_lib.AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT = default
+  for value in ('true', 'false'):
+    explicit = helpers.tiny_config(data_dir, **{'model.train_embeddings': value})
+    assert train_lib.resolve_train_embeddings(explicit, prepared) is explicit
+  with pytest.raises(errors.ConfigError, match='train_embeddings'):
+    train_lib.resolve_train_embeddings(
+        helpers.tiny_config(data_dir, **{'model.train_embeddings': 'maybe'}), prepared)

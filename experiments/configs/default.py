@@ -35,7 +35,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.context_size = 50  # GRU units of the question / job-title encoders.
   config.model.attention_size = 100  # Size of the additive attention vectors u.
   config.model.dropout_rate = 0.2  # On answer summaries and the interview vector.
-  config.model.train_embeddings = False  # Paper: pretrained word vectors, frozen.
+  # Fine-tune the word vectors: 'false' (the paper: pretrained, frozen), 'true', or 'auto':
+  # frozen when they come from a word2vec file or the training split's word2vec has seen
+  # most words often enough (median count >= 20), else fine-tuned (docs/robustness.md).
+  config.model.train_embeddings = 'auto'
   config.model.unroll = 1  # lax.scan unroll of the GRU recurrences.
 
   # --- optimisation (the paper does not give these; tuned on the default synthetic
