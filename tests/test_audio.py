@@ -163,3 +163,18 @@ def test_functionals_are_88_finite_values_and_need_the_audio(wav_path, lld, tmp_
   results = audio.extract_many([wav_path, npy], workers=1, level='functionals')
   np.testing.assert_allclose(results[0], values)
   assert isinstance(results[1], FeatureError)
+
+
+@pytest.mark.parametrize('frame_pooling', [1, 10])
+def test_planted_events_move_the_frames_at_their_time(lld, frame_pooling):
+  """X's pitch rise and Y's loudness burst peak inside their 0.8 s spans, raw or pooled to
+  the 0.1 s steps training runs see (data_prep.datasets.AUDIO_FRAME_POOLING)."""
+  frames = audio.pool_frames(lld, frame_pooling)
+  centres = (np.arange(len(frames)) + 0.5) * frame_pooling / audio.FRAME_RATE
+  half = synthetic.AUDIO_EVENT_SECONDS / 2
+  for (_, centre), column in zip(_EVENTS, (_F0, _LOUDNESS)):
+    assert abs(centres[np.argmax(frames[:, column])] - centre) < half
+  inside_x = np.abs(centres - _EVENTS[0][1]) < half - 0.15
+  outside = np.all([np.abs(centres - c) > half + 0.2 for _, c in _EVENTS], axis=0)
+  voiced = frames[:, _F0] > 0
+  assert frames[inside_x, _F0].min() > np.median(frames[outside & voiced, _F0]) + 4
