@@ -29,7 +29,10 @@ def define_flags():
                     'fail: list problems and exit 1; skip: write the manifest, exit 0.')
   flags.DEFINE_string('output_dir', '.',
                       f'Where --on_error=skip writes {pjf_corpus.MANIFEST}.')
-  flags.DEFINE_integer('seed', 0, 'Seed of the by-candidate split when pairs carry none.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the split when pairs carry none.')
+  flags.DEFINE_enum('split_mode', pjf_corpus.DEFAULT_SPLIT_MODE, list(pjf_corpus.SPLIT_MODES),
+                    'Split when pairs carry none: warm (evaluated candidates keep half '
+                    'their pairs in training) or candidate (80/10/10 by candidate).')
   flags.DEFINE_integer('max_listed', 50, 'Problems printed in full.')
   flags.mark_flag_as_required('corpus_dir')
 
@@ -41,7 +44,8 @@ def main(argv):
     print(f'error: {FLAGS.corpus_dir}: corpus directory not found', file=sys.stderr)
     sys.exit(1)
   try:
-    _, problems, counts = pjf_corpus.check_corpus(FLAGS.corpus_dir, seed=FLAGS.seed)
+    _, problems, counts = pjf_corpus.check_corpus(FLAGS.corpus_dir, seed=FLAGS.seed,
+                                                  split_mode=FLAGS.split_mode)
   except CorpusError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
