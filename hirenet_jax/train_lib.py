@@ -68,6 +68,10 @@ def _add(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
   return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in set(a) | set(b)}
 
 
+_ENTRY_KEYS = ('validation_loss', 'validation_roc_auc', 'validation_f1', 'threshold',
+               'validation_score_std', 'constant')
+
+
 def epoch_entry(evaluation: Mapping[str, Any]) -> dict[str, Any]:
   """One epoch's validation figures for model selection: ROC AUC, loss, score spread,
   and F1 at the threshold chosen on these scores (never one predicting a single class)."""
@@ -111,6 +115,15 @@ class LoopState:
 
   @classmethod
   def from_dict(cls, d: Mapping[str, Any]) -> 'LoopState':
+    """Raises ConfigError for a checkpoint whose epochs lack what selection now reads
+    (written by an older version): resuming it would mix two selection rules."""
+    needed = set(_ENTRY_KEYS)
+    for entry in d.get('history', []):
+      missing = needed - set(entry)
+      if missing:
+        raise ConfigError(
+            f'the checkpoint was written by an older version of hirenet_jax (its epoch '
+            f'{entry.get("epoch")} lacks {sorted(missing)}): train into a new --workdir')
     return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
 
   def best_entry(self) -> dict | None:

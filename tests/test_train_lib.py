@@ -287,3 +287,12 @@ def test_auto_embeddings_follow_the_training_word_counts(tiny):
   with pytest.raises(errors.ConfigError, match='train_embeddings'):
     train_lib.resolve_train_embeddings(
         helpers.tiny_config(data_dir, **{'model.train_embeddings': 'maybe'}), prepared)
+
+
+def test_a_checkpoint_from_an_older_version_is_a_clear_error():
+  entry = {'epoch': 0, 'validation_loss': 0.6, 'validation_f1': 0.7, 'threshold': 0.5}
+  with pytest.raises(errors.ConfigError, match='older version.*constant'):
+    train_lib.LoopState.from_dict({'epoch': 1, 'history': [entry]})
+  full = dict(entry, validation_roc_auc=0.6, validation_score_std=0.1, constant=False)
+  state = train_lib.LoopState.from_dict({'epoch': 1, 'history': [full], 'unknown': 3})
+  assert state.epoch == 1 and state.history == [full]
