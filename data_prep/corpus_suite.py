@@ -88,23 +88,6 @@ SUITE_NAMES = tuple(SUITE)
 DEFAULT_NAME = 'a_default'  # written by data_prep.synthetic itself (DEFAULT_CORPUS).
 
 
-def _positions(spec: SuiteCorpus) -> list[synthetic.Position]:
-  """As synthetic's positions, with the suite corpus's hirable-rate centre."""
-  rng = np.random.default_rng([spec.seed, 0])
-  num = max(len(synthetic.FAMILIES),
-            int(round(spec.num_candidates / synthetic._CANDIDATES_PER_POSITION)))  # pylint: disable=protected-access
-  positions = []
-  for i in range(num):
-    family = (synthetic.FAMILY_NAMES[i % len(synthetic.FAMILIES)]
-              if i < len(synthetic.FAMILIES) else str(synthetic._pick(rng, synthetic.FAMILY_NAMES)))  # pylint: disable=protected-access
-    fam = synthetic.FAMILIES[family]
-    title = f'{synthetic._pick(rng, fam["titles"])} {synthetic._pick(rng, fam["specialties"])}'  # pylint: disable=protected-access
-    logit = spec.hirable_logit + spec.position_prior_sd * rng.normal()
-    positions.append(synthetic.Position(f'pos{i:03d}', family, title,
-                                        1.0 / (1.0 + math.exp(-logit))))
-  return positions
-
-
 def lexicon(size: int, seed: int) -> tuple[list[str], list[str], list[str]]:
   """(words by Zipf rank, positive markers, negative markers) of the lexical rule."""
   rng = np.random.default_rng([seed, 7])
@@ -197,7 +180,8 @@ def plan_suite_corpus(spec: SuiteCorpus) -> list[synthetic.CandidatePlan]:
   """Every candidate of `spec` (rule 'order' is data_prep.synthetic's own)."""
   if spec.rule not in ('order', 'placement', 'lexical'):
     raise ValueError(f'unknown rule {spec.rule!r}; expected order, placement or lexical')
-  positions = _positions(spec)
+  positions = synthetic._positions(spec.num_candidates, spec.seed, spec.position_prior_sd,  # pylint: disable=protected-access
+                                   spec.hirable_logit)
   rng = np.random.default_rng([spec.seed, 4])
   assignment = rng.integers(0, len(positions), size=spec.num_candidates)
   assignment[:len(positions)] = np.arange(min(len(positions), spec.num_candidates))

@@ -236,7 +236,8 @@ def _fill(template: str, rng: np.random.Generator, family: str, **extra: str) ->
   return out
 
 
-def _positions(num_candidates: int, seed: int, position_prior_sd: float) -> list[Position]:
+def _positions(num_candidates: int, seed: int, position_prior_sd: float,
+               hirable_logit: float = _HIRABLE_LOGIT) -> list[Position]:
   rng = np.random.default_rng([seed, 0])
   num = max(len(FAMILIES), int(round(num_candidates / _CANDIDATES_PER_POSITION)))
   positions = []
@@ -245,7 +246,7 @@ def _positions(num_candidates: int, seed: int, position_prior_sd: float) -> list
         _pick(rng, FAMILY_NAMES))
     spec = FAMILIES[family]
     title = f'{_pick(rng, spec["titles"])} {_pick(rng, spec["specialties"])}'
-    prior = 1.0 / (1.0 + math.exp(-(_HIRABLE_LOGIT + position_prior_sd * rng.normal())))
+    prior = 1.0 / (1.0 + math.exp(-(hirable_logit + position_prior_sd * rng.normal())))
     positions.append(Position(f'pos{i:03d}', family, title, prior))
   return positions
 
