@@ -64,7 +64,7 @@ class SuiteCorpus:
   words_per_answer: float = 40.0
   cue_strength: float = 0.8
   label_noise: float = 0.05
-  hirable_logit: float = -0.26     # centre of the per-position hirable rates (logit).
+  hirable_logit: float = synthetic._HIRABLE_LOGIT  # centre of the positions' hirable rates.  # pylint: disable=protected-access
   position_prior_sd: float = 0.6
   lexicon_size: int = 4000         # lexical only.
   marker_shift: float = 0.12       # lexical only: P(positive marker) = 0.5 +- shift.

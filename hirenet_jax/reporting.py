@@ -31,6 +31,16 @@ MULTIMODAL = 'multimodal'
 Stats = dict[str, tuple[float, float, int]]
 
 
+def mean_std(values: Iterable[float | None]) -> tuple[float, float, int]:
+  """(mean, sample std, count) of the values that are not None; NaNs when there are none,
+  std 0 for a single value."""
+  array = np.asarray([v for v in values if v is not None], np.float64)
+  if not array.size:
+    return float('nan'), float('nan'), 0
+  std = float(array.std(ddof=1)) if array.size > 1 else 0.0
+  return float(array.mean()), std, int(array.size)
+
+
 def summarise(results: Iterable[Mapping]) -> dict[tuple[str, str], Stats]:
   """{(model, modality): {metric: (mean, std, num_seeds)}} over seeds."""
   groups: dict[tuple[str, str], list[Mapping]] = {}
@@ -40,11 +50,9 @@ def summarise(results: Iterable[Mapping]) -> dict[tuple[str, str], Stats]:
   for key, tests in groups.items():
     out[key] = {}
     for m in METRICS:
-      values = np.asarray([t[m] for t in tests if t.get(m) is not None], np.float64)
-      if not values.size:
-        continue
-      std = float(values.std(ddof=1)) if values.size > 1 else 0.0
-      out[key][m] = (float(values.mean()), std, int(values.size))
+      stats = mean_std(t.get(m) for t in tests)
+      if stats[2]:
+        out[key][m] = stats
   return out
 
 

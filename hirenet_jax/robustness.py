@@ -39,13 +39,6 @@ def run_summary(corpus: str, variant: str, seed: int, workdir: str,
           'num_test': total, 'single_class': positive in (0, total)}
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-  values = np.asarray([v for v in values if v is not None], np.float64)
-  if not values.size:
-    return float('nan'), float('nan')
-  return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
-
-
 def summarise(runs: Sequence[Mapping[str, Any]], baselines: Mapping[str, Mapping],
               corpora: Sequence[str], variants: Sequence[str]) -> list[dict[str, Any]]:
   """One row per (corpus, model): the variants over seeds, then the baselines."""
@@ -55,9 +48,9 @@ def summarise(runs: Sequence[Mapping[str, Any]], baselines: Mapping[str, Mapping
       group = [r for r in runs if r['corpus'] == corpus and r['variant'] == variant]
       if not group:
         continue
-      auc, auc_std = _mean_std([r['roc_auc'] for r in group])
-      f1, f1_std = _mean_std([r['f1'] for r in group])
-      epoch, _ = _mean_std([r['best_epoch'] for r in group])
+      auc, auc_std, _ = reporting.mean_std(r['roc_auc'] for r in group)
+      f1, f1_std, _ = reporting.mean_std(r['f1'] for r in group)
+      epoch, _, _ = reporting.mean_std(r['best_epoch'] for r in group)
       rows.append({'corpus': corpus, 'model': reporting.VARIANT_ROWS.get(variant, variant),
                    'num_runs': len(group), 'roc_auc_mean': auc, 'roc_auc_std': auc_std,
                    'f1_mean': f1, 'f1_std': f1_std,
