@@ -91,8 +91,7 @@ def test_decode_step_logits_do_not_depend_on_padding(model):
   tokens, pads = model._left_pad([r[:-1] for r in rows], 2, t)  # pylint: disable=protected-access
   kv = llama.init_kv(config, 2, t, model.dtype)
   _, kv = llama.forward(weights, config, jnp.asarray(tokens), jnp.asarray(pads), kv)
-  kv = {k: jnp.pad(c.transpose(0, 1, 3, 2, 4), ((0, 0),) * 3 + ((0, 5), (0, 0)))
-        for k, c in kv.items()}
+  kv = engine_lib.decode_cache(kv, t + 5)
   last = jnp.asarray([r[-1] for r in rows], jnp.int32)
   step, _ = engine_lib.decode_forward(weights, config, kv, last, jnp.asarray(pads),
                                       jnp.asarray(t, jnp.int32))

@@ -80,18 +80,16 @@ class GenerationStats:
 def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, Any],
                    tokens_B: jax.Array, pads_B: jax.Array,
                    column: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
-  """One token per row at cache `column`: (logits_BxV, kv), kv {'k', 'v'} holding one
-  BxNxSxK array per layer (a stacked LxBxNxSxK cache is accepted too).
+  """One token per row at cache `column`: (logits_BxV, kv), kv in `decode_cache`'s
+  layout (per layer, keys BxNxKxS and values BxNxSxK).
 
   Same arithmetic as `llama.forward` with T=1, with the layers unrolled over per-layer
   weights (`llama.unstack_layers`) and per-layer cache buffers: a layer's cache is
   updated in place and read by the attention products where it lies, whereas slicing a
   layer out of a stacked array in a loop copies it (and its weights) at every token.
-  The layout puts each kv head's columns together, so the score and value products
-  read the cache without a transpose.
   """
   b = tokens_B.shape[0]
-  s = kv['k'][0].shape[2]
+  s = kv['v'][0].shape[2]
   h, n, kd = config.num_heads, config.num_kv_heads, config.head_dim
   positions_Bx1 = jnp.maximum(column - pads_B, 0)[:, None]
   columns_S = jnp.arange(s)
@@ -104,13 +102,12 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, A
     q = llama.rope((y @ w['wq']).reshape(b, 1, h, kd), positions_Bx1, config.rope_base)
     k = llama.rope((y @ w['wk']).reshape(b, 1, n, kd), positions_Bx1, config.rope_base)
     v = (y @ w['wv']).reshape(b, 1, n, kd)
-    at = (0, 0, column, 0)
     cache_k = jax.lax.dynamic_update_slice(
-        kv['k'][i], k.transpose(0, 2, 1, 3).astype(kv['k'][i].dtype), at)
+        kv['k'][i], k.transpose(0, 2, 3, 1).astype(kv['k'][i].dtype), (0, 0, 0, column))
     cache_v = jax.lax.dynamic_update_slice(
-        kv['v'][i], v.transpose(0, 2, 1, 3).astype(kv['v'][i].dtype), at)
+        kv['v'][i], v.transpose(0, 2, 1, 3).astype(kv['v'][i].dtype), (0, 0, column, 0))
     q_BxNxGxK = q.reshape(b, n, h // n, kd)
-    scores = jnp.einsum('bngk,bnsk->bngs', q_BxNxGxK, cache_k,
+    scores = jnp.einsum('bngk,bnks->bngs', q_BxNxGxK, cache_k,
                         preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
     scores = jnp.where(visible_BxS[:, None, None], scores, _MASKED)
     p = jax.nn.softmax(scores, axis=-1).astype(cache_v.dtype)
@@ -122,6 +119,27 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, A
     vs.append(cache_v)
   x = llama.rms_norm(x, weights['final_norm_D'], config.rms_eps)
   return llama.logits(weights, x[:, 0]), {'k': tuple(ks), 'v': tuple(vs)}
+
+
+def decode_cache(kv: dict[str, Any], length: int) -> dict[str, tuple[jax.Array, ...]]:
+  """`llama.forward`'s cache (stacked LxBxSxNxK or per-layer BxSxNxK) in the layout of
+  `decode_forward`, extended with empty columns to `length`.
+
+  Per layer, keys are BxNxKxS and values BxNxSxK: both attention products then read the
+  cache as plain matrix products (q @ K, p @ V). With keys as BxNxSxK, the score
+  product transposed each layer's keys at every token and took as long as the rest of
+  the layer.
+  """
+  def layers(c):
+    return tuple(c) if isinstance(c, (list, tuple)) else tuple(c[i] for i in range(len(c)))
+
+  def extend(c, axis):
+    pad = [(0, 0)] * c.ndim
+    pad[axis] = (0, length - c.shape[axis])
+    return jnp.pad(c, pad)
+
+  return {'k': tuple(extend(c.transpose(0, 2, 3, 1), 3) for c in layers(kv['k'])),
+          'v': tuple(extend(c.transpose(0, 2, 1, 3), 2) for c in layers(kv['v']))}
 
 
 def penalize(logits_BxV: jax.Array, seen_BxV: jax.Array, penalty_B: jax.Array) -> jax.Array:
@@ -272,9 +290,7 @@ class JaxLanguageModel:
     b, t = tokens_BxT.shape
     kv = {key: tuple(c) for key, c in llama.init_kv(self.config, b, t, self.dtype).items()}
     h, kv = llama.forward(weights, self.config, tokens_BxT, pads_B, kv)
-    extend = ((0, 0), (0, 0), (0, cache_length - t), (0, 0))
-    kv = {key: tuple(jnp.pad(c.transpose(0, 2, 1, 3), extend) for c in layers)
-          for key, layers in kv.items()}
+    kv = decode_cache(kv, cache_length)
     logits = llama.logits(weights, h[:, -1])
     prompt_BxT = jnp.arange(t)[None] >= pads_B[:, None]
     seen = jnp.zeros((b, self.config.vocab_size), jnp.int32).at[
