@@ -131,8 +131,10 @@ def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
 
 
 def run_llama_cpp(gguf_path: str, prompts: Sequence[Sequence[int]], answer_tokens: int,
-                  stop_ids: Sequence[int], threads: int | None = None) -> dict[str, Any]:
-  """llama.cpp's single-stream prefill and decode on the same file and prompt tokens.
+                  stop_ids: Sequence[int], threads: int | None = None,
+                  repeats: int = 1) -> dict[str, Any]:
+  """llama.cpp's single-stream prefill and decode on the same file and prompt tokens,
+  medians over `repeats` timed runs after an untimed one, as for ours.
 
   Raises ImportError when llama-cpp-python is not installed. Stop tokens are biased away
   so that it decodes `answer_tokens` like our fixed-length runs.
@@ -153,13 +155,16 @@ def run_llama_cpp(gguf_path: str, prompts: Sequence[Sequence[int]], answer_token
     return time.perf_counter() - start, out['usage']['completion_tokens']
 
   complete(prompts[0], answer_tokens)  # Warm-up.
-  prefill, _ = complete(prompts[0], 1)
-  total, generated = complete(prompts[0], answer_tokens)
-  decode = max(total - prefill, 1e-9)
+  prefills, decodes = [], []
+  for _ in range(repeats):
+    prefill, _ = complete(prompts[0], 1)
+    total, generated = complete(prompts[0], answer_tokens)
+    prefills.append(len(prompts[0]) / prefill)
+    decodes.append((generated - 1) / max(total - prefill, 1e-9))
   return {'version': getattr(llama_cpp, '__version__', '?'), 'threads': threads,
-          'prompt_tokens': len(prompts[0]),
-          'prefill_tokens_per_s': len(prompts[0]) / prefill,
-          'single_stream_decode_tokens_per_s': (generated - 1) / decode,
+          'prompt_tokens': len(prompts[0]), 'repeats': repeats,
+          'prefill_tokens_per_s': statistics.median(prefills),
+          'single_stream_decode_tokens_per_s': statistics.median(decodes),
           'generated_tokens': generated}
 
 

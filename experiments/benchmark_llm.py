@@ -1,7 +1,7 @@
 r"""Measures the embedded language model on the mock-interview workload.
 
   python -m experiments.benchmark_llm [--gguf=PATH] [--batches=1,8,32] \
-      [--answer_tokens=60] [--repeats=1] [--output=FILE.json] [--nollama_cpp]
+      [--answer_tokens=60] [--repeats=3] [--output=FILE.json] [--nollama_cpp]
 
 A ~400-token interviewer prompt per row, ~60-token answers (stop tokens ignored, the
 paper's sampling parameters). Prints prefill tokens/s, single-stream decode tokens/s and
@@ -27,7 +27,8 @@ _GGUF = flags.DEFINE_string('gguf', None, 'A Llama-family .gguf file; default: t
 _BATCHES = flags.DEFINE_list('batches', ['1', '8', '32'], 'Batch sizes to measure; the '
                              'first should be 1 (the single-stream reference).')
 _ANSWER_TOKENS = flags.DEFINE_integer('answer_tokens', 60, 'Tokens generated per row.')
-_REPEATS = flags.DEFINE_integer('repeats', 1, 'Timed runs per batch size (median).')
+_REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed runs per batch size, and of '
+                                 'llama.cpp (medians).')
 _DTYPE = flags.DEFINE_enum('dtype', None, ['float32', 'bfloat16'], 'Weights and cache; '
                            'default: float32 on CPU, bfloat16 on accelerators.')
 _DECODE_CHUNK = flags.DEFINE_integer('decode_chunk', 8, 'Decode steps per jitted call.')
@@ -50,7 +51,8 @@ def main():
     prompts = [model.chat_ids(llm_benchmark.interview_messages(0))]
     try:
       results['llama_cpp'] = llm_benchmark.run_llama_cpp(
-          model.path, prompts, _ANSWER_TOKENS.value, model.tokenizer.stop_ids)
+          model.path, prompts, _ANSWER_TOKENS.value, model.tokenizer.stop_ids,
+          repeats=_REPEATS.value)
     except ImportError as e:
       results['llama_cpp_error'] = f'llama-cpp-python is not installed ({e})'
   print(llm_benchmark.format_table(results), flush=True)

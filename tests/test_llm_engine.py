@@ -161,6 +161,24 @@ def test_a_row_draws_the_same_token_whichever_path_its_batch_takes():
     assert int(alone[0]) == int(mixed[0])
 
 
+def test_greedy_and_sampled_rows_share_a_batch():
+  """Greedy rows take their argmax and sampled rows draw what they draw alone, whether the
+  batch is all greedy, all sampled or mixed (each part is computed only when needed)."""
+  rng = np.random.default_rng(2)
+  logits = jnp.asarray(rng.normal(size=(3, 1000)) * 4.0, jnp.float32)
+  seen = jnp.zeros((3, 1000), bool)
+  count = jnp.zeros(3, jnp.int32)
+  sample = jax.jit(engine_lib.sample)
+  argmax = np.asarray(logits).argmax(-1)
+  mixed = dict(_sampling_params(0.9, [3, 4, 5]), temperature=jnp.asarray([0.0, 1.0, 0.0]))
+  out = np.asarray(sample(logits, seen, mixed, count))
+  assert out[0] == argmax[0] and out[2] == argmax[2]
+  alone = sample(logits[1:2], seen[1:2], _sampling_params(0.9, [4]), count[1:2])
+  assert out[1] == int(alone[0])
+  greedy = np.asarray(sample(logits, seen, _sampling_params(0.9, [3, 4, 5], 0.0), count))
+  np.testing.assert_array_equal(greedy, argmax)
+
+
 def test_wide_nucleus_draws_follow_the_nucleus_distribution():
   rng = np.random.default_rng(1)
   z = rng.normal(size=1000).astype(np.float32)

@@ -201,9 +201,11 @@ def sample(logits_BxV: jax.Array, seen_BxV: jax.Array, params: dict[str, jax.Arr
   its own logits only. So a row's draw does not depend on the rest of the batch.
   """
   logits = penalize(logits_BxV, seen_BxV, params['penalty'])
-  greedy_B = _first_argmax(logits)
   temperature = params['temperature']
   sampled_rows = temperature > 0
+  zeros_B = jnp.zeros(sampled_rows.shape, jnp.int32)
+  greedy_B = jax.lax.cond(jnp.all(sampled_rows), lambda: zeros_B,
+                          lambda: _first_argmax(logits).astype(jnp.int32))
 
   def draw(_):
     z = logits / jnp.where(sampled_rows, temperature, 1.0)[:, None]
@@ -218,7 +220,7 @@ def sample(logits_BxV: jax.Array, seen_BxV: jax.Array, params: dict[str, jax.Arr
         lambda: _wide_nucleus_draw(z, lse_B, params['top_p'], u_B), lambda: drawn)
     return jnp.where(covered, drawn, wide)
 
-  drawn_B = jax.lax.cond(jnp.any(sampled_rows), draw, lambda _: greedy_B, None)
+  drawn_B = jax.lax.cond(jnp.any(sampled_rows), draw, lambda _: zeros_B, None)
   return jnp.where(sampled_rows, drawn_B, greedy_B)
 
 
