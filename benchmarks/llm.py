@@ -2,9 +2,10 @@
 
 The mock-interview workload: a ~400-token interviewer prompt (job, candidate, the
 interview so far) answered with fixed-length ~60-token turns (stop tokens ignored, so
-every row decodes the same number of steps). `run` measures our engine, `run_llama_cpp`
-llama.cpp (llama-cpp-python) on the same GGUF and prompts; `format_table` prints both.
-Each configuration runs once untimed (compilation, warm caches), then is timed.
+every row decodes the same number of steps). `run` measures our engine and, with a
+`LlamaCpp`, llama.cpp (llama-cpp-python) on the same GGUF and prompt; `format_table`
+prints both. Each configuration runs once untimed (compilation, warm caches), then the
+timed runs alternate between configurations.
 """
 
 from __future__ import annotations
@@ -95,12 +96,7 @@ def _generate(model, prompts, answer_tokens: int, seed: int):
   return stats
 
 
-def measure(model, batch: int, answer_tokens: int, repeats: int = 1) -> Measurement:
-  """One batch of `batch` interviews: median prefill and decode time over `repeats`
-  timed runs after an untimed one."""
-  prompts = [model.chat_ids(interview_messages(i)) for i in range(batch)]
-  _generate(model, prompts, answer_tokens, seed=0)
-  runs = [_generate(model, prompts, answer_tokens, seed=1 + r) for r in range(repeats)]
+def _measurement(batch: int, prompts, runs) -> Measurement:
   return Measurement(
       batch=batch, prompt_tokens=statistics.mean(len(p) for p in prompts),
       prefill_seconds=statistics.median(s.prefill_seconds for s in runs),
@@ -108,16 +104,67 @@ def measure(model, batch: int, answer_tokens: int, repeats: int = 1) -> Measurem
       decode_seconds=statistics.median(s.decode_seconds for s in runs))
 
 
+class LlamaCpp:
+  """llama.cpp (llama-cpp-python) single-stream on a GGUF file, timed like our engine.
+
+  Raises ImportError when llama-cpp-python is not installed. Stop tokens are biased away
+  so that it decodes a fixed number of tokens like our runs.
+  """
+
+  def __init__(self, gguf_path: str, stop_ids: Sequence[int], threads: int | None = None):
+    import llama_cpp  # pylint: disable=g-import-not-at-top
+    self.version = getattr(llama_cpp, '__version__', '?')
+    self.threads = threads or os.cpu_count()
+    self._llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=1024, n_batch=512,
+                                n_threads=self.threads, n_threads_batch=self.threads,
+                                verbose=False, seed=0)
+    self._bias = {int(i): -100.0 for i in stop_ids}
+
+  def _complete(self, prompt, max_tokens):
+    self._llm.reset()  # Otherwise the previous call's prompt is reused from its cache.
+    start = time.perf_counter()
+    out = self._llm.create_completion(
+        prompt=list(prompt), max_tokens=max_tokens, logit_bias=self._bias,
+        temperature=PAPER_SAMPLING['temperature'], top_p=PAPER_SAMPLING['top_p'],
+        repeat_penalty=PAPER_SAMPLING['repetition_penalty'])
+    return time.perf_counter() - start, out['usage']['completion_tokens']
+
+  def measure(self, prompt: Sequence[int], answer_tokens: int) -> tuple[float, float]:
+    """(prefill tokens/s, decode tokens/s) of one prompt: a 1-token completion times the
+    prefill, an `answer_tokens` one the rest."""
+    prefill, _ = self._complete(prompt, 1)
+    total, generated = self._complete(prompt, answer_tokens)
+    return len(prompt) / prefill, (generated - 1) / max(total - prefill, 1e-9)
+
+
 def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
-        repeats: int = 1) -> dict[str, Any]:
-  """Prefill and decode speed of `model` (a JaxLanguageModel) at each batch size."""
+        repeats: int = 1, llama_cpp: LlamaCpp | None = None) -> dict[str, Any]:
+  """Prefill and decode speed of `model` (a JaxLanguageModel) at each batch size, and of
+  `llama_cpp` on the first row's prompt when given.
+
+  After an untimed run of each configuration, the timed runs go in rounds (every batch
+  size, then llama.cpp, `repeats` times) and each figure is the median of its runs, so
+  that the ratios compare runs made under the same load.
+  """
   import jax  # pylint: disable=g-import-not-at-top
-  rows = [measure(model, b, answer_tokens, repeats) for b in batches]
+  prompts = {b: [model.chat_ids(interview_messages(i)) for i in range(b)] for b in batches}
+  for b in batches:
+    _generate(model, prompts[b], answer_tokens, seed=0)
+  if llama_cpp is not None:
+    llama_cpp.measure(prompts[batches[0]][0], answer_tokens)
+  runs = {b: [] for b in batches}
+  cpp_runs = []
+  for r in range(repeats):
+    for b in batches:
+      runs[b].append(_generate(model, prompts[b], answer_tokens, seed=1 + r))
+    if llama_cpp is not None:
+      cpp_runs.append(llama_cpp.measure(prompts[batches[0]][0], answer_tokens))
+  rows = [_measurement(b, prompts[b], runs[b]) for b in batches]
   single = rows[0].decode_tokens_per_s if rows[0].batch == 1 else None
   result = {
       'model': model.name, 'dtype': str(model.dtype), 'backend': jax.default_backend(),
       'devices': model.num_devices, 'cpu_count': os.cpu_count(),
-      'answer_tokens': answer_tokens,
+      'answer_tokens': answer_tokens, 'repeats': repeats,
       'prompt_tokens': rows[0].prompt_tokens,
       'prefill_tokens_per_s': rows[0].prefill_tokens_per_s,
       'single_stream_decode_tokens_per_s': single,
@@ -127,45 +174,20 @@ def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
                   for r in rows],
       'peak_rss_bytes': peak_rss_bytes(),
   }
+  if llama_cpp is not None:
+    result['llama_cpp'] = {
+        'version': llama_cpp.version, 'threads': llama_cpp.threads,
+        'prompt_tokens': len(prompts[batches[0]][0]), 'repeats': repeats,
+        'prefill_tokens_per_s': statistics.median(p for p, _ in cpp_runs),
+        'single_stream_decode_tokens_per_s': statistics.median(d for _, d in cpp_runs),
+        'decode_tokens_per_s_runs': [d for _, d in cpp_runs]}
+  for row, b in zip(result['batches'], batches):
+    row['decode_tokens_per_s_runs'] = [b * s.decode_steps / s.decode_seconds for s in runs[b]]
+    if single:
+      row['vs_single_stream_runs'] = [  # Each round's batch against that round's batch 1.
+          x / y for x, y in zip(row['decode_tokens_per_s_runs'],
+                                result['batches'][0]['decode_tokens_per_s_runs'])]
   return result
-
-
-def run_llama_cpp(gguf_path: str, prompts: Sequence[Sequence[int]], answer_tokens: int,
-                  stop_ids: Sequence[int], threads: int | None = None,
-                  repeats: int = 1) -> dict[str, Any]:
-  """llama.cpp's single-stream prefill and decode on the same file and prompt tokens,
-  medians over `repeats` timed runs after an untimed one, as for ours.
-
-  Raises ImportError when llama-cpp-python is not installed. Stop tokens are biased away
-  so that it decodes `answer_tokens` like our fixed-length runs.
-  """
-  import llama_cpp  # pylint: disable=g-import-not-at-top
-  threads = threads or os.cpu_count()
-  llm = llama_cpp.Llama(model_path=gguf_path, n_ctx=1024, n_batch=512, n_threads=threads,
-                        n_threads_batch=threads, verbose=False, seed=0)
-  bias = {int(i): -100.0 for i in stop_ids}
-
-  def complete(prompt, max_tokens):
-    llm.reset()  # Otherwise the previous call's prompt is reused from its cache.
-    start = time.perf_counter()
-    out = llm.create_completion(prompt=list(prompt), max_tokens=max_tokens, logit_bias=bias,
-                                temperature=PAPER_SAMPLING['temperature'],
-                                top_p=PAPER_SAMPLING['top_p'],
-                                repeat_penalty=PAPER_SAMPLING['repetition_penalty'])
-    return time.perf_counter() - start, out['usage']['completion_tokens']
-
-  complete(prompts[0], answer_tokens)  # Warm-up.
-  prefills, decodes = [], []
-  for _ in range(repeats):
-    prefill, _ = complete(prompts[0], 1)
-    total, generated = complete(prompts[0], answer_tokens)
-    prefills.append(len(prompts[0]) / prefill)
-    decodes.append((generated - 1) / max(total - prefill, 1e-9))
-  return {'version': getattr(llama_cpp, '__version__', '?'), 'threads': threads,
-          'prompt_tokens': len(prompts[0]), 'repeats': repeats,
-          'prefill_tokens_per_s': statistics.median(prefills),
-          'single_stream_decode_tokens_per_s': statistics.median(decodes),
-          'generated_tokens': generated}
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -178,6 +200,10 @@ def format_table(result: dict[str, Any]) -> str:
     ratio = '' if r['vs_single_stream'] is None else f'{r["vs_single_stream"]:.1f}x'
     lines.append(f'{r["batch"]:>5} {r["prefill_tokens_per_s"]:>13.1f} '
                  f'{r["decode_tokens_per_s"]:>12.1f} {ratio:>8}')
+  last = result['batches'][-1]
+  if len(last.get('vs_single_stream_runs', ())) > 1:
+    lines.append(f'batch {last["batch"]} / single stream in each round: ' + ', '.join(
+        f'{x:.1f}x' for x in last['vs_single_stream_runs']))
   lines.append(f'peak RSS {result["peak_rss_bytes"] / 2**30:.2f} GiB')
   cpp = result.get('llama_cpp')
   if cpp:

@@ -46,15 +46,16 @@ def main():
   batches = [int(b) for b in _BATCHES.value]
   model = engine.JaxLanguageModel(_GGUF.value, dtype=_DTYPE.value, max_batch=max(batches),
                                   decode_chunk=_DECODE_CHUNK.value)
-  results = llm_benchmark.run(model, batches, _ANSWER_TOKENS.value, _REPEATS.value)
+  llama_cpp, error = None, None
   if _LLAMA_CPP.value:
-    prompts = [model.chat_ids(llm_benchmark.interview_messages(0))]
     try:
-      results['llama_cpp'] = llm_benchmark.run_llama_cpp(
-          model.path, prompts, _ANSWER_TOKENS.value, model.tokenizer.stop_ids,
-          repeats=_REPEATS.value)
+      llama_cpp = llm_benchmark.LlamaCpp(model.path, model.tokenizer.stop_ids)
     except ImportError as e:
-      results['llama_cpp_error'] = f'llama-cpp-python is not installed ({e})'
+      error = f'llama-cpp-python is not installed ({e})'
+  results = llm_benchmark.run(model, batches, _ANSWER_TOKENS.value, _REPEATS.value,
+                              llama_cpp=llama_cpp)
+  if error:
+    results['llama_cpp_error'] = error
   print(llm_benchmark.format_table(results), flush=True)
   os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
   with open(_OUTPUT.value, 'w') as f:

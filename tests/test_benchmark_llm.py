@@ -1,0 +1,58 @@
+"""benchmarks/llm.py: timed runs alternate between configurations, figures are medians
+and each round's ratio compares runs of that round."""
+
+from __future__ import annotations
+
+from benchmarks import llm as llm_benchmark
+from hirenet_jax.llm.engine import GenerationStats
+
+
+class _ScriptedModel:
+  """Stands in for JaxLanguageModel: each call takes the next scripted decode time."""
+  name, dtype, num_devices = 'scripted', 'float32', 1
+
+  def __init__(self, seconds, log):
+    self._seconds = {b: list(s) for b, s in seconds.items()}
+    self.log = log
+
+  def chat_ids(self, messages):
+    return list(range(len(messages[0].content.split())))
+
+  def generate_tokens(self, prompts, params, ignore_stop=False):
+    assert ignore_stop and len({p.seed for p in params}) == len(params)
+    b = len(prompts)
+    self.log.append(b)
+    steps = params[0].max_new_tokens - 1
+    return [[] for _ in prompts], GenerationStats(
+        prefill_seconds=1.0, decode_seconds=self._seconds[b].pop(0), decode_steps=steps)
+
+
+class _ScriptedLlamaCpp:
+  version, threads = 'scripted', 2
+
+  def __init__(self, rates, log):
+    self._rates = list(rates)
+    self.log = log
+
+  def measure(self, prompt, answer_tokens):
+    self.log.append('cpp')
+    return 100.0, self._rates.pop(0)
+
+
+def test_rounds_alternate_and_ratios_are_per_round():
+  log = []
+  # Untimed run first, then three rounds; batch 4 decodes 10 steps x 4 rows per call.
+  model = _ScriptedModel({1: [9.0, 1.0, 2.0, 1.0], 4: [9.0, 2.0, 2.0, 5.0]}, log)
+  cpp = _ScriptedLlamaCpp([1.0, 3.0, 2.0, 1.0], log)
+  result = llm_benchmark.run(model, [1, 4], answer_tokens=11, repeats=3, llama_cpp=cpp)
+  assert log == [1, 4, 'cpp', 1, 4, 'cpp', 1, 4, 'cpp', 1, 4, 'cpp']
+  single, batch = result['batches']
+  assert single['decode_tokens_per_s_runs'] == [10.0, 5.0, 10.0]
+  assert batch['decode_tokens_per_s_runs'] == [20.0, 20.0, 8.0]
+  assert result['single_stream_decode_tokens_per_s'] == 10.0  # Median of the rounds.
+  assert batch['decode_tokens_per_s'] == 20.0
+  assert batch['vs_single_stream_runs'] == [2.0, 4.0, 0.8]
+  assert result['llama_cpp']['single_stream_decode_tokens_per_s'] == 2.0
+  table = llm_benchmark.format_table(result)
+  assert 'batch 4 / single stream in each round: 2.0x, 4.0x, 0.8x' in table
+  assert 'best batch 10.00x' in table
