@@ -162,7 +162,8 @@ def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
   rows = [_measurement(b, prompts[b], runs[b]) for b in batches]
   single = rows[0].decode_tokens_per_s if rows[0].batch == 1 else None
   result = {
-      'model': model.name, 'dtype': str(model.dtype), 'backend': jax.default_backend(),
+      'model': model.name, 'dtype': str(model.dtype),
+      'weight_dtype': str(model.weight_dtype), 'backend': jax.default_backend(),
       'devices': model.num_devices, 'cpu_count': os.cpu_count(),
       'answer_tokens': answer_tokens, 'repeats': repeats,
       'prompt_tokens': rows[0].prompt_tokens,
@@ -192,7 +193,8 @@ def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
 
 def format_table(result: dict[str, Any]) -> str:
   """Our figures per batch size, then llama.cpp's and the ratios when measured."""
-  lines = [f'{result["model"]} ({result["dtype"]}, {result["backend"]}, '
+  lines = [f'{result["model"]} ({result["weight_dtype"]} weights, {result["dtype"]} '
+           f'activations, {result["backend"]}, '
            f'{result["devices"]} device(s), {result["cpu_count"]} CPUs); prompt '
            f'{result["prompt_tokens"]:.0f} tokens, answers {result["answer_tokens"]} tokens',
            f'{"batch":>5} {"prefill tok/s":>13} {"decode tok/s":>12} {"x single":>8}']

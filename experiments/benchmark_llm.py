@@ -1,7 +1,8 @@
 r"""Measures the embedded language model on the mock-interview workload.
 
   python -m experiments.benchmark_llm [--gguf=PATH] [--batches=1,8,32] \
-      [--answer_tokens=60] [--repeats=3] [--output=FILE.json] [--nollama_cpp]
+      [--answer_tokens=60] [--repeats=3] [--weight_dtype=float32|bfloat16] \
+      [--output=FILE.json] [--nollama_cpp]
 
 A ~400-token interviewer prompt per row, ~60-token answers (stop tokens ignored, the
 paper's sampling parameters). Prints prefill tokens/s, single-stream decode tokens/s and
@@ -29,8 +30,11 @@ _BATCHES = flags.DEFINE_list('batches', ['1', '8', '32'], 'Batch sizes to measur
 _ANSWER_TOKENS = flags.DEFINE_integer('answer_tokens', 60, 'Tokens generated per row.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed runs per batch size, and of '
                                  'llama.cpp (medians).')
-_DTYPE = flags.DEFINE_enum('dtype', None, ['float32', 'bfloat16'], 'Weights and cache; '
-                           'default: float32 on CPU, bfloat16 on accelerators.')
+_DTYPE = flags.DEFINE_enum('dtype', None, ['float32', 'bfloat16'], 'Activations and KV '
+                           'cache; default: float32 on CPU, bfloat16 on accelerators.')
+_WEIGHT_DTYPE = flags.DEFINE_enum('weight_dtype', None, ['float32', 'bfloat16'], 'Weights '
+                                  'of the matrix products; default: bfloat16, float32 on a '
+                                  'CPU without bfloat16 dot products.')
 _DECODE_CHUNK = flags.DEFINE_integer('decode_chunk', 8, 'Decode steps per jitted call.')
 _LLAMA_CPP = flags.DEFINE_bool('llama_cpp', True, 'Also measure llama.cpp side by side '
                                'when llama-cpp-python is installed.')
@@ -44,7 +48,8 @@ flags.FLAGS.set_default('jax_cache_dir', '')
 def main():
   from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
   batches = [int(b) for b in _BATCHES.value]
-  model = engine.JaxLanguageModel(_GGUF.value, dtype=_DTYPE.value, max_batch=max(batches),
+  model = engine.JaxLanguageModel(_GGUF.value, dtype=_DTYPE.value,
+                                  weight_dtype=_WEIGHT_DTYPE.value, max_batch=max(batches),
                                   decode_chunk=_DECODE_CHUNK.value)
   llama_cpp, error = None, None
   if _LLAMA_CPP.value:

@@ -9,7 +9,7 @@ from hirenet_jax.llm.engine import GenerationStats
 
 class _ScriptedModel:
   """Stands in for JaxLanguageModel: each call takes the next scripted decode time."""
-  name, dtype, num_devices = 'scripted', 'float32', 1
+  name, dtype, weight_dtype, num_devices = 'scripted', 'float32', 'bfloat16', 1
 
   def __init__(self, seconds, log):
     self._seconds = {b: list(s) for b, s in seconds.items()}

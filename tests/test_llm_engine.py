@@ -58,6 +58,31 @@ def test_buckets_are_few_and_cover_their_lengths():
   assert [engine_lib.bucket_batch(n, 8) for n in (1, 3, 9, 32)] == [8, 8, 16, 32]
 
 
+def test_cast_keeps_the_residual_stream_in_the_activation_dtype():
+  weights = {'embed_VxD': np.ones((5, 4)), 'final_norm_D': np.ones(4),
+             'lm_head_DxV': np.ones((4, 5)),
+             'layers': {'attn_norm': np.ones((2, 4)), 'wq': np.ones((2, 4, 4))}}
+  cast = llama.cast(weights, jnp.float32, jnp.bfloat16)
+  dtypes = {jax.tree_util.keystr(k): str(v.dtype)
+            for k, v in jax.tree_util.tree_leaves_with_path(cast)}
+  assert dtypes == {"['embed_VxD']": 'float32', "['final_norm_D']": 'float32',
+                    "['lm_head_DxV']": 'bfloat16', "['layers']['attn_norm']": 'float32',
+                    "['layers']['wq']": 'bfloat16'}
+
+
+@pytest.mark.parametrize('shape', [(1, 1, 64), (3, 1, 64), (1, 64)])
+def test_padded_rows_give_the_unpadded_product(shape):
+  """`dense(pad_rows=True)` (two copies of each row, XLA:CPU's fast bfloat16 path) gives
+  the one-row product."""
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=shape), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(64, 48)), jnp.bfloat16)
+  padded = jax.jit(lambda x, w: llama.dense(x, w, pad_rows=True))(x, w)
+  assert padded.shape == shape[:-1] + (48,) and padded.dtype == jnp.float32
+  np.testing.assert_allclose(np.asarray(padded), np.asarray(llama.dense(x, w)), rtol=1e-5,
+                             atol=1e-5)
+
+
 def test_batched_greedy_equals_one_request_at_a_time(model, batched_greedy):
   prompts, batched = batched_greedy
   assert len({len(p) for p in prompts}) == len(prompts)  # Different lengths, padded.
@@ -84,8 +109,10 @@ def test_greedy_tokens_are_the_full_forwards_argmax(model, batched_greedy):
 
 def test_decode_step_logits_do_not_depend_on_padding(model):
   """The cached one-token step gives the full forward's logits for rows padded by
-  different amounts in one batch."""
-  config, weights = model.config, model.weights
+  different amounts in one batch. Float32 weights: bfloat16 products round the two
+  paths' activations apart by up to ~0.3 in a logit."""
+  config = model.config
+  weights = jax.tree.map(lambda a: a.astype(jnp.float32), model.weights)
   rows = [model.chat_ids(_chat(q)) for q in QUESTIONS[:2]]
   t = max(len(r) for r in rows) + 3
   tokens, pads = model._left_pad([r[:-1] for r in rows], 2, t)  # pylint: disable=protected-access
@@ -102,6 +129,10 @@ def test_decode_step_logits_do_not_depend_on_padding(model):
 
 
 def test_score_is_the_log_softmax_sum_of_the_forward(model):
+  """Float32 weights, so that the padded batch and the lone forward round alike."""
+  model = engine_lib.JaxLanguageModel.from_weights(
+      model.path, model.config, model.weights, model.tokenizer, weight_dtype=jnp.float32,
+      max_batch=4)
   requests = [ScoreRequest(_chat('Is Paris in France? Answer yes or no.'), 'Yes'),
               ScoreRequest(_chat('Hi'), 'Hello! How are you today?'),
               ScoreRequest(_chat('Hi'), '')]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -78,8 +79,8 @@ class GenerationStats:
 
 
 def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, Any],
-                   tokens_B: jax.Array, pads_B: jax.Array,
-                   column: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+                   tokens_B: jax.Array, pads_B: jax.Array, column: jax.Array,
+                   pad_rows: bool = False) -> tuple[jax.Array, dict[str, Any]]:
   """One token per row at cache `column`: (logits_BxV, kv), kv in `decode_cache`'s
   layout (per layer, keys BxNxKxS and values BxNxSxK).
 
@@ -87,6 +88,7 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, A
   weights (`llama.unstack_layers`) and per-layer cache buffers: a layer's cache is
   updated in place and read by the attention products where it lies, whereas slicing a
   layer out of a stacked array in a loop copies it (and its weights) at every token.
+  `pad_rows`: as for `llama.dense`.
   """
   b = tokens_B.shape[0]
   s = kv['v'][0].shape[2]
@@ -96,12 +98,13 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, A
   visible_BxS = (columns_S[None] <= column) & (columns_S[None] >= pads_B[:, None])
   x = jnp.take(weights['embed_VxD'], tokens_B[:, None], axis=0)
   layers = llama.unstack_layers(weights)['layers']
+  dense = functools.partial(llama.dense, pad_rows=pad_rows)
   ks, vs = [], []
   for i, w in enumerate(layers):
     y = llama.rms_norm(x, w['attn_norm'], config.rms_eps)
-    q = llama.rope((y @ w['wq']).reshape(b, 1, h, kd), positions_Bx1, config.rope_base)
-    k = llama.rope((y @ w['wk']).reshape(b, 1, n, kd), positions_Bx1, config.rope_base)
-    v = (y @ w['wv']).reshape(b, 1, n, kd)
+    q = llama.rope(dense(y, w['wq']).reshape(b, 1, h, kd), positions_Bx1, config.rope_base)
+    k = llama.rope(dense(y, w['wk']).reshape(b, 1, n, kd), positions_Bx1, config.rope_base)
+    v = dense(y, w['wv']).reshape(b, 1, n, kd)
     cache_k = jax.lax.dynamic_update_slice(
         kv['k'][i], k.transpose(0, 2, 3, 1).astype(kv['k'][i].dtype), (0, 0, 0, column))
     cache_v = jax.lax.dynamic_update_slice(
@@ -112,13 +115,13 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, A
     scores = jnp.where(visible_BxS[:, None, None], scores, _MASKED)
     p = jax.nn.softmax(scores, axis=-1).astype(cache_v.dtype)
     out = jnp.einsum('bngs,bnsk->bngk', p, cache_v).reshape(b, 1, h * kd)
-    x = x + out @ w['wo']
+    x = x + dense(out, w['wo'])
     y = llama.rms_norm(x, w['ffn_norm'], config.rms_eps)
-    x = x + (jax.nn.silu(y @ w['w_gate']) * (y @ w['w_up'])) @ w['w_down']
+    x = x + dense(jax.nn.silu(dense(y, w['w_gate'])) * dense(y, w['w_up']), w['w_down'])
     ks.append(cache_k)
     vs.append(cache_v)
   x = llama.rms_norm(x, weights['final_norm_D'], config.rms_eps)
-  return llama.logits(weights, x[:, 0]), {'k': tuple(ks), 'v': tuple(vs)}
+  return llama.logits(weights, x[:, 0], pad_rows), {'k': tuple(ks), 'v': tuple(vs)}
 
 
 def decode_cache(kv: dict[str, Any], length: int) -> dict[str, tuple[jax.Array, ...]]:
@@ -228,8 +231,27 @@ def sample(logits_BxV: jax.Array, seen_BxV: jax.Array, params: dict[str, jax.Arr
 
 
 def default_dtype() -> Any:
-  """float32 on CPU (XLA:CPU's bfloat16 matmuls are slow), bfloat16 on accelerators."""
+  """Activations and KV cache: float32 on CPU, bfloat16 on accelerators."""
   return jnp.float32 if jax.default_backend() == 'cpu' else jnp.bfloat16
+
+
+def cpu_has_bf16_dot() -> bool:
+  """Whether this x86 or Arm CPU has bfloat16 dot-product instructions (AVX512-BF16,
+  AMX-BF16, Arm BF16), which XLA:CPU uses for bfloat16 matrix products."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      flags = set(f.read().split())
+  except OSError:
+    return False
+  return bool(flags & {'avx512_bf16', 'amx_bf16', 'bf16'})
+
+
+def default_weight_dtype() -> Any:
+  """Weights of the matrix products: bfloat16, except on a CPU without bfloat16 dot
+  products, where XLA:CPU's bfloat16 products are slower than float32 ones."""
+  if jax.default_backend() == 'cpu' and not cpu_has_bf16_dot():
+    return jnp.float32
+  return jnp.bfloat16
 
 
 class JaxLanguageModel:
@@ -242,11 +264,13 @@ class JaxLanguageModel:
   """
 
   def __init__(self, gguf_path: str | None = None, *, dtype: Any = None,
-               max_batch: int = 32, decode_chunk: int = 8, mesh: Any = None):
+               weight_dtype: Any = None, max_batch: int = 32, decode_chunk: int = 8,
+               mesh: Any = None):
     path = gguf_loader.embedded_model_path() if gguf_path is None else gguf_path
     config, weights, reader = gguf_loader.load(path)
     self._setup(path, config, weights, GGUFTokenizer(reader, path), dtype=dtype,
-                max_batch=max_batch, decode_chunk=decode_chunk, mesh=mesh)
+                weight_dtype=weight_dtype, max_batch=max_batch, decode_chunk=decode_chunk,
+                mesh=mesh)
 
   @classmethod
   def from_weights(cls, path: str, config: LlamaConfig, weights: dict[str, Any],
@@ -257,20 +281,23 @@ class JaxLanguageModel:
     model._setup(path, config, weights, tokenizer, **kwargs)  # pylint: disable=protected-access
     return model
 
-  def _setup(self, path, config, weights, tokenizer, *, dtype=None, max_batch=32,
-             decode_chunk=8, mesh=None):
+  def _setup(self, path, config, weights, tokenizer, *, dtype=None, weight_dtype=None,
+             max_batch=32, decode_chunk=8, mesh=None):
     self.path = path
     self.name = 'jax:' + os.path.basename(path).removesuffix('.gguf')
     self.config = config
     self.tokenizer = tokenizer
     self.dtype = jnp.dtype(default_dtype() if dtype is None else dtype)
+    self.weight_dtype = jnp.dtype(default_weight_dtype() if weight_dtype is None
+                                  else weight_dtype)
     self.mesh = sharding.make_mesh() if mesh is None else mesh
     self.num_devices = self.mesh.devices.size
     self.max_batch = bucket_batch(max_batch, self.num_devices)
+    self._bf16_on_cpu = (jax.default_backend() == 'cpu'
+                         and self.weight_dtype == jnp.bfloat16)
     self.decode_chunk = decode_chunk
     self.weights = sharding.replicate(
-        jax.tree.map(lambda a: np.asarray(a).astype(self.dtype, copy=False),
-                     llama.unstack_layers(weights)), self.mesh)
+        llama.cast(llama.unstack_layers(weights), self.dtype, self.weight_dtype), self.mesh)
     self._rows = NamedSharding(self.mesh, P(sharding.DATA_AXIS))
     self._stop_ids = np.asarray(self.tokenizer.stop_ids, np.int32)
     self._pad_id = int(self._stop_ids[0]) if len(self._stop_ids) else 0
@@ -279,6 +306,10 @@ class JaxLanguageModel:
                                                               'max_answer'))
     self._decode = jax.jit(self._decode_fn, donate_argnums=(1,))
     self._score = jax.jit(self._score_fn, static_argnames=('continuation_length',))
+
+  def _pad_rows(self, rows: int) -> bool:
+    """Whether a product of `rows` rows (over all devices) needs `llama.dense`'s padding."""
+    return self._bf16_on_cpu and rows // self.num_devices < 2
 
   # -- jitted bodies ------------------------------------------------------------------
 
@@ -293,7 +324,7 @@ class JaxLanguageModel:
     kv = {key: tuple(c) for key, c in llama.init_kv(self.config, b, t, self.dtype).items()}
     h, kv = llama.forward(weights, self.config, tokens_BxT, pads_B, kv)
     kv = decode_cache(kv, cache_length)
-    logits = llama.logits(weights, h[:, -1])
+    logits = llama.logits(weights, h[:, -1], self._pad_rows(b))
     prompt_BxT = jnp.arange(t)[None] >= pads_B[:, None]
     seen = jnp.zeros((b, self.config.vocab_size), jnp.int32).at[
         jnp.arange(b)[:, None], tokens_BxT].add(prompt_BxT.astype(jnp.int32)) > 0
@@ -326,7 +357,8 @@ class JaxLanguageModel:
     def step(carry):
       i, state = carry
       logits, kv = decode_forward(weights, self.config, state['kv'], state['token'],
-                                  state['pads'], state['column'])
+                                  state['pads'], state['column'],
+                                  self._pad_rows(state['token'].shape[0]))
       state = dict(state, kv=kv, column=state['column'] + 1)
       return i + 1, self._constrain_state(self._emit(state, logits))
 
@@ -343,7 +375,8 @@ class JaxLanguageModel:
     t = tokens_BxT.shape[1]
     c = continuation_length
     h, _ = llama.forward(weights, self.config, tokens_BxT, pads_B)
-    logp = jax.nn.log_softmax(llama.logits(weights, h[:, t - c - 1:t - 1]), axis=-1)
+    logp = jax.nn.log_softmax(llama.logits(weights, h[:, t - c - 1:t - 1],
+                                           self._pad_rows(tokens_BxT.shape[0] * c)), axis=-1)
     targets_BxC = tokens_BxT[:, t - c:]
     picked = jnp.take_along_axis(logp, targets_BxC[..., None], axis=-1)[..., 0]
     mine = jnp.arange(c)[None] >= (c - lengths_B)[:, None]

@@ -14,10 +14,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from hirenet_jax.llm.gguf_loader import LlamaConfig
 
 _MASKED = -1e9  # Large finite negative: a fully masked row gives uniform weights, never NaN.
+_MATRICES = ('wq', 'wk', 'wv', 'wo', 'w_gate', 'w_up', 'w_down', 'lm_head_DxV')
 
 
 def rms_norm(x_BxTxD: jax.Array, w_D: jax.Array, eps: float) -> jax.Array:
@@ -26,6 +28,19 @@ def rms_norm(x_BxTxD: jax.Array, w_D: jax.Array, eps: float) -> jax.Array:
   x = x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps)
   w = w_D.astype(jnp.float32).reshape((1,) * (x.ndim - 1) + (-1,))
   return (x * w).astype(x_BxTxD.dtype)
+
+
+def dense(x: jax.Array, w: jax.Array, pad_rows: bool = False) -> jax.Array:
+  """x @ w in the weight's dtype, accumulated in float32, returned in x's dtype: bfloat16
+  weights under float32 activations halve the bytes read and use the CPU's bf16 dot
+  products, while norms, RoPE, attention and the residual stream stay in float32.
+
+  `pad_rows` computes each row twice: XLA:CPU runs a one-row bfloat16 product on a slow
+  path (about 8x a float32 one) and two rows on the fast one.
+  """
+  if pad_rows:
+    return dense(jnp.stack([x, x], axis=-2), w)[..., 0, :]
+  return jnp.matmul(x.astype(w.dtype), w, preferred_element_type=jnp.float32).astype(x.dtype)
 
 
 def rope(x_BxTxHxK: jax.Array, positions_BxT: jax.Array, base: float) -> jax.Array:
@@ -54,6 +69,15 @@ def unstack_layers(weights: dict[str, Any]) -> dict[str, Any]:
     return weights
   n = len(next(iter(layers.values())))
   return dict(weights, layers=tuple({k: v[i] for k, v in layers.items()} for i in range(n)))
+
+
+def cast(weights: dict[str, Any], dtype: Any, weight_dtype: Any) -> dict[str, Any]:
+  """Numpy copies of `weights`: the matrices of the products in `weight_dtype`, the
+  embedding (it feeds the residual stream) and the norms in `dtype`."""
+  def cast_leaf(path, a):
+    matrix = path[-1].key in _MATRICES
+    return np.asarray(a).astype(weight_dtype if matrix else dtype, copy=False)
+  return jax.tree_util.tree_map_with_path(cast_leaf, weights)
 
 
 def init_kv(config: LlamaConfig, batch: int, length: int, dtype: Any) -> dict[str, jax.Array]:
@@ -100,16 +124,16 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
   def layer(x_BxTxD, inputs):
     w, cache_k, cache_v = inputs
     y = rms_norm(x_BxTxD, w['attn_norm'], config.rms_eps)
-    q = rope((y @ w['wq']).reshape(b, t, h, kd), positions_BxT, config.rope_base)
-    k = rope((y @ w['wk']).reshape(b, t, n, kd), positions_BxT, config.rope_base)
-    v = (y @ w['wv']).reshape(b, t, n, kd)
+    q = rope(dense(y, w['wq']).reshape(b, t, h, kd), positions_BxT, config.rope_base)
+    k = rope(dense(y, w['wk']).reshape(b, t, n, kd), positions_BxT, config.rope_base)
+    v = dense(y, w['wv']).reshape(b, t, n, kd)
     if cache_k is not None:
       cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k.astype(cache_k.dtype), start, 1)
       cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v.astype(cache_v.dtype), start, 1)
       k, v = cache_k, cache_v
-    x_BxTxD = x_BxTxD + _attention(q, k, v, mask_BxTxS) @ w['wo']
+    x_BxTxD = x_BxTxD + dense(_attention(q, k, v, mask_BxTxS), w['wo'])
     y = rms_norm(x_BxTxD, w['ffn_norm'], config.rms_eps)
-    x_BxTxD = x_BxTxD + (jax.nn.silu(y @ w['w_gate']) * (y @ w['w_up'])) @ w['w_down']
+    x_BxTxD = x_BxTxD + dense(jax.nn.silu(dense(y, w['w_gate'])) * dense(y, w['w_up']), w['w_down'])
     return x_BxTxD, (cache_k, cache_v)
 
   layers = weights['layers']
@@ -132,6 +156,6 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
   return rms_norm(x, weights['final_norm_D'], config.rms_eps), kv
 
 
-def logits(weights: dict[str, Any], h_BxTxD: jax.Array) -> jax.Array:
-  """Vocabulary logits in float32."""
-  return jnp.matmul(h_BxTxD, weights['lm_head_DxV'], preferred_element_type=jnp.float32)
+def logits(weights: dict[str, Any], h_BxTxD: jax.Array, pad_rows: bool = False) -> jax.Array:
+  """Vocabulary logits in float32 (`pad_rows` as for `dense`)."""
+  return dense(h_BxTxD.astype(jnp.float32), weights['lm_head_DxV'], pad_rows)
