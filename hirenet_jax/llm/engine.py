@@ -14,7 +14,8 @@ random numbers come from its own seed and its own token count, so a request draw
 same answer whatever else shares its batch. temperature=0 decodes greedily.
 
 The batch axis is sharded over the devices of `sharding.make_mesh()`, the weights are
-replicated (float32 on CPU, bfloat16 on accelerators by default).
+replicated. By default the matrices are bfloat16 (float32 on a CPU without bf16 dot
+products) and activations and cache float32 on CPU, bfloat16 on accelerators.
 """
 
 from __future__ import annotations
