@@ -2,7 +2,8 @@ r"""MockLLM (paper: Table 2, Table 3, Figure 5): mock interviews played by a lan
 model, two-sided evaluation, handshake and reflection memory, over a person-job-fit corpus.
 
   python -m experiments.mockllm [--corpus_dir=DIR] [--backend=scripted|jax|openai] \
-      [--base_url=http://host:8000/v1 --model=NAME] [--gguf=PATH] [--seeds=0,1,2] \
+      [--base_url=http://host:8000/v1 --model=NAME] [--gguf=PATH] \
+      [--weight_dtype=float32|bfloat16] [--seeds=0,1,2] \
       [--workdir=W] [--pjf_grid_dir=G] [--config.num_turns=3 ...]
 
 With no --corpus_dir the default synthetic corpus is used (generated once and cached).
@@ -34,6 +35,9 @@ _BACKEND = flags.DEFINE_enum('backend', 'scripted', ['scripted', 'jax', 'openai'
                              'embedded JAX runtime, or a served model.')
 _GGUF = flags.DEFINE_string('gguf', None, '--backend=jax: a Llama-family GGUF file '
                             '(default: the embedded SmolLM2-135M-Instruct).')
+_WEIGHT_DTYPE = flags.DEFINE_enum('weight_dtype', None, ['float32', 'bfloat16'],
+                                  '--backend=jax: weights of the matrix products; default: '
+                                  'bfloat16, float32 on a CPU without bf16 dot products.')
 _BASE_URL = flags.DEFINE_string('base_url', None,
                                 '--backend=openai: e.g. http://localhost:8000/v1.')
 _MODEL = flags.DEFINE_string('model', None, '--backend=openai: the served model name.')
@@ -97,7 +101,7 @@ def main():
       backend=_BACKEND.value, gguf=_GGUF.value, base_url=_BASE_URL.value,
       model=_MODEL.value, server=_SERVER.value, api_key=_API_KEY.value,
       max_concurrency=_MAX_CONCURRENCY.value, timeout_s=_TIMEOUT.value,
-      max_batch=config.chunk_size)
+      max_batch=config.chunk_size, weight_dtype=_WEIGHT_DTYPE.value)
   model = backends.make_model(
       options, _LLM_CACHE.value or os.path.join(workdir, 'llm_cache.jsonl'))
   label = model.name if _BACKEND.value != 'scripted' else 'scripted (no language model)'

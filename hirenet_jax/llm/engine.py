@@ -259,7 +259,7 @@ class JaxLanguageModel:
   """`api.LanguageModel` backed by a GGUF file run in JAX (None = the embedded SmolLM2).
 
   Attributes:
-    name: 'jax:' and the file's name without '.gguf'; labels every output.
+    name: 'jax:', the file's name without '.gguf' and the precision; labels every output.
     config, tokenizer: the model's sizes and its tokenizer / chat template.
     traces: how many times each jitted function was traced (one per compiled shape).
   """
@@ -285,12 +285,15 @@ class JaxLanguageModel:
   def _setup(self, path, config, weights, tokenizer, *, dtype=None, weight_dtype=None,
              max_batch=32, decode_chunk=8, mesh=None):
     self.path = path
-    self.name = 'jax:' + os.path.basename(path).removesuffix('.gguf')
     self.config = config
     self.tokenizer = tokenizer
     self.dtype = jnp.dtype(default_dtype() if dtype is None else dtype)
     self.weight_dtype = jnp.dtype(default_weight_dtype() if weight_dtype is None
                                   else weight_dtype)
+    # The precision is part of the name: it labels results and keys the response cache,
+    # and answers differ between precisions.
+    self.name = (f'jax:{os.path.basename(path).removesuffix(".gguf")} '
+                 f'({self.weight_dtype.name} weights, {self.dtype.name} activations)')
     self.mesh = sharding.make_mesh() if mesh is None else mesh
     self.num_devices = self.mesh.devices.size
     self.max_batch = bucket_batch(max_batch, self.num_devices)

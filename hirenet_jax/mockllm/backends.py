@@ -19,6 +19,7 @@ class BackendOptions:
   backend: str = 'scripted'
   gguf: str | None = None          # jax: a Llama-family GGUF; None = embedded SmolLM2.
   max_batch: int = 32              # jax: sequences decoded at once.
+  weight_dtype: str | None = None  # jax: float32 | bfloat16; None = the engine's default.
   base_url: str | None = None      # openai: e.g. http://localhost:8000/v1
   model: str | None = None         # openai: the served model's name.
   server: str = 'vllm'             # openai: vllm, llamacpp, ollama or openai.
@@ -34,7 +35,8 @@ def make_model(options: BackendOptions, cache_path: str | None = None) -> Langua
     model = ScriptedModel()
   elif options.backend == 'jax':
     from hirenet_jax.llm.engine import JaxLanguageModel
-    model = JaxLanguageModel(options.gguf, max_batch=options.max_batch)
+    model = JaxLanguageModel(options.gguf, max_batch=options.max_batch,
+                             weight_dtype=options.weight_dtype)
   elif options.backend == 'openai':
     if not options.base_url or not options.model:
       raise ConfigError('--backend=openai needs --base_url (e.g. http://localhost:8000/v1) '
