@@ -193,9 +193,8 @@ def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
 
 def format_table(result: dict[str, Any]) -> str:
   """Our figures per batch size, then llama.cpp's and the ratios when measured."""
-  lines = [f'{result["model"]} ({result["weight_dtype"]} weights, {result["dtype"]} '
-           f'activations, {result["backend"]}, '
-           f'{result["devices"]} device(s), {result["cpu_count"]} CPUs); prompt '
+  lines = [f'{result["model"]}; {result["backend"]}, '
+           f'{result["devices"]} device(s), {result["cpu_count"]} CPUs; prompt '
            f'{result["prompt_tokens"]:.0f} tokens, answers {result["answer_tokens"]} tokens',
            f'{"batch":>5} {"prefill tok/s":>13} {"decode tok/s":>12} {"x single":>8}']
   for r in result['batches']:
