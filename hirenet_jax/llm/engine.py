@@ -249,7 +249,7 @@ def cpu_has_bf16_dot() -> bool:
 
 def default_weight_dtype() -> Any:
   """Weights of the matrix products: bfloat16, except on a CPU without bfloat16 dot
-  products, where XLA:CPU's bfloat16 products are slower than float32 ones."""
+  products, which would emulate them."""
   if jax.default_backend() == 'cpu' and not cpu_has_bf16_dot():
     return jnp.float32
   return jnp.bfloat16
