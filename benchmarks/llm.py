@@ -150,15 +150,16 @@ def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
   prompts = {b: [model.chat_ids(interview_messages(i)) for i in range(b)] for b in batches}
   for b in batches:
     _generate(model, prompts[b], answer_tokens, seed=0)
+  cpp_prompt = prompts[batches[0]][0]
   if llama_cpp is not None:
-    llama_cpp.measure(prompts[batches[0]][0], answer_tokens)
+    llama_cpp.measure(cpp_prompt, answer_tokens)
   runs = {b: [] for b in batches}
   cpp_runs = []
   for r in range(repeats):
     for b in batches:
       runs[b].append(_generate(model, prompts[b], answer_tokens, seed=1 + r))
     if llama_cpp is not None:
-      cpp_runs.append(llama_cpp.measure(prompts[batches[0]][0], answer_tokens))
+      cpp_runs.append(llama_cpp.measure(cpp_prompt, answer_tokens))
   rows = [_measurement(b, prompts[b], runs[b]) for b in batches]
   single = rows[0].decode_tokens_per_s if rows[0].batch == 1 else None
   result = {
@@ -178,12 +179,13 @@ def run(model, batches: Sequence[int] = (1, 8, 32), answer_tokens: int = 60,
   if llama_cpp is not None:
     result['llama_cpp'] = {
         'version': llama_cpp.version, 'threads': llama_cpp.threads,
-        'prompt_tokens': len(prompts[batches[0]][0]), 'repeats': repeats,
+        'prompt_tokens': len(cpp_prompt), 'repeats': repeats,
         'prefill_tokens_per_s': statistics.median(p for p, _ in cpp_runs),
         'single_stream_decode_tokens_per_s': statistics.median(d for _, d in cpp_runs),
         'decode_tokens_per_s_runs': [d for _, d in cpp_runs]}
   for row, b in zip(result['batches'], batches):
-    row['decode_tokens_per_s_runs'] = [b * s.decode_steps / s.decode_seconds for s in runs[b]]
+    row['decode_tokens_per_s_runs'] = [_measurement(b, prompts[b], [s]).decode_tokens_per_s
+                                       for s in runs[b]]
     if single:
       row['vs_single_stream_runs'] = [  # Each round's batch against that round's batch 1.
           x / y for x, y in zip(row['decode_tokens_per_s_runs'],

@@ -297,8 +297,6 @@ class JaxLanguageModel:
     self.mesh = sharding.make_mesh() if mesh is None else mesh
     self.num_devices = self.mesh.devices.size
     self.max_batch = bucket_batch(max_batch, self.num_devices)
-    self._bf16_on_cpu = (jax.default_backend() == 'cpu'
-                         and self.weight_dtype == jnp.bfloat16)
     self.decode_chunk = decode_chunk
     self.weights = sharding.replicate(
         llama.cast(llama.unstack_layers(weights), self.dtype, self.weight_dtype), self.mesh)
@@ -312,8 +310,10 @@ class JaxLanguageModel:
     self._score = jax.jit(self._score_fn, static_argnames=('continuation_length',))
 
   def _pad_rows(self, rows: int) -> bool:
-    """Whether a product of `rows` rows (over all devices) needs `llama.dense`'s padding."""
-    return self._bf16_on_cpu and rows // self.num_devices < 2
+    """Whether a product of `rows` rows (over all devices) needs `llama.dense`'s padding:
+    bfloat16 weights on CPU devices, one row per device."""
+    return (self.weight_dtype == jnp.bfloat16 and rows // self.num_devices < 2
+            and self.mesh.devices.flat[0].platform == 'cpu')
 
   # -- jitted bodies ------------------------------------------------------------------
 
