@@ -6,7 +6,7 @@ Ours runs in this process, torch in a child process (`TorchWorker`) with
 `torch.set_num_threads(os.cpu_count())`; the JAX and torch passes are interleaved (one of
 each in turn, the other side idle), so machine noise hits both sides alike and the ratios
 are fair. Two processes, because each side gets its own best host allocator: ours keeps
-freed memory for reuse (hirenet_jax/host_memory.py, applied by the entry points), which
+freed memory for reuse (hirenet_jax/core/host_memory.py, applied by the entry points), which
 makes XLA:CPU faster but torch slower when both share a process (one malloc arena for
 both frameworks' threads); the torch child keeps glibc's defaults.
 
@@ -14,7 +14,7 @@ both frameworks' threads); the torch child keeps glibc's defaults.
    outputs, gradients with respect to the parameters: as in training, where the inputs
    are frozen word vectors or extracted features), at text shapes:
    160 answers padded to 95 steps, 200-d inputs, 50 units per direction. Lengths are
-   drawn like the synthetic corpus draws them (data_prep/synthetic.py: lognormal, sigma
+   drawn like the synthetic corpus draws them (data_prep/hirenet/synthetic.py: lognormal, sigma
    0.3), with median 50 words, clipped to [12, 95], the longest set to 95 so the padded
    tensor is [160, 95, 200]. Four implementations, one set of weights
    (`torch_hirenet.load_masked_gru`):
@@ -59,14 +59,14 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from benchmarks import training
-from hirenet_jax import packing
+from hirenet_jax.hirenet import packing
 
 ENCODER_ANSWERS = 160  # N answers (a batch of 32 interviews of 5 answers).
 ENCODER_MAX_LENGTH = 95  # T: the paper's mean answer length in words.
 ENCODER_INPUT = 200  # D: word vector size.
 ENCODER_HIDDEN = 50  # H per direction.
 LENGTH_MEDIAN = 50.0  # Median answer length of the encoder benchmark.
-LENGTH_SIGMA = 0.3  # Lognormal spread of the synthetic corpus (data_prep/synthetic.py).
+LENGTH_SIGMA = 0.3  # Lognormal spread of the synthetic corpus (data_prep/hirenet/synthetic.py).
 MIN_LENGTH = 12  # The synthetic corpus's shortest answer.
 
 # Issue [perf] targets: ours / torch valid steps per second.
@@ -238,7 +238,7 @@ def encoder_benchmark(*, num_steps: int = 10, num_answers: int = ENCODER_ANSWERS
   import jax
   import jax.numpy as jnp
 
-  from hirenet_jax import gru as gru_lib
+  from hirenet_jax.core import gru as gru_lib
 
   lengths_N = encoder_lengths(num_answers, max_length, median=median_length, seed=seed)
   rng = np.random.default_rng(seed + 1)
@@ -337,10 +337,10 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
   """
   import jax
 
-  from data_prep import datasets
-  from hirenet_jax import sharding
-  from hirenet_jax import input_pipeline
-  from hirenet_jax import steps as steps_lib
+  from data_prep.hirenet import datasets
+  from hirenet_jax.core import sharding
+  from hirenet_jax.hirenet import input_pipeline
+  from hirenet_jax.hirenet import steps as steps_lib
 
   if config.modality != 'text' or config.model.variant != 'hirenet':
     raise ValueError('the torch comparison needs --modality=text --variant=hirenet, got '
@@ -442,7 +442,7 @@ def run(config, *, num_steps: int = 10, prepared_cache_dir: str,
 
   import jax
 
-  from hirenet_jax import host_memory
+  from hirenet_jax.core import host_memory
   if importlib.util.find_spec('torch') is None:
     raise ImportError('the torch comparison needs torch: pip install torch==2.13.0')
   with TorchWorker() as worker:

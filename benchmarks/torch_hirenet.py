@@ -2,7 +2,7 @@
 
 Not part of the library: imported only by `benchmarks.compare_torch` (the benchmark's
 `--compare_torch` mode), so torch is needed only then (`pip install torch==2.13.0`). The
-models mirror hirenet_jax.models.HireNet (variant `hirenet`) with the same sizes, and
+models mirror hirenet_jax.hirenet.models.HireNet (variant `hirenet`) with the same sizes, and
 encode variable-length sequences the correct masked way in PyTorch:
 `pack_padded_sequence`. They read the same batches as ours, with the packed answer rows
 turned back into padded [B, Q, T] answers (`padded_batch`).
@@ -121,7 +121,7 @@ def padded_batch(batch: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
     ValueError: the valid answers of an interview are not its first slots (the
       interview-level packing assumes they are).
   """
-  from hirenet_jax import packing
+  from hirenet_jax.hirenet import packing
   valid_BxQ = np.asarray(batch['answer_lengths']) > 0
   if (valid_BxQ[:, 1:] & ~valid_BxQ[:, :-1]).any():
     raise ValueError('an empty answer slot precedes a valid one')

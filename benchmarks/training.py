@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from data_prep import datasets
-from hirenet_jax import packing
+from data_prep.hirenet import datasets
+from hirenet_jax.hirenet import packing
 
 # Paper shapes: (time steps, feature dim); text has token ids, D = 0.
 PAPER_SHAPES = {'text': (95, 0), 'audio': (100 * 52, 25), 'video': (4 * 51, 49)}
@@ -92,8 +92,8 @@ def compile_and_measure(jitted, *args) -> tuple[float, int | None]:
 
 def _setup(config):
   import jax
-  from hirenet_jax import sharding
-  from hirenet_jax import steps as steps_lib
+  from hirenet_jax.core import sharding
+  from hirenet_jax.hirenet import steps as steps_lib
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.batch_size, mesh)
   return mesh, steps_lib.make_steps(mesh, config.matmul_precision), sharding.replicate(
@@ -104,8 +104,8 @@ def run(config, *, num_steps: int, questions: int, vocab_size: int,
         time_steps: int | None = None) -> dict:
   """Compiles and times the train and eval steps on a paper-shape batch."""
   import jax
-  from hirenet_jax import sharding
-  from hirenet_jax import steps as steps_lib
+  from hirenet_jax.core import sharding
+  from hirenet_jax.hirenet import steps as steps_lib
   steps_lib.check_config(config)
   batch = synthetic_batch(config.modality, config.batch_size, questions, vocab_size,
                           width_factor=config.get('row_width_factor', packing.DEFAULT_WIDTH_FACTOR),
@@ -164,9 +164,9 @@ def pipeline(config, prepared_cache_dir: str, *, max_batches: int = 0,
   the loading cost; the per-chunk ratios show its spread.
   """
   import jax
-  from hirenet_jax import sharding
-  from hirenet_jax import input_pipeline
-  from hirenet_jax import steps as steps_lib
+  from hirenet_jax.core import sharding
+  from hirenet_jax.hirenet import input_pipeline
+  from hirenet_jax.hirenet import steps as steps_lib
   data_dir = datasets.prepare(config, prepared_cache_dir)
   data = input_pipeline.PreparedDataset.from_config(config, data_dir)
   batches = data.batches('train', batch_size=config.batch_size, epoch=0, shuffle=True)

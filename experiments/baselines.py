@@ -23,7 +23,7 @@ from experiments import common
 
 _MODALITY = flags.DEFINE_enum('modality', 'text', ['text', 'audio', 'video'], 'Modality.')
 _CORPUS_DIR = flags.DEFINE_string('corpus_dir', None, 'Raw corpus (interviews.jsonl).')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Prepared dataset (data_prep.build).')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Prepared dataset (data_prep.hirenet.build).')
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'Output directory; default workdirs/baselines_{modality}_s{seed}.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of k-means, Doc2Vec, forests, random votes.')
@@ -41,7 +41,7 @@ def audio_functionals_fn(corpus_dir: str, workers: int | None):
   An answer whose functionals fail gets the training mean: counted and reported, never
   dropped silently.
   """
-  from data_prep import audio
+  from data_prep.hirenet import audio
 
   def compute(splits):
     out, failed = {}, []
@@ -83,8 +83,8 @@ def format_table(results: dict) -> str:
 
 def main():
   from experiments.configs import default
-  from hirenet_jax import baseline_features
-  from hirenet_jax import input_pipeline
+  from hirenet_jax.hirenet.baselines import paper as baseline_features
+  from hirenet_jax.hirenet import input_pipeline
   config = default.get_config()
   common.apply_shorthands(config, modality=_MODALITY.value, seed=_SEED.value,
                           corpus_dir=_CORPUS_DIR.value, data_dir=_DATA_DIR.value)

@@ -4,17 +4,17 @@ r"""Measures data preparation: openSMILE extraction on all cores and shard build
       [--modalities=text,audio] [--workers=N] [--repeats=1] \
       [--output=benchmarks/results/data_prep.json] [--work_dir=DIR]
 
-Synthetic corpora are shaped like the default corpus (`data_prep.synthetic.DEFAULT_CORPUS`:
+Synthetic corpora are shaped like the default corpus (`data_prep.hirenet.synthetic.DEFAULT_CORPUS`:
 5 questions, 40 words and 5 s per answer); generating them is not timed.
 
-1. Audio feature extraction (eGeMAPSv02 LLDs, `data_prep.audio.extract_many`) of the
+1. Audio feature extraction (eGeMAPSv02 LLDs, `data_prep.hirenet.audio.extract_many`) of the
    answer WAV files of the largest audio corpus, with 1 worker and with `--workers`
    (default: every core): wall time, minutes of audio per second of wall time, the
    speed-up, and the CPU time of this process and all its descendants (sampled with
    psutil) divided by the wall time, i.e. how many cores were kept busy, next to the
    busy % of each core of the machine and the cores' worth of it that was not ours (on
    a shared machine, other users' work).
-2. `data_prep.build.build_dataset` on N and 4N candidates per modality (audio uses
+2. `data_prep.hirenet.build.build_dataset` on N and 4N candidates per modality (audio uses
    `--audio_candidates` as N): seconds, candidates/s and the 4N / N time ratio (4.0 is
    linear), for the whole build and for each stage it reports (read, features, vocab,
    write), plus the fixed and per-candidate cost of the line through the two points.
@@ -40,10 +40,10 @@ from absl import app
 from absl import flags
 import soundfile
 
-from data_prep import audio
-from data_prep import build
-from data_prep import corpus as corpus_lib
-from data_prep import synthetic
+from data_prep.hirenet import audio
+from data_prep.hirenet import build
+from data_prep.hirenet import corpus as corpus_lib
+from data_prep.hirenet import synthetic
 from data_prep.errors import CorpusError
 
 _CANDIDATES = flags.DEFINE_integer(
@@ -320,7 +320,7 @@ def format_table(r: dict) -> str:
            f'Python {m["python"]}, best of {r["repeats"]} run(s)']
   ex = r.get('extraction')
   if ex:
-    lines += ['', f'Audio features (openSMILE eGeMAPSv02 LLDs, data_prep.audio.'
+    lines += ['', f'Audio features (openSMILE eGeMAPSv02 LLDs, data_prep.hirenet.audio.'
               f'extract_many): {ex["files"]} files, {ex["audio_minutes"]:.1f} min of audio',
               f'{"workers":>7}  {"wall s":>7}  {"audio min/s":>11}  {"speed-up":>8}  '
               f'{"CPU s":>6}  {"cores busy":>10}  {"busy procs":>10}  '
@@ -347,7 +347,7 @@ def format_table(r: dict) -> str:
                  f'workers: {ex["speedup"]:.2f}x{note}')
   for modality, b in r['builds'].items():
     stages = list(b['stages'])
-    lines += ['', f'Building {modality} shards (data_prep.build.build_dataset), '
+    lines += ['', f'Building {modality} shards (data_prep.hirenet.build.build_dataset), '
               f'{b["scale"]:.0f}x candidates',
               f'{"candidates":>10}  {"answers":>7}  {"total s":>7}  {"cand/s":>7}  '
               + '  '.join(f'{s + " s":>10}' for s in stages)

@@ -40,9 +40,9 @@ class CommandError(Exception):
 
 def user_errors() -> tuple[type[BaseException], ...]:
   """Exceptions whose message is meant for the user: printed on one line, exit 1."""
-  from data_prep.datasets import PrepareError  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet.datasets import PrepareError  # pylint: disable=g-import-not-at-top
   from data_prep.errors import CorpusError  # pylint: disable=g-import-not-at-top
-  from hirenet_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.core.errors import ConfigError  # pylint: disable=g-import-not-at-top
   return (CommandError, ConfigError, CorpusError, PrepareError, FileNotFoundError)
 
 
@@ -50,22 +50,22 @@ def setup_jax(cache_dir: str, multihost: bool = False, coordinator: str | None =
               num_processes: int | None = None, process_id: int | None = None) -> None:
   """Host allocator, compilation cache and, for multi-host runs, jax.distributed.initialize.
 
-  The allocator setting (hirenet_jax/host_memory.py) stops XLA:CPU from page-faulting
+  The allocator setting (hirenet_jax/core/host_memory.py) stops XLA:CPU from page-faulting
   its buffers every step; it is skipped when the environment sets HIRENET_SYSTEM_MALLOC=1.
   """
-  from hirenet_jax import host_memory  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.core import host_memory  # pylint: disable=g-import-not-at-top
   if host_memory.opted_out():
     logging.info('Host allocator: glibc defaults (%s is set).', host_memory.OPT_OUT_ENV)
   elif host_memory.keep_freed_memory():
     logging.info('Host allocator: %s.', host_memory.describe())
   import jax  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import logging_utils  # pylint: disable=g-import-not-at-top
-  logging_utils.quiet_third_party_logs()
+  from hirenet_jax.core import run_log  # pylint: disable=g-import-not-at-top
+  run_log.quiet_third_party_logs()
   if cache_dir:
     jax.config.update('jax_compilation_cache_dir', cache_dir)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
   if multihost:
-    from hirenet_jax import sharding  # pylint: disable=g-import-not-at-top
+    from hirenet_jax.core import sharding  # pylint: disable=g-import-not-at-top
     sharding.initialize_multihost(coordinator, num_processes, process_id)
 
 
@@ -82,9 +82,9 @@ def entry_point(main: Callable[[], None], *,
   def run(argv: list[str]) -> None:
     if len(argv) > 1:
       raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-    from hirenet_jax import logging_utils  # pylint: disable=g-import-not-at-top
-    if hasattr(logging_utils, 'configure_terminal'):
-      logging_utils.configure_terminal(flags.FLAGS.verbosity)
+    from hirenet_jax.core import run_log  # pylint: disable=g-import-not-at-top
+    if hasattr(run_log, 'configure_terminal'):
+      run_log.configure_terminal(flags.FLAGS.verbosity)
     kwargs = {k: v() if callable(v) else v for k, v in setup_kwargs.items()}
     setup_jax(JAX_CACHE_DIR.value, **kwargs)
     try:
@@ -112,8 +112,8 @@ def apply_shorthands(config, *, modality=None, variant=None, seed=None, corpus_d
 
 def prepare_data(config) -> str:
   """The prepared dataset of `config` (checked first), built into the cache if needed."""
-  from data_prep import datasets  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import steps  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet import datasets  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import steps  # pylint: disable=g-import-not-at-top
   steps.check_config(config)
   return datasets.prepare(config, PREPARED_CACHE_DIR.value)
 
@@ -141,8 +141,8 @@ def format_results(results: dict) -> str:
 def score_corpus(workdir: str, corpus_dir: str | None, scratch: str):
   """A run's selected checkpoint applied to a corpus (default: the run's own), featurised
   like its training data: (config, meta, rows) as `scoring.score_dataset` returns them."""
-  from data_prep import datasets  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import scoring  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet import datasets  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import scoring  # pylint: disable=g-import-not-at-top
   config = scoring.load_run_config(workdir)
   data_dir, splits = datasets.featurize_for_run(config, corpus_dir, scratch)
   return scoring.score_dataset(workdir, data_dir, splits, config)
@@ -150,7 +150,7 @@ def score_corpus(workdir: str, corpus_dir: str | None, scratch: str):
 
 def run_report(config, results: dict, workdir: str) -> str:
   """The lines printed at the end of a run: header, table, warnings, files."""
-  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import train_lib  # pylint: disable=g-import-not-at-top
   lines = [f'{config.modality} / {config.model.variant} / seed {config.seed} '
            f'(best epoch {results["best_epoch"]} on validation {results["selection_metric"]}, '
            f'threshold {results["threshold"]:.3f})',
@@ -165,7 +165,7 @@ def run_report(config, results: dict, workdir: str) -> str:
 def train_or_load(config, workdir: str) -> dict:
   """A run's results: read back when `workdir` holds a finished run (results.json), else
   trained (an interrupted run resumes from its checkpoint)."""
-  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import train_lib  # pylint: disable=g-import-not-at-top
   results_path = os.path.join(workdir, train_lib.RESULTS_FILE)
   if os.path.exists(results_path):
     with open(results_path) as f:

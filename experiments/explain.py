@@ -51,8 +51,8 @@ def _load_jsonl(path: str) -> dict[str, dict]:
 
 
 def main():
-  from data_prep import text as text_lib
-  from hirenet_jax import explanation
+  from data_prep.hirenet import text as text_lib
+  from hirenet_jax.hirenet.analysis import explain as explanation
   out_dir = _OUT_DIR.value
   os.makedirs(out_dir, exist_ok=True)
   per_modality, summary = {}, {'runs': {}}

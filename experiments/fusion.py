@@ -22,7 +22,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from hirenet_jax import dataset_spec
+from hirenet_jax.hirenet import dataset_spec
 from experiments import common
 
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/grid', 'Grid directory.')
@@ -37,10 +37,10 @@ RESULTS_FILE = 'results.json'
 def modality_outputs(run_dir: str):
   """{split: ModalityOutputs} of one finished run's selected checkpoint."""
   import ml_collections
-  from hirenet_jax import baseline_features
-  from hirenet_jax import input_pipeline
-  from hirenet_jax import scoring
-  from hirenet_jax import train_lib
+  from hirenet_jax.hirenet.baselines import paper as baseline_features
+  from hirenet_jax.hirenet import input_pipeline
+  from hirenet_jax.hirenet import scoring
+  from hirenet_jax.hirenet import train_lib
   config_path = os.path.join(run_dir, scoring.CONFIG_FILE)
   if not os.path.exists(os.path.join(run_dir, train_lib.RESULTS_FILE)):
     raise common.CommandError(f'{run_dir} is not a finished run (no results.json): '
@@ -66,7 +66,7 @@ def modality_outputs(run_dir: str):
 
 
 def main():
-  from hirenet_jax import baseline_features
+  from hirenet_jax.hirenet.baselines import paper as baseline_features
   root, seed = _WORKDIR.value, _SEED.value
   outputs = {}
   for modality in _MODALITIES.value:

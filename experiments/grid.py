@@ -31,8 +31,8 @@ _DATA_DIR = flags.DEFINE_string('data_dir', None,
                                 'Prepared datasets (one data_dir holding every modality).')
 
 def main():
-  from hirenet_jax import steps as steps_lib
-  from hirenet_jax import train_lib
+  from hirenet_jax.hirenet import steps as steps_lib
+  from hirenet_jax.hirenet import train_lib
   root = _WORKDIR.value
   os.makedirs(root, exist_ok=True)
   runs = []
@@ -55,7 +55,7 @@ def main():
         runs.append({'modality': modality, 'variant': variant, 'seed': seed,
                      'workdir': workdir, 'validation': results['validation'],
                      'test': results['test']})
-  from hirenet_jax import reporting
+  from hirenet_jax.hirenet import tables as reporting
   summary = reporting.summarise(
       {'model': reporting.VARIANT_ROWS[r['variant']], **r} for r in runs)
   rows = [reporting.VARIANT_ROWS[v] for v in _VARIANTS.value]

@@ -61,7 +61,7 @@ def hirenet_scores(interviews, corpus, seed_dir: str, seed: int, epochs: int):
   (questions and answers as its answers, the job title as its context; one model per
   side), with the question attention of the interviewer's model per pair."""
   from experiments.configs import default  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import train_lib  # pylint: disable=g-import-not-at-top
   from hirenet_jax.mockllm import experiment  # pylint: disable=g-import-not-at-top
   scores, attention = {}, {}
   for key, label in (('s_q', 'job_accepts'), ('s_a', 'candidate_accepts')):
@@ -86,8 +86,8 @@ def hirenet_scores(interviews, corpus, seed_dir: str, seed: int, epochs: int):
 
 def main():
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  from data_prep import pjf_corpus  # pylint: disable=g-import-not-at-top
-  from data_prep import pjf_synthetic  # pylint: disable=g-import-not-at-top
+  from data_prep.pjf import corpus as pjf_corpus  # pylint: disable=g-import-not-at-top
+  from data_prep.pjf import synthetic as pjf_synthetic  # pylint: disable=g-import-not-at-top
   from hirenet_jax.llm.api import SamplingParams  # pylint: disable=g-import-not-at-top
   from hirenet_jax.mockllm import backends  # pylint: disable=g-import-not-at-top
   from hirenet_jax.mockllm import experiment  # pylint: disable=g-import-not-at-top

@@ -3,7 +3,7 @@ r"""Trains and evaluates one person-job-fit baseline (MockLLM paper, Table 2, on
   python -m experiments.pjf --model=apjfnn [--corpus_dir=DIR] [--workdir=W] [--seed=S] \
       [--config=experiments/configs/pjf.py] [--config.num_epochs=10 ...]
 
-Without --corpus_dir the default synthetic corpus (data_prep.pjf_synthetic) is used,
+Without --corpus_dir the default synthetic corpus (data_prep.pjf.synthetic) is used,
 generated once and cached. One-sided models train once per side (job, candidate), IPJF
 once on both. A killed run restarted with the same workdir resumes from its latest
 checkpoints. Writes W/scores.csv (both sides' scores per pair) and W/results.json, and

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 def load_corpus(corpus_dir: str):
   """The corpus at `corpus_dir` ('' = the default synthetic corpus, built once)."""
-  from data_prep import pjf_corpus  # pylint: disable=g-import-not-at-top
+  from data_prep.pjf import corpus as pjf_corpus  # pylint: disable=g-import-not-at-top
   if not corpus_dir:
-    from data_prep import pjf_synthetic  # pylint: disable=g-import-not-at-top
+    from data_prep.pjf import synthetic as pjf_synthetic  # pylint: disable=g-import-not-at-top
     corpus_dir = pjf_synthetic.ensure_default_corpus()
   corpus, _ = pjf_corpus.read_corpus(corpus_dir, on_error='fail')
   return corpus

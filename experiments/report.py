@@ -27,7 +27,7 @@ _OUT_DIR = flags.DEFINE_string('out_dir', None, 'Output directory (default W/rep
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  from hirenet_jax import reporting
+  from hirenet_jax.hirenet import tables as reporting
   try:
     paths = reporting.write_report(_WORKDIR.value, _OUT_DIR.value)
   except FileNotFoundError as e:

@@ -4,7 +4,7 @@ baselines, and writes one table (docs/robustness.md shows it).
   python -m experiments.suite --workdir=W [--corpora=a_default,...] \
       [--variants=bigru,hn_avg,hn_satt,hirenet] [--seeds=3] [--config.X=...]
 
-The corpora come from `data_prep.corpus_suite` (generated once and cached). Each run
+The corpora come from `data_prep.hirenet.corpus_suite` (generated once and cached). Each run
 lives in W/{corpus}/{variant}_s{seed} (a finished run is read back, an interrupted one
 resumes). TF-IDF + logistic regression and the position-majority vote are fitted once per
 corpus on the same split. Writes W/suite.md, W/suite.csv and W/suite_results.json: test
@@ -32,10 +32,10 @@ _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/suite', 'Suite directory.')
 
 
 def main():
-  from data_prep import corpus_suite  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import quick_baselines  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import robustness  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import steps as steps_lib  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet import corpus_suite  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet.baselines import beside_run as quick_baselines  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import robustness  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import steps as steps_lib  # pylint: disable=g-import-not-at-top
   root = _WORKDIR.value
   names = _CORPORA.value or list(corpus_suite.SUITE_NAMES)
   unknown = sorted(set(names) - set(corpus_suite.SUITE_NAMES))

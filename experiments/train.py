@@ -29,7 +29,7 @@ _MODALITY = flags.DEFINE_string('modality', None,
 _VARIANT = flags.DEFINE_string('variant', None,
                                'bigru | hn_avg | hn_satt | hirenet (--config.model.variant).')
 _CORPUS_DIR = flags.DEFINE_string('corpus_dir', None, 'Raw corpus (interviews.jsonl).')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Prepared dataset (data_prep.build).')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Prepared dataset (data_prep.hirenet.build).')
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'Run directory; default workdirs/{modality}_{variant}_s{seed}.')
 _SEED = flags.DEFINE_integer('seed', None, 'Shorthand for --config.seed.')
@@ -43,8 +43,8 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'With --coordinator_addre
 
 def main():
   import jax  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import quick_baselines  # pylint: disable=g-import-not-at-top
-  from hirenet_jax import train_lib  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet.baselines import beside_run as quick_baselines  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import train_lib  # pylint: disable=g-import-not-at-top
   config = _CONFIG.value
   common.apply_shorthands(config, modality=_MODALITY.value, variant=_VARIANT.value,
                           seed=_SEED.value, corpus_dir=_CORPUS_DIR.value,

@@ -28,8 +28,8 @@ jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
 def tiny_data(name: str = 'tiny', *, num_candidates: int = 40, **corpus_kwargs
               ) -> tuple[str, str]:
   """(corpus_dir, data_dir) of a text-only synthetic corpus, built once per machine."""
-  from data_prep import build
-  from data_prep import synthetic
+  from data_prep.hirenet import build
+  from data_prep.hirenet import synthetic
   os.makedirs(SCRATCH, exist_ok=True)
   corpus_dir = os.path.join(SCRATCH, f'{name}_corpus')
   data_dir = os.path.join(SCRATCH, f'{name}_data')

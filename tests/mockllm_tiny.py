@@ -56,7 +56,7 @@ def tiny_corpus(num_candidates=36, num_jobs=6, seed=0) -> Corpus:
 def warm_split(corpus: Corpus, seed: int = 0) -> Corpus:
   """`corpus` re-split the way the default synthetic corpus is (pjf_corpus's warm split:
   validation and test candidates have about half their pairs in training)."""
-  from data_prep import pjf_corpus  # pylint: disable=g-import-not-at-top
+  from data_prep.pjf import corpus as pjf_corpus  # pylint: disable=g-import-not-at-top
   decisions = {(p.candidate_id, p.job_id): (p.job_accepts, p.candidate_accepts)
                for p in corpus.pairs}
   splits = pjf_corpus.assign_pair_splits(decisions, seed, 'warm', strata=decisions)

@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from hirenet_jax import attention
+from hirenet_jax.core import attention
 
 
 def test_masked_softmax_sums_to_one_and_is_zero_on_padding():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hirenet_jax import attention_analysis as aa
+from hirenet_jax.hirenet.analysis import stats as aa
 
 
 def test_relative_attention_and_word_importance_by_hand():

@@ -1,12 +1,12 @@
-"""Tests for data_prep.audio: openSMILE LLDs, precomputed inputs and failures."""
+"""Tests for data_prep.hirenet.audio: openSMILE LLDs, precomputed inputs and failures."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile
 
-from data_prep import audio
-from data_prep import synthetic
+from data_prep.hirenet import audio
+from data_prep.hirenet import synthetic
 from data_prep.errors import FeatureError
 
 _SECONDS = 4.0
@@ -168,7 +168,7 @@ def test_functionals_are_88_finite_values_and_need_the_audio(wav_path, lld, tmp_
 @pytest.mark.parametrize('frame_pooling', [1, 10])
 def test_planted_events_move_the_frames_at_their_time(lld, frame_pooling):
   """X's pitch rise and Y's loudness burst peak inside their 0.8 s spans, raw or pooled to
-  the 0.1 s steps training runs see (data_prep.datasets.AUDIO_FRAME_POOLING)."""
+  the 0.1 s steps training runs see (data_prep.hirenet.datasets.AUDIO_FRAME_POOLING)."""
   frames = audio.pool_frames(lld, frame_pooling)
   centres = (np.arange(len(frames)) + 0.5) * frame_pooling / audio.FRAME_RATE
   half = synthetic.AUDIO_EVENT_SECONDS / 2

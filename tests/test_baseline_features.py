@@ -8,17 +8,17 @@ import sys
 import numpy as np
 import pytest
 
-from hirenet_jax import dataset_spec
-from hirenet_jax import baseline_features
-from hirenet_jax import metrics
+from hirenet_jax.hirenet import dataset_spec
+from hirenet_jax.hirenet.baselines import paper as baseline_features
+from hirenet_jax.core import metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-  from data_prep import build
-  from data_prep import synthetic
+  from data_prep.hirenet import build
+  from data_prep.hirenet import synthetic
   root = tmp_path_factory.mktemp('baselines')
   corpus = synthetic.generate_corpus(
       str(root / 'corpus'), num_candidates=30, seed=3, words_per_answer=12,
@@ -45,7 +45,7 @@ def test_every_baseline_runs_and_reports_the_shared_metrics(tiny, modality):
   assert results['non_sequential']['family'] in ('svm', 'ridge', 'random_forest')
   assert len(results['bow']['search']) == 10
   # The majority vote is the shared metrics function on the position-majority scores.
-  from hirenet_jax import shallow_models
+  from hirenet_jax.hirenet.baselines import classifiers as shallow_models
   scores = shallow_models.position_majority_scores(splits['train'].position_ids,
                                               splits['train'].labels,
                                               splits['test'].position_ids)
@@ -79,7 +79,7 @@ def test_audio_baselines_command_uses_egemaps_functionals(tiny, tmp_path):
 def test_fusion_of_trained_models_and_table4(tiny, tmp_path):
   """Tiny HireNets on text, audio and video -> experiments.fusion -> experiments.report."""
   from experiments.configs import test as test_config
-  from hirenet_jax import train_lib
+  from hirenet_jax.hirenet import train_lib
   _, data_dir = tiny
   for modality in ('text', 'audio', 'video'):
     config = test_config.get_config()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks import training as benchmark
-from hirenet_jax import input_pipeline
+from hirenet_jax.hirenet import input_pipeline
 from helpers import tiny_config
 
 

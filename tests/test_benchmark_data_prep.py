@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from data_prep import audio
-from data_prep import synthetic
+from data_prep.hirenet import audio
+from data_prep.hirenet import synthetic
 from experiments import benchmark_data_prep as bench
 
 _N = 8  # the smallest corpus whose 80/10/10 split leaves no split empty.

@@ -1,4 +1,4 @@
-"""Tests for data_prep.build / validate / tfds_builder: round trip and bad input."""
+"""Tests for data_prep.hirenet.build / validate / tfds_builder: round trip and bad input."""
 
 import csv
 import json
@@ -9,22 +9,22 @@ import sys
 import numpy as np
 import pytest
 
-from hirenet_jax import dataset_spec
-from data_prep import audio
-from data_prep import build
-from data_prep import text
-from data_prep import validate
+from hirenet_jax.hirenet import dataset_spec
+from data_prep.hirenet import audio
+from data_prep.hirenet import build
+from data_prep.hirenet import text
+from data_prep.hirenet import validate
 from data_prep.errors import CorpusError
-from hirenet_jax import input_pipeline
-from hirenet_jax import packing
+from hirenet_jax.hirenet import input_pipeline
+from hirenet_jax.hirenet import packing
 
 WORDS = ('bonjour je suis vendeur depuis cinq ans et j\'aime le contact avec les '
          'clients de l\'entreprise banque conseil').split()
 
 
 def openface_csv(path, num_frames, rng, *, fps=30.0):
-  """A minimal OpenFace 2.x CSV with the columns data_prep.video reads."""
-  from data_prep import video  # pylint: disable=g-import-not-at-top
+  """A minimal OpenFace 2.x CSV with the columns data_prep.hirenet.video reads."""
+  from data_prep.hirenet import video  # pylint: disable=g-import-not-at-top
   header = ['frame', 'face_id', 'timestamp', 'confidence', 'success'] + list(
       video.FEATURE_NAMES)
   with open(path, 'w', newline='') as f:
@@ -80,7 +80,7 @@ def corpus_dir(tmp_path_factory):
 
 def _has_video():
   try:
-    from data_prep import video  # pylint: disable=g-import-not-at-top,unused-import
+    from data_prep.hirenet import video  # pylint: disable=g-import-not-at-top,unused-import
     return True
   except ImportError:
     return False
@@ -120,7 +120,7 @@ def test_round_trip_corpus_to_batches_preserves_values_and_lengths(
     built, corpus_dir, modality):
   data_dir, summaries = built
   if modality not in summaries:
-    pytest.skip('data_prep.video is not available')
+    pytest.skip('data_prep.hirenet.video is not available')
   raw = _raw_by_id(corpus_dir)
   meta = input_pipeline.load_meta(data_dir, modality)
   vocab = text.Vocabulary.load(os.path.join(dataset_spec.assets_dir(data_dir, modality),
@@ -154,7 +154,7 @@ def test_round_trip_corpus_to_batches_preserves_values_and_lengths(
           expected = np.load(os.path.join(corpus_dir, answer['audio']))
           got = b['answers'][row, k, :lengths[k]] * stats['std'] + stats['mean']
         else:
-          from data_prep import video  # pylint: disable=g-import-not-at-top
+          from data_prep.hirenet import video  # pylint: disable=g-import-not-at-top
           expected = video.load_openface(os.path.join(corpus_dir, answer['video']))
           got = b['answers'][row, k, :lengths[k]] * stats['std'] + stats['mean']
         assert lengths[k] == len(expected)
@@ -284,7 +284,7 @@ def test_bad_input_fails_with_file_record_and_reason(tmp_path, kind, modality,
                                                      manifest_modality, answer_index):
   del manifest_modality, answer_index
   if modality == 'video' and not _has_video():
-    pytest.skip('data_prep.video is not available')
+    pytest.skip('data_prep.hirenet.video is not available')
   root = make_corpus(tmp_path / 'corpus', 12, video=modality == 'video')
   reason = _break(root, kind)
   with pytest.raises(CorpusError) as e:
@@ -301,7 +301,7 @@ def test_bad_input_fails_with_file_record_and_reason(tmp_path, kind, modality,
 def test_bad_input_is_skipped_and_listed_in_the_manifest(tmp_path, kind, modality,
                                                          manifest_modality, answer_index):
   if modality == 'video' and not _has_video():
-    pytest.skip('data_prep.video is not available')
+    pytest.skip('data_prep.hirenet.video is not available')
   root = make_corpus(tmp_path / 'corpus', 12, video=modality == 'video')
   reason = _break(root, kind)
   data_dir = str(tmp_path / 'data')

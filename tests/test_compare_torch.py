@@ -14,8 +14,8 @@ torch = pytest.importorskip('torch')
 
 from benchmarks import compare_torch  # pylint: disable=g-import-not-at-top
 from benchmarks import torch_hirenet  # pylint: disable=g-import-not-at-top
-from hirenet_jax import gru as gru_lib  # pylint: disable=g-import-not-at-top
-from hirenet_jax import packing  # pylint: disable=g-import-not-at-top
+from hirenet_jax.core import gru as gru_lib  # pylint: disable=g-import-not-at-top
+from hirenet_jax.hirenet import packing  # pylint: disable=g-import-not-at-top
 
 N, T, D, H = 5, 7, 6, 4
 LENGTHS = np.array([7, 3, 5, 1, 4])

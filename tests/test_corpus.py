@@ -1,4 +1,4 @@
-"""Tests for data_prep.corpus (reading, labels) and data_prep.splits."""
+"""Tests for data_prep.hirenet.corpus (reading, labels) and data_prep.hirenet.splits."""
 
 import collections
 import json
@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from hirenet_jax import dataset_spec
-from data_prep import corpus
-from data_prep import splits
+from hirenet_jax.hirenet import dataset_spec
+from data_prep.hirenet import corpus
+from data_prep.hirenet import splits
 from data_prep.errors import CorpusError
 
 
@@ -118,8 +118,8 @@ def test_a_word_cannot_be_both_hirable_and_not():
 
 
 def test_validate_and_build_take_the_declared_words(tmp_path):
-  from data_prep import build  # pylint: disable=g-import-not-at-top
-  from data_prep import validate  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet import build  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet import validate  # pylint: disable=g-import-not-at-top
   records = [_record(f'c{i}', label=None, answers=[
       {'question': 'Présentez-vous.', 'transcript': f'bonjour je suis {i} ici'}],
       decisions=['like', 'comment'] if i % 2 else ['dislike', 'comment'])
@@ -134,7 +134,7 @@ def test_validate_and_build_take_the_declared_words(tmp_path):
   summary = build.build_dataset(corpus_dir, 'text', str(tmp_path / 'data'),
                                 decisions=decisions)
   assert summary['counts']['candidates_kept'] == 30
-  from hirenet_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import input_pipeline  # pylint: disable=g-import-not-at-top
   meta = input_pipeline.load_meta(str(tmp_path / 'data'), 'text')
   labels = {c: l for s in meta['labels'] for c, l in zip(meta['candidate_ids'][s],
                                                        meta['labels'][s])}

@@ -11,9 +11,9 @@ import os
 import numpy as np
 import pytest
 
-from data_prep import corpus
-from data_prep import corpus_suite
-from hirenet_jax import robustness
+from data_prep.hirenet import corpus
+from data_prep.hirenet import corpus_suite
+from hirenet_jax.hirenet import robustness
 
 
 def _spec(name: str, **overrides) -> corpus_suite.SuiteCorpus:

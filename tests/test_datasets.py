@@ -1,4 +1,4 @@
-"""Tests for data_prep.datasets: the training runs' audio frame pooling and cache keys."""
+"""Tests for data_prep.hirenet.datasets: the training runs' audio frame pooling and cache keys."""
 
 import json
 import os
@@ -7,10 +7,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from data_prep import audio
-from data_prep import datasets
-from hirenet_jax import baseline_features
-from hirenet_jax import input_pipeline
+from data_prep.hirenet import audio
+from data_prep.hirenet import datasets
+from hirenet_jax.hirenet.baselines import paper as baseline_features
+from hirenet_jax.hirenet import input_pipeline
 
 
 @pytest.fixture(scope='module')

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hirenet_jax import gru
+from hirenet_jax.core import gru
 
 
 def _np_gru(x_TxD, w_i, b_i, w_h, b_h):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from hirenet_jax import host_memory
+from hirenet_jax.core import host_memory
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -19,7 +19,7 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # small: what it page-faults per call is what its temporaries cost.
 _SCRIPT = """
 import resource
-from hirenet_jax import host_memory
+from hirenet_jax.core import host_memory
 applied = host_memory.keep_freed_memory()
 import jax, jax.numpy as jnp
 f = jax.jit(lambda x: jnp.sort(jnp.cumsum(x * 2.0))[::1024])

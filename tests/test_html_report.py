@@ -2,7 +2,7 @@
 
 import html.parser
 
-from hirenet_jax import html_report
+from hirenet_jax.hirenet.analysis import html as html_report
 
 
 class _Words(html.parser.HTMLParser):

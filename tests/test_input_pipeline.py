@@ -1,4 +1,4 @@
-"""Tests for hirenet_jax.input_pipeline: batch plan, packing, multi-host, resume."""
+"""Tests for hirenet_jax.hirenet.input_pipeline: batch plan, packing, multi-host, resume."""
 
 import dataclasses
 import json
@@ -7,10 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from hirenet_jax import dataset_spec
-from data_prep import build
-from hirenet_jax import input_pipeline as ip
-from hirenet_jax import packing
+from hirenet_jax.hirenet import dataset_spec
+from data_prep.hirenet import build
+from hirenet_jax.hirenet import input_pipeline as ip
+from hirenet_jax.hirenet import packing
 
 NUM_CANDIDATES = 30
 

@@ -47,8 +47,8 @@ def first_party_imports(path: pathlib.Path) -> set[str]:
 
 
 def test_import_scan_sees_imports_inside_functions():
-  source = 'def f():\n  from experiments import common\n  import data_prep.build\n'
-  assert {'experiments', 'experiments.common', 'data_prep.build'} <= imports_of(source)
+  source = 'def f():\n  from experiments import common\n  import data_prep.hirenet.build\n'
+  assert {'experiments', 'experiments.common', 'data_prep.hirenet.build'} <= imports_of(source)
 
 
 @pytest.mark.parametrize('package,forbidden', [

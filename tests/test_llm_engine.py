@@ -253,7 +253,7 @@ def test_eight_devices_give_the_same_answers_as_one():
       import dataclasses, json, os
       os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=8'
       import jax
-      from hirenet_jax import sharding
+      from hirenet_jax.core import sharding
       from hirenet_jax.llm import engine, gguf_loader
       from hirenet_jax.llm.api import Message, SamplingParams, ScoreRequest
       from hirenet_jax.llm.tokenizer import GGUFTokenizer

@@ -9,8 +9,8 @@ import socket
 import pytest
 
 import fake_llm_server
-from hirenet_jax.errors import ConfigError
-from hirenet_jax.llm import cache as cache_lib
+from hirenet_jax.core.errors import ConfigError
+from hirenet_jax.llm import response_cache as cache_lib
 from hirenet_jax.llm import openai_client
 from hirenet_jax.llm.api import ChatRequest, Message, SamplingParams, ScoreRequest
 

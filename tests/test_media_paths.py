@@ -11,16 +11,16 @@ import sys
 import numpy as np
 import pytest
 
-from data_prep import build
-from data_prep import corpus
-from data_prep import validate
+from data_prep.hirenet import build
+from data_prep.hirenet import corpus
+from data_prep.hirenet import validate
 from data_prep.errors import CorpusError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _openface_csv(path, num_frames=30, fps=30.0, seed=0):
-  from data_prep import video  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet import video  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(seed)
   with open(path, 'w', newline='') as f:
     w = csv.writer(f)

@@ -1,6 +1,6 @@
 """MockLLM end to end: what a served model is sent per behaviour, and the command on a
 tiny corpus (tables naming the backend, decisions, transcripts, a HireNet export that
-data_prep.validate accepts, and a rerun that replays)."""
+data_prep.hirenet.validate accepts, and a rerun that replays)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import os
 import numpy as np
 import pytest
 
-from data_prep import pjf_corpus
-from data_prep import validate
+from data_prep.pjf import corpus as pjf_corpus
+from data_prep.hirenet import validate
 from helpers import run_cli
-from hirenet_jax.errors import ConfigError
+from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.llm import openai_client
 from hirenet_jax.mockllm import backends
 from hirenet_jax.mockllm import experiment

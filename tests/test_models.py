@@ -8,8 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-from hirenet_jax import models
-from hirenet_jax import packing
+from hirenet_jax.hirenet import models
+from hirenet_jax.hirenet import packing
 
 VOCAB = 40
 _SIZES = dict(vocab_size=VOCAB, embedding_dim=8, hidden_size=6, context_size=5,

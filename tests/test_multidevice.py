@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from hirenet_jax import train_lib
+from hirenet_jax.hirenet import train_lib
 from helpers import TINY_FLAGS, load_final_params, run_cli, tiny_config
 from helpers import train_losses
 

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from hirenet_jax import train_lib
+from hirenet_jax.hirenet import train_lib
 from helpers import REPO, TINY_FLAGS, cli_command, cli_env, load_final_params
 from helpers import tiny_config, train_losses
 

@@ -1,9 +1,9 @@
-"""Tests for hirenet_jax.packing: placements are valid, complete and deterministic."""
+"""Tests for hirenet_jax.hirenet.packing: placements are valid, complete and deterministic."""
 
 import numpy as np
 import pytest
 
-from hirenet_jax import packing
+from hirenet_jax.hirenet import packing
 
 
 def _random_lengths(n, q, high, seed=0):

@@ -1,4 +1,4 @@
-"""data_prep.pjf_authors and pjf_convert on tiny files written in the authors' layout
+"""data_prep.pjf.authors and pjf_convert on tiny files written in the authors' layout
 (doc.json, sample.json, dialogs_data.json of p1nksnow/PJF_interview) with Chinese text."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from data_prep import pjf_authors
-from data_prep import pjf_corpus
+from data_prep.pjf import authors as pjf_authors
+from data_prep.pjf import corpus as pjf_corpus
 from data_prep.errors import CorpusError
 from hirenet_jax.pjf.corpus import Turn
 

@@ -1,4 +1,4 @@
-"""data_prep.pjf_corpus: every bad record named by file, line, id and reason; on_error=skip
+"""data_prep.pjf.corpus: every bad record named by file, line, id and reason; on_error=skip
 leaves out exactly those records (listed in the manifest); write/read round trip; the
 warm and by-candidate splits are seeded, order-free and cut as documented."""
 
@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from data_prep import pjf_corpus
+from data_prep.pjf import corpus as pjf_corpus
 from data_prep.errors import CorpusError
 from hirenet_jax.pjf.corpus import SPLITS
 from hirenet_jax.pjf.corpus import Corpus

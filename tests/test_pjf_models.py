@@ -9,7 +9,7 @@ import pytest
 
 import pjf_tiny
 from experiments.configs import pjf as pjf_config
-from hirenet_jax import ranking
+from hirenet_jax.core import ranking
 from hirenet_jax.pjf import features as features_lib
 from hirenet_jax.pjf import models
 

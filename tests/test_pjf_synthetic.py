@@ -1,4 +1,4 @@
-"""data_prep.pjf_synthetic: same seed same bytes, labels that follow the ground truth up
+"""data_prep.pjf.synthetic: same seed same bytes, labels that follow the ground truth up
 to the noise rate, levels shown by phrasing, and the design claim: whole-document word
 overlap ranks weakly while reading each requirement's level ranks strongly."""
 
@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from data_prep import pjf_corpus
-from data_prep import pjf_synthetic as syn
+from data_prep.pjf import corpus as pjf_corpus
+from data_prep.pjf import synthetic as syn
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(num_candidates=40, num_jobs=40, pairs_per_candidate=6)

@@ -13,8 +13,8 @@ import pytest
 import helpers
 import pjf_tiny
 from experiments.configs import pjf as pjf_config
-from hirenet_jax import checkpointing
-from hirenet_jax import ranking
+from hirenet_jax.core import checkpointing
+from hirenet_jax.core import ranking
 from hirenet_jax.pjf import train_lib
 
 
@@ -106,7 +106,7 @@ def jax_leaves(tree):
 
 
 def test_commands_on_one_and_eight_devices_agree(corpus, tmp_path):
-  from data_prep import pjf_corpus
+  from data_prep.pjf import corpus as pjf_corpus
   corpus_dir = pjf_corpus.write_corpus(corpus, str(tmp_path / 'corpus'))
   one = str(tmp_path / 'one')
   tiny = ['--config=experiments/configs/pjf.py:tiny', '--config.num_epochs=2']

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from hirenet_jax import ranking
+from hirenet_jax.core import ranking
 from hirenet_jax.pjf.corpus import Pair
 
 

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 from sklearn import metrics as sk
 
-from hirenet_jax import reporting
+from hirenet_jax.hirenet import tables as reporting
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from hirenet_jax import reporting
+from hirenet_jax.hirenet import tables as reporting
 
 
 def _write(root, name, obj):

@@ -10,11 +10,11 @@ import os
 import numpy as np
 import pytest
 
-from hirenet_jax import input_pipeline
-from hirenet_jax import metrics
-from hirenet_jax import quick_baselines
-from hirenet_jax import scoring
-from hirenet_jax import train_lib
+from hirenet_jax.hirenet import input_pipeline
+from hirenet_jax.core import metrics
+from hirenet_jax.hirenet.baselines import beside_run as quick_baselines
+from hirenet_jax.hirenet import scoring
+from hirenet_jax.hirenet import train_lib
 from helpers import tiny_config
 
 
@@ -151,7 +151,7 @@ def test_baselines_on_the_runs_split(tiny, tmp_path):
 def test_functionals_baseline_finds_a_planted_frame_mean(meta):
   """Hirable candidates' answers have a higher mean of the first feature: the functionals
   (mean among them) + logistic regression must rank them first."""
-  from hirenet_jax import baseline_features
+  from hirenet_jax.hirenet.baselines import paper as baseline_features
   rng = np.random.default_rng(0)
 
   def split(n):
@@ -178,7 +178,7 @@ def test_functionals_baseline_finds_a_planted_frame_mean(meta):
 def test_one_class_validation_selects_on_log_loss(tiny, tmp_path):
   """F1 and ROC AUC cannot rank epochs on a one-class validation split: log loss does,
   and the run says so."""
-  from hirenet_jax.input_pipeline import PreparedDataset
+  from hirenet_jax.hirenet.input_pipeline import PreparedDataset
   _, data_dir = tiny
   config = tiny_config(data_dir, num_epochs=1, selection_metric='roc_auc',
                        tensorboard=False)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hirenet_jax import shallow_models
-from hirenet_jax import metrics
+from hirenet_jax.hirenet.baselines import classifiers as shallow_models
+from hirenet_jax.core import metrics
 
 
 def test_random_vote_f1_is_close_to_its_analytic_expectation():
@@ -85,7 +85,7 @@ def test_late_fusion_is_the_mean_of_the_scores():
 
 
 def test_run_fusion_aligns_candidates_and_late_fusion_is_the_mean():
-  from hirenet_jax import baseline_features
+  from hirenet_jax.hirenet.baselines import paper as baseline_features
   rng = np.random.default_rng(0)
   outputs = {}
   n = 30

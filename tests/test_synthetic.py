@@ -1,4 +1,4 @@
-"""Tests for data_prep.synthetic: determinism, labels and the planted cue."""
+"""Tests for data_prep.hirenet.synthetic: determinism, labels and the planted cue."""
 
 import collections
 import json
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from data_prep import synthetic
+from data_prep.hirenet import synthetic
 
 _SMALL = dict(num_candidates=6, seed=7, words_per_answer=30.0, seconds_per_answer=2.5)
 

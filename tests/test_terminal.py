@@ -11,8 +11,8 @@ import tempfile
 from absl import logging
 import pytest
 
-from data_prep import build
-from hirenet_jax import logging_utils
+from data_prep.hirenet import build
+from hirenet_jax.core import run_log
 
 
 def _passes(logger_name: str, level: int, pathname: str = __file__) -> bool:
@@ -29,14 +29,14 @@ def _passes(logger_name: str, level: int, pathname: str = __file__) -> bool:
       break
     node = node.parent
   record = logger.makeRecord(logger_name, level, pathname, 1, 'message', (), None)
-  return all(f.filter(record) for target in logging_utils._installed_filters()  # pylint: disable=protected-access
+  return all(f.filter(record) for target in run_log._installed_filters()  # pylint: disable=protected-access
              for f in target.filters)
 
 
 @pytest.fixture
 def restore_terminal():
   yield
-  logging_utils.configure_terminal(1)
+  run_log.configure_terminal(1)
 
 
 @pytest.mark.parametrize('name, pathname', [
@@ -48,23 +48,23 @@ def restore_terminal():
 def test_verbosity_0_silences_dependencies_and_1_brings_them_back(
     restore_terminal, name, pathname):
   del restore_terminal
-  logging_utils.configure_terminal(0)
+  run_log.configure_terminal(0)
   assert not _passes(name, py_logging.INFO, pathname)
   assert not _passes(name, py_logging.WARNING, pathname)
   assert _passes(name, py_logging.ERROR, pathname)
-  logging_utils.configure_terminal(1)
+  run_log.configure_terminal(1)
   assert _passes(name, py_logging.INFO, pathname)
   assert _passes(name, py_logging.WARNING, pathname)
 
 
 def test_verbosity_0_keeps_our_epoch_lines_and_hides_step_lines(restore_terminal):
   del restore_terminal
-  logging_utils.configure_terminal(0)
-  ours = os.path.join(os.path.dirname(logging_utils.__file__), 'train_lib.py')
+  run_log.configure_terminal(0)
+  ours = os.path.join(os.path.dirname(run_log.__file__), 'train_lib.py')
   assert _passes('absl', py_logging.INFO, ours)
   assert _passes('absl', py_logging.WARNING, ours)
   shown, details = [], []
-  reporter = logging_utils.ProgressReporter(
+  reporter = run_log.ProgressReporter(
       10, log_fn=lambda m, *a: shown.append(m % a),
       detail_fn=lambda m, *a: details.append(m % a))
   reporter.report(5, {'loss': 0.5}, epoch=0)
@@ -75,10 +75,10 @@ def test_verbosity_0_keeps_our_epoch_lines_and_hides_step_lines(restore_terminal
 
 def test_configuring_twice_installs_one_filter(restore_terminal):
   del restore_terminal
-  logging_utils.configure_terminal(0)
-  logging_utils.configure_terminal(0)
-  for target in logging_utils._installed_filters():  # pylint: disable=protected-access
-    assert sum(isinstance(f, logging_utils._ThirdPartyFilter)  # pylint: disable=protected-access
+  run_log.configure_terminal(0)
+  run_log.configure_terminal(0)
+  for target in run_log._installed_filters():  # pylint: disable=protected-access
+    assert sum(isinstance(f, run_log._ThirdPartyFilter)  # pylint: disable=protected-access
                for f in target.filters) <= 1
 
 

@@ -1,4 +1,4 @@
-"""Tests for data_prep.text: tokenisation, vocabulary, word2vec."""
+"""Tests for data_prep.hirenet.text: tokenisation, vocabulary, word2vec."""
 
 import os
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from data_prep import text
+from data_prep.hirenet import text
 
 
 @pytest.mark.parametrize('raw, tokens', [
@@ -61,7 +61,7 @@ def test_word2vec_is_200d_deterministic_with_zero_padding():
 
 
 def test_word2vec_does_not_depend_on_python_hash_seed():
-  code = ('import numpy as np; from data_prep import text; '
+  code = ('import numpy as np; from data_prep.hirenet import text; '
           f's = {_SENTENCES!r}; v = text.Vocabulary.build(s); '
           'print(float(np.abs(text.train_word2vec(s, v, seed=0, epochs=1)).sum()))')
   outs = set()
@@ -97,7 +97,7 @@ def test_load_word2vec_rejects_a_file_that_is_not_word2vec(tmp_path):
 
 
 def test_token_offsets_point_at_the_tokens():
-  from data_prep import text as text_lib
+  from data_prep.hirenet import text as text_lib
   sentence = "Bonjour, j'aime l’entreprise Équipe-Vente !"
   tokens = text_lib.tokenize_with_offsets(sentence)
   assert [t for t, _, _ in tokens] == text_lib.tokenize(sentence)

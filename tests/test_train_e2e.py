@@ -15,9 +15,9 @@ import jax
 import numpy as np
 import pytest
 
-from hirenet_jax import metrics as metrics_lib
-from hirenet_jax import input_pipeline
-from hirenet_jax import train_lib
+from hirenet_jax.core import metrics as metrics_lib
+from hirenet_jax.hirenet import input_pipeline
+from hirenet_jax.hirenet import train_lib
 from helpers import REPO, TINY_FLAGS, XLA_CACHE, cli_env, load_final_params, run_cli
 from helpers import tiny_config, tiny_data
 
@@ -90,7 +90,7 @@ def test_train_then_predict_commands(tiny, tmp_path):
 
   # Any corpus in the raw format: featurised with the run's vocabulary, every candidate
   # scored, one attention weight per word of each answer.
-  from data_prep import synthetic
+  from data_prep.hirenet import synthetic
   other = synthetic.generate_corpus(str(tmp_path / 'other'), num_candidates=6, seed=7,
                                     modalities=('text',), words_per_answer=9, workers=1)
   output = str(tmp_path / 'other.jsonl')
@@ -111,7 +111,7 @@ def test_train_then_predict_commands(tiny, tmp_path):
 KILL_AFTER_CHECKPOINT = """
 import os, signal, sys
 from absl import app
-from hirenet_jax import checkpointing
+from hirenet_jax.core import checkpointing
 save_latest = checkpointing.Checkpointer.save_latest
 def save_then_die(self, step, *args, **kwargs):
   save_latest(self, step, *args, **kwargs)

@@ -15,14 +15,14 @@ import jax
 import numpy as np
 import pytest
 
-from hirenet_jax import dataset_spec
-from hirenet_jax import packing
-from hirenet_jax import sharding
-from hirenet_jax import errors
-from hirenet_jax import optimizer
-from hirenet_jax import scoring
-from hirenet_jax import steps as steps_lib
-from hirenet_jax import train_lib
+from hirenet_jax.hirenet import dataset_spec
+from hirenet_jax.hirenet import packing
+from hirenet_jax.core import sharding
+from hirenet_jax.core import errors
+from hirenet_jax.core import optimizer
+from hirenet_jax.hirenet import scoring
+from hirenet_jax.hirenet import steps as steps_lib
+from hirenet_jax.hirenet import train_lib
 import helpers
 
 VOCAB, EMBED, Q, T, L = 24, 16, 3, 6, 4
@@ -263,7 +263,7 @@ def test_resume_after_stop_matches_uninterrupted_run(tmp_path, data):
 def test_auto_embeddings_follow_the_training_word_counts(tiny):
   """'auto' freezes word2vec vectors of words the training split saw often and fine-tunes
   those of a split whose median word is rare; explicit values are kept, bad ones refused."""
-  from hirenet_jax import input_pipeline
+  from hirenet_jax.hirenet import input_pipeline
   _, data_dir = tiny
   config = helpers.tiny_config(data_dir, **{'model.train_embeddings': 'auto'})
   prepared = input_pipeline.PreparedDataset.from_config(config)

@@ -1,10 +1,10 @@
-"""Tests for data_prep.video: OpenFace parsing, masking and the timestamp window grid."""
+"""Tests for data_prep.hirenet.video: OpenFace parsing, masking and the timestamp window grid."""
 
 import numpy as np
 import pytest
 
-from data_prep import synthetic
-from data_prep import video
+from data_prep.hirenet import synthetic
+from data_prep.hirenet import video
 from data_prep.errors import FeatureError
 
 _AU12 = video.FEATURE_NAMES.index('AU12_r')

@@ -15,15 +15,15 @@ def get_config() -> ml_collections.ConfigDict:
   config.modality = 'text'  # text | audio | video (the --modality shorthand).
   config.corpus_dir = ''  # Raw corpus (interviews.jsonl); '' = the default synthetic one.
   config.data_dir = ''  # Prepared dataset; '' = built from corpus_dir into a cache.
-  config.split = 'by_candidate'  # data_prep.build split method.
+  config.split = 'by_candidate'  # data_prep.hirenet.build split method.
   config.num_buckets = 4  # Length buckets (at most this many compiled shapes per split).
-  # Packed rows (hirenet_jax/packing.py) are this many mean answers wide (at least the
+  # Packed rows (hirenet_jax/hirenet/packing.py) are this many mean answers wide (at least the
   # bucket's longest answer): wide rows pack ~90% full; ~1 keeps a GPU's recurrence short.
   config.row_width_factor = 3.0
   # Packing groups per batch (0 = one per process; a multiple of the process count). A
   # group's rows hold only its interviews' answers, so hosts load only their own rows.
   config.pack_groups = 0
-  # Audio: eGeMAPS frames averaged per step; 0 = data_prep.datasets.AUDIO_FRAME_POOLING
+  # Audio: eGeMAPS frames averaged per step; 0 = data_prep.hirenet.datasets.AUDIO_FRAME_POOLING
   # (10, 0.1 s steps: at 100 frames/s the answer GRU memorises and learns nothing), 1 = raw.
   config.frame_pooling = 0
   config.pretrained_embeddings = True  # Load the dataset's word vectors into the table.

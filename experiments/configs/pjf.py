@@ -38,7 +38,7 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
   config.batch_size = 64  # Global batch (pairs); divisible by the device count.
   config.num_epochs = 15  # Upper bound; early stopping usually ends sooner.
   config.learning_rate = 1e-3  # Adam learning rate.
-  config.schedule = 'constant'  # constant | cosine | linear (hirenet_jax.optimizer).
+  config.schedule = 'constant'  # constant | cosine | linear (hirenet_jax.core.optimizer).
   config.warmup_steps = 0  # Linear warmup from 0.
   config.end_learning_rate_factor = 0.0  # cosine / linear: final lr = factor * lr.
   config.adam_b1 = 0.9  # Adam beta1.

@@ -34,7 +34,7 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from hirenet_jax import sharding
+from hirenet_jax.core import sharding
 from hirenet_jax.llm import gguf_loader
 from hirenet_jax.llm import llama
 from hirenet_jax.llm.api import ChatRequest

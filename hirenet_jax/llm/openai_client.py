@@ -34,8 +34,8 @@ import urllib.error
 import urllib.request
 from typing import Any, Callable, Sequence
 
-from hirenet_jax.errors import ConfigError
-from hirenet_jax.llm import cache as cache_lib
+from hirenet_jax.core.errors import ConfigError
+from hirenet_jax.llm import response_cache as cache_lib
 from hirenet_jax.llm.api import ChatRequest, Message, ScoreRequest, SamplingParams
 
 SERVERS = ('vllm', 'llamacpp', 'ollama', 'openai')

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from hirenet_jax.errors import ConfigError
+from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.llm.api import LanguageModel
 
 BACKENDS = ('scripted', 'jax', 'openai')
@@ -50,7 +50,7 @@ def make_model(options: BackendOptions, cache_path: str | None = None) -> Langua
                       f'{", ".join(BACKENDS)}')
   if cache_path is None or options.backend == 'scripted':
     return model  # The scripted role-player is cheaper than its cache.
-  from hirenet_jax.llm.cache import CachedModel
-  from hirenet_jax.llm.cache import ResponseCache
+  from hirenet_jax.llm.response_cache import CachedModel
+  from hirenet_jax.llm.response_cache import ResponseCache
   os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
   return CachedModel(model, ResponseCache(cache_path))

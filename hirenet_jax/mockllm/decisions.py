@@ -1,5 +1,5 @@
 """Two-sided evaluation (eq 5-10): each side's E from its two scores, and fitting the
-weights. The handshake (eq 11) and its thresholds are `hirenet_jax.ranking`'s.
+weights. The handshake (eq 11) and its thresholds are `hirenet_jax.core.ranking`'s.
 
 Scores S_r, S_q, S_j, S_a are in [0, 1] (a judge's P(yes), a parsed 1-10 rating mapped to
 [0, 1], or a learned scorer's probability). Choices the paper leaves open:

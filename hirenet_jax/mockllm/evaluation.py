@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hirenet_jax import ranking
+from hirenet_jax.core import ranking
 from hirenet_jax.mockllm import decisions
 from hirenet_jax.mockllm.loop import Interview
 from hirenet_jax.pjf.corpus import Pair

@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from hirenet_jax import ranking
-from hirenet_jax.errors import ConfigError
+from hirenet_jax.core import ranking
+from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.llm.api import LanguageModel
 from hirenet_jax.mockllm import evaluation
 from hirenet_jax.mockllm import generation_metrics
@@ -305,7 +305,7 @@ def export_hirenet_corpus(interviews: Sequence[loop.Interview], corpus: Corpus,
                           out_dir: str, label: str = 'job_accepts') -> str:
   """The generated interviews as a HireNet corpus (docs/corpus_format.md): one candidate
   per pair, the questions and answers as its answers, the job title as its context, the
-  pair's `label` side as its label and its split; `data_prep.validate` and
+  pair's `label` side as its label and its split; `data_prep.hirenet.validate` and
   `experiments.train --corpus_dir --config.split=given` read it."""
   pairs = {(p.candidate_id, p.job_id): p for p in corpus.pairs}
   os.makedirs(out_dir, exist_ok=True)

@@ -1,6 +1,6 @@
 """A person-job-fit corpus in memory: jobs, resumes and labelled (candidate, job) pairs.
 
-`data_prep.pjf_corpus` reads and validates the files (docs/pjf_format.md) into these
+`data_prep.pjf.corpus` reads and validates the files (docs/pjf_format.md) into these
 types; everything in the library takes them and never reads the raw files itself.
 """
 

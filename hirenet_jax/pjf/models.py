@@ -30,8 +30,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from hirenet_jax import attention
-from hirenet_jax import gru
+from hirenet_jax.core import attention
+from hirenet_jax.core import gru
 
 MODELS = ('ncf', 'pjfnn', 'bpjfnn', 'apjfnn', 'ipjf')
 TWO_SIDED = ('ipjf',)  # Trained once on both sides' labels; the others once per side.

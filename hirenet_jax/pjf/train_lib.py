@@ -31,14 +31,14 @@ import numpy as np
 import optax
 from flax.training import train_state as train_state_lib
 
-from hirenet_jax import checkpointing
-from hirenet_jax import metrics as metrics_lib
-from hirenet_jax import optimizer
-from hirenet_jax import ranking
-from hirenet_jax import sharding
-from hirenet_jax.errors import ConfigError
-from hirenet_jax.errors import check_choice
-from hirenet_jax.errors import check_positive
+from hirenet_jax.core import checkpointing
+from hirenet_jax.core import metrics as metrics_lib
+from hirenet_jax.core import optimizer
+from hirenet_jax.core import ranking
+from hirenet_jax.core import sharding
+from hirenet_jax.core.errors import ConfigError
+from hirenet_jax.core.errors import check_choice
+from hirenet_jax.core.errors import check_positive
 from hirenet_jax.pjf import features as features_lib
 from hirenet_jax.pjf import models
 from hirenet_jax.pjf.corpus import Corpus

@@ -13,7 +13,7 @@ starts at the true last element (its state stays at zero through the padding), a
 interior invalid step (an answer whose features failed to extract) is skipped by both
 directions. Padded outputs are exactly zero, so pooling over them is safe.
 
-Packed rows (hirenet_jax/packing.py): with `segment_ids_NxT`, a row holds several
+Packed rows (hirenet_jax/hirenet/packing.py): with `segment_ids_NxT`, a row holds several
 sequences back to back; each direction restarts from a zero state at the first step of
 each sequence it meets (forward: where the id changes from the previous step; backward:
 from the next step), so every sequence is encoded exactly as if it were alone in its row.

@@ -9,7 +9,7 @@ import jax
 import ml_collections
 import optax
 
-from hirenet_jax import models
+from hirenet_jax.hirenet import models
 
 
 def make_schedule(config: ml_collections.ConfigDict, total_steps: int) -> optax.Schedule:

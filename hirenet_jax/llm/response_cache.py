@@ -18,7 +18,7 @@ import pathlib
 import threading
 from typing import Any, Callable, Sequence
 
-from hirenet_jax.errors import ConfigError
+from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.llm.api import ChatRequest, LanguageModel, ScoreRequest
 
 KINDS = ('chat', 'score')

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hirenet_jax.dataset_spec import SPLITS
+from hirenet_jax.hirenet.dataset_spec import SPLITS
 
 FRACTIONS = (0.8, 0.1, 0.1)
 METHODS = ('by_candidate', 'by_position', 'given')

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from sklearn import cluster, ensemble, feature_extraction, linear_model, pipeline, preprocessing, svm
 
-from hirenet_jax import metrics
+from hirenet_jax.core import metrics
 
 METRIC_KEYS = ('precision', 'recall', 'f1', 'accuracy', 'roc_auc')
 

@@ -12,10 +12,10 @@ from typing import Callable
 
 import numpy as np
 
-from hirenet_jax import attention_analysis as aa
-from hirenet_jax import attention_plots
-from hirenet_jax import dataset_spec
-from hirenet_jax import html_report
+from hirenet_jax.hirenet.analysis import stats as aa
+from hirenet_jax.hirenet.analysis import figures as attention_plots
+from hirenet_jax.hirenet import dataset_spec
+from hirenet_jax.hirenet.analysis import html as html_report
 
 CUE_EVENTS = ('X', 'Y')  # The synthetic corpus's salient events (docs/synthetic_corpus.md).
 
@@ -25,7 +25,7 @@ def analyse_run(modality: str, frame_rate: float | None, rows, interviews, *,
   """Per candidate: every attention figure of the paper for one modality.
 
   `tokenize(text) -> [(token, start, end)]` must be the tokeniser the dataset was built
-  with (data_prep.text.tokenize_with_offsets), so word weights line up with words.
+  with (data_prep.hirenet.text.tokenize_with_offsets), so word weights line up with words.
   """
   out = []
   for row in rows:

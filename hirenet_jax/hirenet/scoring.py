@@ -12,15 +12,15 @@ import jax
 import ml_collections
 import numpy as np
 
-from hirenet_jax import checkpointing
-from hirenet_jax import input_pipeline
-from hirenet_jax import metrics as metrics_lib
-from hirenet_jax import packing
-from hirenet_jax import sharding
-from hirenet_jax import steps as steps_lib
-from hirenet_jax.input_pipeline import DataSource
-from hirenet_jax.steps import Steps
-from hirenet_jax.steps import TrainState
+from hirenet_jax.core import checkpointing
+from hirenet_jax.hirenet import input_pipeline
+from hirenet_jax.core import metrics as metrics_lib
+from hirenet_jax.hirenet import packing
+from hirenet_jax.core import sharding
+from hirenet_jax.hirenet import steps as steps_lib
+from hirenet_jax.hirenet.input_pipeline import DataSource
+from hirenet_jax.hirenet.steps import Steps
+from hirenet_jax.hirenet.steps import TrainState
 
 CONFIG_FILE = 'config.json'  # The run's config, written by training.
 

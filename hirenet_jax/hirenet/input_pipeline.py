@@ -1,10 +1,10 @@
 """Reads the prepared interviews and yields packed, length-bucketed batches.
 
-Records come from the array_record shards written by data_prep.build (docs/contracts.md)
+Records come from the array_record shards written by data_prep.hirenet.build (docs/contracts.md)
 through `tfds` data sources and `grain`. Every epoch has a batch plan computed from
 (seed, epoch) alone: shuffle record indices, put each record in the narrowest bucket
 whose row width holds its longest answer, pack each bucket's records into batches of up
-to B interviews whose answers share R rows of W steps (hirenet_jax/packing.py; unused
+to B interviews whose answers share R rows of W steps (hirenet_jax/hirenet/packing.py; unused
 interview rows have weight 0), shuffle the batch order. Every batch of a bucket has the
 same shapes, so jit compiles one program per bucket (`Layout`).
 
@@ -31,10 +31,10 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
-from hirenet_jax import packing
-from hirenet_jax.dataset_spec import assets_dir
-from hirenet_jax.dataset_spec import dataset_dir
-from hirenet_jax.errors import ConfigError
+from hirenet_jax.hirenet import packing
+from hirenet_jax.hirenet.dataset_spec import assets_dir
+from hirenet_jax.hirenet.dataset_spec import dataset_dir
+from hirenet_jax.core.errors import ConfigError
 
 
 def _meta_version(data_dir: str, modality: str) -> tuple[str, int]:
@@ -218,7 +218,7 @@ def dataset_boundaries(meta: dict, num_buckets: int = 4,
                        multiple: int = 8) -> tuple[int, ...]:
   """Bucket boundaries of a dataset: training quantiles, the longest record of any split.
 
-  A dataset without a training split (data_prep.build.featurize_corpus) uses the
+  A dataset without a training split (data_prep.hirenet.build.featurize_corpus) uses the
   quantiles of all its records.
   """
   splits = [s for s, lengths in meta['lengths'].items() if lengths]
@@ -644,7 +644,7 @@ class DataSource(Protocol):
 
 
 class PreparedDataset:
-  """A DataSource over the TFDS shards written by `data_prep.build`."""
+  """A DataSource over the TFDS shards written by `data_prep.hirenet.build`."""
 
   def __init__(self, data_dir: str, modality: str, *, seed: int, num_buckets: int,
                width_factor: float = packing.DEFAULT_WIDTH_FACTOR, pack_groups: int = 0,
@@ -660,7 +660,7 @@ class PreparedDataset:
     meta_path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
     if not os.path.exists(meta_path):
       raise ConfigError(f'no prepared {modality!r} dataset in {data_dir} '
-                        f'(missing {meta_path}); build it with data_prep.build')
+                        f'(missing {meta_path}); build it with data_prep.hirenet.build')
     self.cache = DatasetCache(data_dir, modality)
     self.meta = self.cache.meta
     self._info = {}

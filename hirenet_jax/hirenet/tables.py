@@ -15,8 +15,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from hirenet_jax import ranking
-from hirenet_jax.dataset_spec import MODALITIES
+from hirenet_jax.core import ranking
+from hirenet_jax.hirenet.dataset_spec import MODALITIES
 
 METRICS = ('precision', 'recall', 'f1')
 VARIANT_ROWS = {'bigru': 'Bidirectional GRU', 'hn_avg': 'HN AVG', 'hn_satt': 'HN SATT',

@@ -2,7 +2,7 @@
 
 The format is documented in docs/corpus_format.md. This module only looks at the JSON
 structure, labels and whether referenced files exist; feature extraction (and the
-problems it finds) lives in data_prep.build / data_prep.validate.
+problems it finds) lives in data_prep.hirenet.build / data_prep.hirenet.validate.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 from data_prep.errors import CorpusError
 from data_prep.errors import Problem
-from hirenet_jax import dataset_spec
+from hirenet_jax.hirenet import dataset_spec
 
 INTERVIEWS_FILE = 'interviews.jsonl'
 
@@ -80,7 +80,7 @@ class Interview:
   label: int
   answers: tuple[Answer, ...]
   line: int  # 1-based line number in interviews.jsonl.
-  split: str | None = None  # Optional fixed split (data_prep.build --split=given).
+  split: str | None = None  # Optional fixed split (data_prep.hirenet.build --split=given).
 
 
 def label_from_decisions(decisions: Sequence[str],
@@ -271,7 +271,7 @@ def no_usable_answer(interview: Interview, modality: str) -> Problem:
 
 
 def define_read_flags() -> None:
-  """Flags of data_prep.validate and data_prep.build for reading the corpus."""
+  """Flags of data_prep.hirenet.validate and data_prep.hirenet.build for reading the corpus."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags.DEFINE_list('hirable_decisions', [], 'Decision words counted as hirable votes '
                     f'besides {",".join(sorted(HIRABLE_DECISIONS))}.')

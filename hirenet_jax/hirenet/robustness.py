@@ -1,5 +1,5 @@
 """The robustness suite's table: neural variants against the simple baselines on corpora
-built differently (data_prep.corpus_suite), with the runs that predict a single class.
+built differently (data_prep.hirenet.corpus_suite), with the runs that predict a single class.
 
 A model that predicts one class for every test candidate is counted, whatever its F1,
 because that is the failure a good-looking F1 hides on a balanced corpus.
@@ -13,8 +13,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from hirenet_jax import reporting
-from hirenet_jax import train_lib
+from hirenet_jax.hirenet import tables as reporting
+from hirenet_jax.hirenet import train_lib
 
 BASELINES = (('tfidf_logreg', 'TF-IDF + LR'), ('majority_vote', 'majority vote'))
 CSV_COLUMNS = ('corpus', 'model', 'num_runs', 'roc_auc_mean', 'roc_auc_std', 'f1_mean',

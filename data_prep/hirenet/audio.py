@@ -274,7 +274,7 @@ def answer_functionals(corpus_dir: str, answers: Sequence[tuple[str, int]], *,
 
   Returns ([len(answers), 88] with NaN rows where extraction failed, the failures).
   """
-  from data_prep import corpus as corpus_lib  # pylint: disable=g-import-not-at-top
+  from data_prep.hirenet import corpus as corpus_lib  # pylint: disable=g-import-not-at-top
   interviews, _ = corpus_lib.read_corpus(corpus_dir)
   by_id = {i.candidate_id: i for i in interviews}
   paths = []

@@ -22,11 +22,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from sklearn import feature_extraction, linear_model, pipeline, preprocessing
 
-from hirenet_jax import baseline_features
-from hirenet_jax import input_pipeline
-from hirenet_jax import metrics
-from hirenet_jax import shallow_models
-from hirenet_jax.dataset_spec import SPLITS
+from hirenet_jax.hirenet.baselines import paper as baseline_features
+from hirenet_jax.hirenet import input_pipeline
+from hirenet_jax.core import metrics
+from hirenet_jax.hirenet.baselines import classifiers as shallow_models
+from hirenet_jax.hirenet.dataset_spec import SPLITS
 
 C_GRID = (0.1, 1.0, 10.0)  # Inverse L2 strengths of logistic regression.
 NAMES = {'majority_vote': 'majority vote', 'tfidf_logreg': 'TF-IDF + LR',

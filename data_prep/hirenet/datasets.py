@@ -9,11 +9,11 @@ import os
 
 from absl import logging
 
-from data_prep import build
-from data_prep import synthetic
+from data_prep.hirenet import build
+from data_prep.hirenet import synthetic
 from data_prep.errors import CorpusError
-from hirenet_jax import dataset_spec
-from hirenet_jax import input_pipeline
+from hirenet_jax.hirenet import dataset_spec
+from hirenet_jax.hirenet import input_pipeline
 
 
 # Training runs see audio as 0.1 s steps, the means of 10 eGeMAPS frames: at the raw 100
@@ -21,7 +21,7 @@ from hirenet_jax import input_pipeline
 # answer) and memorises instead; 0.1 s steps are still finer than a syllable and close to
 # the video windows' 0.25 s hop (docs/performance.md, "Audio"). `config.frame_pooling`
 # overrides it where a config has that field (1 = raw frames); a data_dir built by
-# `data_prep.build` keeps its own `--frame_pooling` (default 1).
+# `data_prep.hirenet.build` keeps its own `--frame_pooling` (default 1).
 AUDIO_FRAME_POOLING = 10
 
 

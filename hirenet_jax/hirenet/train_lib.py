@@ -26,21 +26,21 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from hirenet_jax import checkpointing
-from hirenet_jax import curves
-from hirenet_jax import logging_utils
-from hirenet_jax import input_pipeline
-from hirenet_jax import metrics as metrics_lib
-from hirenet_jax import models
-from hirenet_jax import sharding
-from hirenet_jax import steps as steps_lib
-from hirenet_jax.dataset_spec import SPLITS
-from hirenet_jax.errors import ConfigError
-from hirenet_jax.input_pipeline import DataSource
-from hirenet_jax.input_pipeline import PreparedDataset
-from hirenet_jax.scoring import CONFIG_FILE
-from hirenet_jax.scoring import evaluate
-from hirenet_jax.scoring import split_metrics
+from hirenet_jax.core import checkpointing
+from hirenet_jax.core import curves
+from hirenet_jax.core import run_log
+from hirenet_jax.hirenet import input_pipeline
+from hirenet_jax.core import metrics as metrics_lib
+from hirenet_jax.hirenet import models
+from hirenet_jax.core import sharding
+from hirenet_jax.hirenet import steps as steps_lib
+from hirenet_jax.hirenet.dataset_spec import SPLITS
+from hirenet_jax.core.errors import ConfigError
+from hirenet_jax.hirenet.input_pipeline import DataSource
+from hirenet_jax.hirenet.input_pipeline import PreparedDataset
+from hirenet_jax.hirenet.scoring import CONFIG_FILE
+from hirenet_jax.hirenet.scoring import evaluate
+from hirenet_jax.hirenet.scoring import split_metrics
 
 RESULTS_FILE = 'results.json'
 PREDICTIONS_FILE = 'predictions.csv'
@@ -137,7 +137,7 @@ AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT = 20
 
 def median_training_word_count(data_dir: str, modality: str) -> float:
   """The median count, in the training split's answers, of the vocabulary's words."""
-  from hirenet_jax import baseline_features  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet.baselines import paper as baseline_features  # pylint: disable=g-import-not-at-top
   train = baseline_features.load_split_answers(data_dir, modality, 'train')
   meta = input_pipeline.load_meta(data_dir, modality)
   counts = np.zeros(int(meta['vocab_size']), np.int64)
@@ -252,9 +252,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     logging.info('resumed from step %d (epoch %d, batch %d)', int(state.step),
                  loop.epoch, loop.step_in_epoch)
 
-  writer = logging_utils.MetricWriter(workdir, enabled=is_chief,
+  writer = run_log.MetricWriter(workdir, enabled=is_chief,
                                       tensorboard=config.tensorboard)
-  reporter = logging_utils.ProgressReporter(total_steps, first_step=int(state.step))
+  reporter = run_log.ProgressReporter(total_steps, first_step=int(state.step))
   logging.info('%s / %s: %d train steps per epoch on %d devices (%d processes)',
                config.modality, config.model.variant, epoch_steps[0],
                mesh.devices.size, jax.process_count())

@@ -16,15 +16,15 @@ import numpy as np
 import optax
 from flax.training import train_state as train_state_lib
 
-from hirenet_jax import dataset_spec
-from hirenet_jax import metrics as metrics_lib
-from hirenet_jax import models
-from hirenet_jax import optimizer
-from hirenet_jax import sharding
-from hirenet_jax.dataset_spec import MODALITIES
-from hirenet_jax.errors import ConfigError
-from hirenet_jax.errors import check_choice
-from hirenet_jax.errors import check_positive
+from hirenet_jax.hirenet import dataset_spec
+from hirenet_jax.core import metrics as metrics_lib
+from hirenet_jax.hirenet import models
+from hirenet_jax.core import optimizer
+from hirenet_jax.core import sharding
+from hirenet_jax.hirenet.dataset_spec import MODALITIES
+from hirenet_jax.core.errors import ConfigError
+from hirenet_jax.core.errors import check_choice
+from hirenet_jax.core.errors import check_positive
 
 
 class TrainState(train_state_lib.TrainState):

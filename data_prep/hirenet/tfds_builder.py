@@ -1,6 +1,6 @@
 """TFDS builder `hirenet_interviews` with one config per modality (docs/contracts.md).
 
-The builder only writes examples that data_prep.build has already prepared (features
+The builder only writes examples that data_prep.hirenet.build has already prepared (features
 extracted, normalised, tokenised); readers do not need this module: they open the
 written directory with `tfds.builder_from_directory` or `tfds.data_source`.
 TensorFlow is not needed: TFDS serialises and reads array_record without it.
@@ -19,14 +19,14 @@ import numpy as np
 import tensorflow_datasets as tfds
 import tqdm
 
-from hirenet_jax import dataset_spec
+from hirenet_jax.hirenet import dataset_spec
 
 NAME = dataset_spec.DATASET_NAME
 VERSION = dataset_spec.DATASET_VERSION
 
 
 class _LocalDatasetInfo(tfds.core.DatasetInfo):
-  """DatasetInfo of a dataset that exists only where data_prep.build writes it.
+  """DatasetInfo of a dataset that exists only where data_prep.hirenet.build writes it.
 
   A builder created before its dataset is written asks TFDS for the public bucket's copy
   of the dataset info, and that lookup leaves an empty `tmp*tfds` directory in the
@@ -85,7 +85,7 @@ class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
             'question_lengths': ids(),
             'job_title': ids(),
         }),
-        # Records keep the order data_prep.build gives them, so meta.json can list
+        # Records keep the order data_prep.hirenet.build gives them, so meta.json can list
         # lengths and candidate ids per record without reading the shards back.
         disable_shuffling=True,
         homepage='https://arxiv.org/abs/1907.11139',
@@ -94,7 +94,7 @@ class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     del dl_manager
     if self._examples is None:
-      raise ValueError('HirenetInterviews is written by data_prep.build only.')
+      raise ValueError('HirenetInterviews is written by data_prep.hirenet.build only.')
     return {split: self._generate_examples(examples)
             for split, examples in self._examples.items()}
 

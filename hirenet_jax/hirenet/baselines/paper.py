@@ -20,10 +20,10 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
-from hirenet_jax import shallow_models
-from hirenet_jax import input_pipeline
-from hirenet_jax import metrics
-from hirenet_jax.dataset_spec import SPLITS
+from hirenet_jax.hirenet.baselines import classifiers as shallow_models
+from hirenet_jax.hirenet import input_pipeline
+from hirenet_jax.core import metrics
+from hirenet_jax.hirenet.dataset_spec import SPLITS
 
 BASELINES = ('vote', 'non_sequential', 'bow')
 
@@ -156,7 +156,7 @@ def run_baselines(data_dir: str, modality: str, *, seed: int = 0, num_clusters: 
   """Every requested baseline of one modality; returns a JSON-ready dict.
 
   Args:
-    data_dir: prepared dataset (data_prep.build).
+    data_dir: prepared dataset (data_prep.hirenet.build).
     modality: text | audio | video.
     seed: k-means, Doc2Vec, random forests and random votes.
     num_clusters: Bag-of-*-Words codebook size.

@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from hirenet_jax import attention as attention_lib
-from hirenet_jax import gru as gru_lib
+from hirenet_jax.core import attention as attention_lib
+from hirenet_jax.core import gru as gru_lib
 
 VARIANTS = ('bigru', 'hn_avg', 'hn_satt', 'hirenet')
 HIERARCHICAL_VARIANTS = ('hn_avg', 'hn_satt', 'hirenet')
@@ -88,7 +88,7 @@ class HireNet(nn.Module):
         vectors = jax.lax.stop_gradient(vectors)
       return vectors.astype(self.dtype)
 
-    # Answers arrive packed (hirenet_jax/packing.py): rows [R, W] hold several answers
+    # Answers arrive packed (hirenet_jax/hirenet/packing.py): rows [R, W] hold several answers
     # each, `answer_segments` names the slot b * Q + q of every step (-1 = padding).
     answers = batch['answers']
     segments_RxW = batch['answer_segments']

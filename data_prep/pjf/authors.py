@@ -21,10 +21,10 @@ import os
 import re
 from typing import Any
 
-from data_prep import pjf_corpus
+from data_prep.pjf import corpus as pjf_corpus
 from data_prep.errors import CorpusError
 from data_prep.errors import Problem
-from data_prep.pjf_corpus import RecordProblem
+from data_prep.pjf.corpus import RecordProblem
 from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Job
 from hirenet_jax.pjf.corpus import Pair

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from hirenet_jax import attention_analysis
+from hirenet_jax.hirenet.analysis import stats as attention_analysis
 
 
 def _pyplot():

@@ -1,0 +1,681 @@
+r"""Builds the TFDS dataset of one modality from a raw corpus and prints Table 2.
+
+  python -m data_prep.build --corpus_dir=DIR --modality=text --data_dir=D \
+      [--split=by_candidate|by_position] [--seed=0] [--on_error=fail|skip] \
+      [--embeddings=frWac.bin] [--num_shards=N] [--frame_pooling=K] [--workers=N]
+
+Writes `{data_dir}/hirenet_interviews/{modality}/1.0.0/` (array_record shards) and
+`{data_dir}/assets/{modality}/` (meta.json, vocab.txt, embeddings.npy,
+feature_stats.npz) as fixed in docs/contracts.md. With --on_error=skip, bad records are
+dropped and listed in `{data_dir}/excluded_manifest.csv`.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging as std_logging
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from typing import Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tqdm
+
+from data_prep.hirenet import corpus as corpus_lib
+from data_prep.hirenet import splits as splits_lib
+from data_prep.hirenet import text as text_lib
+from data_prep.hirenet import tfds_builder
+from data_prep.errors import CorpusError
+from data_prep.errors import FeatureError
+from data_prep.errors import Problem
+from data_prep.errors import ProblemLog
+from data_prep.errors import write_manifest
+from hirenet_jax.hirenet import dataset_spec
+from hirenet_jax.hirenet.dataset_spec import assets_dir
+from hirenet_jax.hirenet.dataset_spec import dataset_dir
+from hirenet_jax.hirenet.dataset_spec import SPLITS
+
+FORMAT_VERSION = 1  # Bump when the written format or the preprocessing changes.
+MANIFEST = 'excluded_manifest.csv'
+
+
+
+
+def _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings):
+  if modality not in dataset_spec.MODALITIES:
+    raise ValueError(f'modality must be one of {dataset_spec.MODALITIES}, got {modality!r}')
+  if split not in splits_lib.METHODS:
+    raise ValueError(f'split must be one of {splits_lib.METHODS}, got {split!r}')
+  if on_error not in ('fail', 'skip'):
+    raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+  if num_shards is not None and num_shards < 1:
+    raise ValueError(f'num_shards must be >= 1, got {num_shards}')
+  if frame_pooling is not None and frame_pooling < 1:
+    raise ValueError(f'frame_pooling must be >= 1, got {frame_pooling}')
+  if embeddings and not os.path.isfile(embeddings):
+    raise ValueError(f'embeddings file not found: {embeddings}')
+
+
+def _file_stamp(path: str | None) -> list:
+  if not path:
+    return [None]
+  try:
+    st = os.stat(path)
+    return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
+  except OSError:
+    return [os.path.abspath(path), None]
+
+
+def _fingerprint(corpus_dir: str, interviews, modality: str, settings: dict) -> str:
+  """Hash of interviews.jsonl, the modality's media files (size, mtime) and settings."""
+  h = hashlib.sha256()
+  with open(os.path.join(corpus_dir, corpus_lib.INTERVIEWS_FILE), 'rb') as f:
+    h.update(f.read())
+  if modality != 'text':
+    for interview in interviews:
+      for answer in interview.answers:
+        h.update(json.dumps(_file_stamp(answer.source(modality))).encode())
+  h.update(json.dumps([FORMAT_VERSION, settings], sort_keys=True).encode())
+  return h.hexdigest()
+
+
+def _extract(modality: str, paths: Sequence[str], *, frame_pooling: int | None,
+             workers: int | None) -> list:
+  """Features per path (float32 [T, D]) or the FeatureError that stopped it."""
+  if modality == 'audio':
+    from data_prep.hirenet import audio  # pylint: disable=g-import-not-at-top
+    if workers is None and all(p.endswith(('.npy', '.csv')) for p in paths):
+      workers = 1  # Precomputed features load faster than a process pool starts.
+    return audio.extract_many(list(paths), frame_pooling=frame_pooling or 1,
+                              workers=workers)
+  workers = workers or os.cpu_count() or 1
+  bar = tqdm.tqdm(total=len(paths), desc='OpenFace CSVs', unit='file', leave=False)
+  try:
+    if workers == 1 or len(paths) < 64:
+      results = []
+      for p in paths:
+        results.append(_load_video(p))
+        bar.update(1)
+      return results
+    ctx = multiprocessing.get_context(
+        'forkserver' if 'forkserver' in multiprocessing.get_all_start_methods() else 'spawn')
+    with ctx.Pool(workers) as pool:
+      results = []
+      for result in pool.imap(_load_video, paths, chunksize=16):
+        results.append(result)
+        bar.update(1)
+      return results
+  finally:
+    bar.close()
+
+
+def _load_video(path: str):
+  """OpenFace features of one file, or the FeatureError (picklable for a pool)."""
+  from data_prep.hirenet import video  # pylint: disable=g-import-not-at-top
+  try:
+    return video.load_openface(path)
+  except FeatureError as e:
+    return e
+  except Exception as e:  # pylint: disable=broad-except
+    # A reader bug on odd data must still name the file, not crash the build.
+    logging.exception('Unexpected error reading %s', path)
+    return FeatureError(path, f'{type(e).__name__}: {e}')
+
+
+def _feature_info(modality: str, frame_pooling: int | None):
+  """(feature names, frames per second after pooling) of an audio/video build."""
+  if modality == 'audio':
+    from data_prep.hirenet import audio  # pylint: disable=g-import-not-at-top
+    return list(audio.FEATURE_NAMES), audio.FRAME_RATE / (frame_pooling or 1)
+  from data_prep.hirenet import video  # pylint: disable=g-import-not-at-top
+  return list(video.FEATURE_NAMES), video.FRAME_RATE
+
+
+def _media_features(modality, interviews, corpus_dir, log: ProblemLog, *,
+                    frame_pooling, workers):
+  """{(candidate_id, answer_index): float32 [T, D]} for every usable answer."""
+  jobs = []
+  missing = set()
+  for p in corpus_lib.missing_files(interviews, corpus_dir, [modality]):
+    log.add(p)
+    missing.add((p.candidate_id, p.answer_index))
+  for interview in interviews:
+    for answer in interview.answers:
+      key = (interview.candidate_id, answer.index)
+      if answer.source(modality) is not None and key not in missing:
+        jobs.append((interview, answer))
+  logging.info('Extracting %s features from %d files.', modality, len(jobs))
+  results = _extract(modality, [a.source(modality) for _, a in jobs],
+                     frame_pooling=frame_pooling, workers=workers)
+  dims = collections.Counter(
+      r.shape[1] for r in results if isinstance(r, np.ndarray) and r.ndim == 2)
+  feature_dim = dims.most_common(1)[0][0] if dims else None
+  features = {}
+  for (interview, answer), result in zip(jobs, results):
+    path = answer.source(modality)
+    if isinstance(result, FeatureError):
+      reason = result.reason
+    elif not isinstance(result, np.ndarray) or result.ndim != 2:
+      reason = f'expected a [frames, features] array, got {type(result).__name__}'
+    elif result.shape[0] == 0:
+      reason = 'no frame (empty features)'
+    elif result.shape[1] != feature_dim:
+      reason = f'{result.shape[1]} features per frame, the corpus has {feature_dim}'
+    elif not np.all(np.isfinite(result)):
+      reason = 'NaN or infinite feature values'
+    else:
+      features[(interview.candidate_id, answer.index)] = np.asarray(result, np.float32)
+      continue
+    log.add(corpus_lib.answer_problem(interview, answer, modality, path, corpus_dir,
+                                      reason))
+  return features, feature_dim
+
+
+def _text_answers(interviews, tokens, log: ProblemLog, corpus_dir):
+  """{(candidate_id, answer_index): tokens} for every non-empty transcript."""
+  features = {}
+  for interview in interviews:
+    for answer in interview.answers:
+      if answer.transcript is None:
+        continue
+      toks = tokens[answer.transcript]
+      if not toks:
+        log.add(corpus_lib.answer_problem(interview, answer, 'text', None, corpus_dir,
+                                          'transcript has no word'))
+        continue
+      features[(interview.candidate_id, answer.index)] = toks
+  return features
+
+
+def _tokenize_all(interviews) -> dict[str, list[str]]:
+  """Tokens of every job title, question and transcript, keyed by the raw string."""
+  tokens = {}
+  for interview in interviews:
+    strings = [interview.job_title]
+    for answer in interview.answers:
+      strings += [answer.question, answer.transcript]
+    for x in strings:
+      if x is not None and x not in tokens:
+        tokens[x] = text_lib.tokenize(x)
+  return tokens
+
+
+def _vocab_and_embeddings(train_interviews, tokens, *, embeddings, min_count, seed):
+  """Vocabulary of all training-split text and its [V, E] embedding table."""
+  texts = []
+  for interview in train_interviews:
+    texts.append(tokens[interview.job_title])
+    for answer in interview.answers:
+      texts.append(tokens[answer.question])
+      if answer.transcript is not None:
+        texts.append(tokens[answer.transcript])
+  vocab = text_lib.Vocabulary.build(texts, min_count=min_count)
+  if embeddings:
+    emb, num_missing = text_lib.load_word2vec(embeddings, vocab, seed=seed)
+    logging.info('%d of %d vocabulary words are not in %s (random vectors).',
+                 num_missing, len(vocab) - 2, embeddings)
+    return vocab, emb, dict(source=os.path.abspath(embeddings), missing_words=num_missing)
+  emb = text_lib.train_word2vec(texts, vocab, seed=seed)
+  return vocab, emb, dict(source='word2vec trained on the training split',
+                          missing_words=0)
+
+
+def _example(interview, answers, features, tokens, vocab, stats) -> dict:
+  """One TFDS example (docs/contracts.md); `stats` (mean, std) for audio/video."""
+  parts = [features[(interview.candidate_id, a.index)] for a in answers]
+  if stats is None:
+    parts = [vocab.encode(p) for p in parts]
+    answers_arr = np.concatenate(parts).astype(np.int32)
+  else:
+    answers_arr = ((np.concatenate(parts) - stats[0]) / stats[1]).astype(np.float32)
+  questions = [vocab.encode(tokens[a.question]) for a in answers]
+  return {
+      'candidate_id': interview.candidate_id,
+      'position_id': interview.position_id,
+      'label': interview.label,
+      'answers': answers_arr,
+      'answer_lengths': np.asarray([len(p) for p in parts], np.int32),
+      'answer_index': np.asarray([a.index for a in answers], np.int32),
+      'questions': np.concatenate(questions).astype(np.int32),
+      'question_lengths': np.asarray([len(q) for q in questions], np.int32),
+      'job_title': vocab.encode(tokens[interview.job_title]),
+  }
+
+
+def _table2(modality, examples, lengths, frame_rate) -> dict:
+  """The paper's Table 2 figures for one modality (lengths in words or seconds)."""
+  all_lengths = [t for s in lengths for rec in lengths[s] for t in rec]
+  total = float(sum(all_lengths))
+  if frame_rate:
+    total /= frame_rate
+  counts = {s: len(examples[s]) for s in examples}
+  num = sum(counts.values())
+  return dict(
+      modality=modality,
+      unit='words' if modality == 'text' else 'seconds',
+      candidates=counts | {'total': num},
+      questions_per_interview=len(all_lengths) / num,
+      total_length=total,
+      length_per_question=total / len(all_lengths),
+      hirable_proportion=sum(e['label'] for s in examples for e in examples[s]) / num,
+  )
+
+
+def _norm_stats(arrays: Sequence[np.ndarray], dim: int):
+  """Per-feature mean and std (float32 [D]); a constant feature gets std 1."""
+  count = 0
+  total = np.zeros(dim, np.float64)
+  total_sq = np.zeros(dim, np.float64)
+  for x in arrays:
+    x = x.astype(np.float64)
+    count += x.shape[0]
+    total += x.sum(0)
+    total_sq += np.square(x).sum(0)
+  mean = total / max(count, 1)
+  var = np.maximum(total_sq / max(count, 1) - np.square(mean), 0.0)
+  std = np.sqrt(var)
+  std[std < 1e-6] = 1.0
+  return mean.astype(np.float32), std.astype(np.float32)
+
+
+def _write_json_atomic(path: str, obj) -> None:
+  tmp = path + '.tmp'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    json.dump(obj, f, ensure_ascii=False, indent=1)
+  os.replace(tmp, path)
+
+
+def _cached(data_dir: str, modality: str, fingerprint: str) -> dict | None:
+  meta_path = os.path.join(assets_dir(data_dir, modality), 'meta.json')
+  info_path = os.path.join(dataset_dir(data_dir, modality), 'dataset_info.json')
+  if not (os.path.exists(meta_path) and os.path.exists(info_path)):
+    return None
+  with open(meta_path, encoding='utf-8') as f:
+    meta = json.load(f)
+  return meta if meta.get('fingerprint') == fingerprint else None
+
+
+class _Stopwatch:
+  """Wall seconds of the consecutive named stages of a build."""
+
+  def __init__(self):
+    self.seconds = {}
+    self._last = time.perf_counter()
+
+  def lap(self, stage: str) -> None:
+    """Ends `stage`: it lasted from the previous lap (or the start) until now."""
+    now = time.perf_counter()
+    self.seconds[stage] = now - self._last
+    self._last = now
+
+
+def _summary(meta: dict, *, cached: bool) -> dict:
+  keys = ('modality', 'table2', 'counts', 'oov_rate', 'embeddings', 'split',
+          'seed', 'dataset_dir', 'assets_dir', 'manifest', 'fingerprint')
+  out = {k: meta.get(k) for k in keys}
+  out['cached'] = cached
+  return out
+
+
+def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
+                  split: str = 'by_candidate', seed: int = 0, on_error: str = 'fail',
+                  embeddings: str | None = None, num_shards: int | None = None,
+                  frame_pooling: int | None = None, workers: int | None = None,
+                  overwrite: bool = False, min_count: int = 1,
+                  decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
+                  allow_external_media: bool = False) -> dict:
+  """Validates the corpus, extracts features and writes the TFDS dataset + assets.
+
+  `decisions` and `allow_external_media` are corpus.read_corpus's.
+
+  Returns the Table 2 figures, counts and paths (see `_summary`); a build that ran
+  adds `stage_seconds`, the wall time of its stages: 'read' (corpus, splits, tokens),
+  'features' (audio/video extraction; text: transcripts), 'vocab' (vocabulary,
+  word2vec, normalisation statistics) and 'write' (examples, shards, assets). Nothing
+  is redone when a dataset with the same corpus fingerprint and settings exists,
+  unless `overwrite`.
+
+  Raises:
+    CorpusError: a bad record with on_error='fail' (names file, line/candidate,
+      reason), or a corpus too small for the splits.
+    FileExistsError: a dataset built from another corpus/settings is in the way.
+    ValueError: a bad argument or embeddings file.
+  """
+  _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings)
+  watch = _Stopwatch()
+  if modality != 'audio':
+    frame_pooling = None
+  corpus_dir = os.path.abspath(corpus_dir)
+  data_dir = os.path.abspath(data_dir)
+  log = ProblemLog(on_error)
+  interviews, problems = corpus_lib.read_corpus(
+      corpus_dir, decisions=decisions, allow_external_media=allow_external_media)
+  num_read = len(interviews) + sum(p.record != '-' for p in problems)
+  settings = dict(modality=modality, split=split, seed=seed, on_error=on_error,
+                  embeddings=_file_stamp(embeddings), num_shards=num_shards,
+                  frame_pooling=frame_pooling, min_count=min_count)
+  # Only non-default reading options enter the fingerprint: existing datasets stay valid.
+  if decisions != corpus_lib.DEFAULT_DECISIONS:
+    settings['decisions'] = [sorted(decisions.hirable), sorted(decisions.not_hirable)]
+  if allow_external_media:
+    settings['allow_external_media'] = True
+  fingerprint = _fingerprint(corpus_dir, interviews, modality, settings)
+  if not overwrite:
+    meta = _cached(data_dir, modality, fingerprint)
+    if meta is not None:
+      logging.info('Dataset %s is up to date; nothing to do.', meta['dataset_dir'])
+      return _summary(meta, cached=True)
+  logging.info('Preparing the %s dataset of %s in %s.', modality, corpus_dir, data_dir)
+  out_dir = dataset_dir(data_dir, modality)
+  if os.path.exists(out_dir) and not overwrite:
+    raise FileExistsError(
+        f'{out_dir} exists and was built from another corpus or with other settings; '
+        'pass overwrite=True (--overwrite) to replace it')
+  log.extend(problems)
+
+  # Splits come from every structurally valid candidate, before modality-specific
+  # exclusions, so one candidate falls in the same split for every modality.
+  try:
+    assignment = splits_lib.make_splits(
+        [i.candidate_id for i in interviews], [i.label for i in interviews],
+        [i.position_id for i in interviews], method=split, seed=seed,
+        given=[i.split for i in interviews])
+  except ValueError as e:
+    raise CorpusError(f'{os.path.join(corpus_dir, corpus_lib.INTERVIEWS_FILE)}: {e}') from e
+  tokens = _tokenize_all(interviews)
+  watch.lap('read')
+  features, feature_dim = _answer_features(
+      modality, interviews, tokens, corpus_dir, log, frame_pooling=frame_pooling,
+      workers=workers)
+  usable, num_without = _usable_candidates(interviews, features, modality, log)
+  watch.lap('features')
+  by_split = {s: [c for c in usable if assignment[c[0].candidate_id] == s]
+              for s in SPLITS}
+  for s in SPLITS:
+    if not by_split[s]:
+      raise CorpusError(Problem(
+          corpus_lib.INTERVIEWS_FILE, '-',
+          f'{modality}: the {s} split is empty ({len(usable)} usable candidates); '
+          'the corpus is too small for an 80/10/10 split'))
+
+  train_ids = {c for c, s in assignment.items() if s == 'train'}
+  vocab, emb, emb_info = _vocab_and_embeddings(
+      [i for i in interviews if i.candidate_id in train_ids], tokens,
+      embeddings=embeddings, min_count=min_count, seed=seed)
+  stats = None
+  if modality != 'text':
+    stats = _norm_stats([features[(i.candidate_id, a.index)]
+                         for i, answers in by_split['train'] for a in answers],
+                        feature_dim)
+  watch.lap('vocab')
+  meta = _write_all(
+      by_split, features, tokens, vocab, emb, stats, log,
+      modality=modality, data_dir=data_dir, num_shards=num_shards,
+      overwrite=overwrite, on_error=on_error, frame_pooling=frame_pooling,
+      num_read=num_read, num_without=num_without,
+      extra=dict(corpus_dir=corpus_dir, split=split, seed=seed, min_count=min_count,
+                 embeddings=emb_info, fingerprint=fingerprint))
+  watch.lap('write')
+  logging.info('Built %s in %.1f s (%s).', modality, sum(watch.seconds.values()),
+               ', '.join(f'{k} {v:.1f} s' for k, v in watch.seconds.items()))
+  return _summary(meta, cached=False) | {'stage_seconds': watch.seconds}
+
+
+def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
+                     out_dir: str, *, on_error: str = 'skip',
+                     num_shards: int | None = None, workers: int | None = None,
+                     decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
+                     allow_external_media: bool = False) -> dict:
+  """Prepares a new corpus (e.g. for prediction) like an existing dataset.
+
+  Every usable candidate goes to one split, 'test', encoded with the vocabulary and
+  normalised with the feature statistics of `trained_data_dir` (and its frame pooling),
+  so a model trained on that dataset can score it. `out_dir` is replaced.
+
+  Returns the summary of `build_dataset` plus `splits` (('test',)).
+  """
+  _check_args(modality, 'by_candidate', on_error, num_shards, None, None)
+  trained_assets = assets_dir(trained_data_dir, modality)
+  with open(os.path.join(trained_assets, 'meta.json'), encoding='utf-8') as f:
+    trained = json.load(f)
+  corpus_dir, out_dir = os.path.abspath(corpus_dir), os.path.abspath(out_dir)
+  log = ProblemLog(on_error)
+  interviews, problems = corpus_lib.read_corpus(
+      corpus_dir, decisions=decisions, allow_external_media=allow_external_media)
+  log.extend(problems)
+  tokens = _tokenize_all(interviews)
+  frame_pooling = trained.get('frame_pooling')
+  features, feature_dim = _answer_features(
+      modality, interviews, tokens, corpus_dir, log, frame_pooling=frame_pooling,
+      workers=workers)
+  if modality != 'text' and feature_dim not in (None, trained['feature_dim']):
+    raise CorpusError(Problem(corpus_lib.INTERVIEWS_FILE, '-',
+                              f'{modality}: {feature_dim} features per frame, the '
+                              f'trained dataset has {trained["feature_dim"]}'))
+  usable, num_without = _usable_candidates(interviews, features, modality, log)
+  if not usable:
+    raise CorpusError(Problem(corpus_lib.INTERVIEWS_FILE, '-',
+                              f'{modality}: no usable candidate'))
+  vocab = text_lib.Vocabulary.load(os.path.join(trained_assets, 'vocab.txt'))
+  emb = np.load(os.path.join(trained_assets, 'embeddings.npy'))
+  stats = None
+  if modality != 'text':
+    with np.load(os.path.join(trained_assets, 'feature_stats.npz')) as z:
+      stats = (z['mean'], z['std'])
+  meta = _write_all(
+      {'test': usable}, features, tokens, vocab, emb, stats, log, modality=modality,
+      data_dir=out_dir, num_shards=num_shards, overwrite=True, on_error=on_error,
+      frame_pooling=frame_pooling, num_read=len(interviews) + sum(
+          p.record != '-' for p in problems), num_without=num_without,
+      extra=dict(corpus_dir=corpus_dir, split='all_test', seed=trained.get('seed'),
+                 min_count=trained.get('min_count'), embeddings=trained.get('embeddings'),
+                 trained_data_dir=os.path.abspath(trained_data_dir), fingerprint=None))
+  return _summary(meta, cached=False) | {'splits': ('test',)}
+
+
+def _answer_features(modality, interviews, tokens, corpus_dir, log, *, frame_pooling,
+                     workers):
+  """({(candidate_id, answer_index): tokens or float32 [T, D]}, D or None)."""
+  if modality == 'text':
+    return _text_answers(interviews, tokens, log, corpus_dir), None
+  return _media_features(modality, interviews, corpus_dir, log,
+                         frame_pooling=frame_pooling, workers=workers)
+
+
+def _usable_candidates(interviews, features, modality, log):
+  """[(interview, usable answers)] by candidate id, and the answers lacking the modality."""
+  usable, num_without = [], 0
+  for interview in sorted(interviews, key=lambda i: i.candidate_id):
+    answers = [a for a in interview.answers
+               if (interview.candidate_id, a.index) in features]
+    num_without += sum(a.source(modality) is None for a in interview.answers)
+    if answers:
+      usable.append((interview, answers))
+    else:
+      log.add(corpus_lib.no_usable_answer(interview, modality))
+  return usable, num_without
+
+
+def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
+               data_dir, num_shards, overwrite, on_error, frame_pooling, num_read,
+               num_without, extra) -> dict:
+  """Writes shards, assets, the manifest and meta.json (last: it marks completion)."""
+  splits = tuple(by_split)
+  examples = {s: [_example(interview, answers, features, tokens, vocab, stats)
+                  for interview, answers in by_split[s]] for s in splits}
+  feature_dim = int(stats[0].shape[0]) if stats is not None else None
+  if modality == 'text':
+    feature_names, frame_rate = [], None
+  else:
+    feature_names, frame_rate = _feature_info(modality, frame_pooling)
+    if feature_dim != len(feature_names):
+      feature_names = [f'feature_{k}' for k in range(feature_dim)]
+  out_dir, out_assets = dataset_dir(data_dir, modality), assets_dir(data_dir, modality)
+  if overwrite:
+    for d in (out_dir, out_assets):
+      if os.path.exists(d):
+        shutil.rmtree(d)
+  os.makedirs(out_assets, exist_ok=True)
+  logging.info('Writing %s shards to %s.', modality, out_dir)
+  tfds_builder.write(examples, modality=modality, data_dir=data_dir,
+                     feature_dim=feature_dim, num_shards=num_shards)
+  vocab.save(os.path.join(out_assets, 'vocab.txt'))
+  np.save(os.path.join(out_assets, 'embeddings.npy'), emb.astype(np.float32))
+  if stats is not None:
+    np.savez(os.path.join(out_assets, 'feature_stats.npz'), mean=stats[0], std=stats[1])
+  manifest = None
+  if on_error == 'skip':
+    manifest = os.path.join(data_dir, MANIFEST)
+    relevant = [p for p in log.problems if p.modality in (None, modality)]
+    write_manifest(manifest, relevant, replace_modalities=(modality, 'all'))
+    write_manifest(os.path.join(out_assets, MANIFEST), relevant)
+
+  lengths = {s: [e['answer_lengths'].tolist() for e in examples[s]] for s in splits}
+  num_kept = sum(len(examples[s]) for s in splits)
+  counts = dict(
+      candidates_read=num_read,
+      candidates_kept=num_kept,
+      candidates_excluded=num_read - num_kept,
+      answers_kept=sum(len(r) for s in splits for r in lengths[s]),
+      answers_excluded=sum(p.modality == modality and p.answer_index is not None
+                           for p in log.problems),
+      answers_without_modality=num_without,
+  )
+  oov = {s: text_lib.oov_rate([tokens[a.transcript] for _, answers in by_split[s]
+                               for a in answers if a.transcript is not None], vocab)
+         for s in splits if s != 'train'}
+  all_examples = [e for s in splits for e in examples[s]]
+  meta = dict(
+      modality=modality,
+      feature_dim=feature_dim or 0,
+      feature_names=feature_names,
+      frame_rate=frame_rate,
+      vocab_size=len(vocab),
+      embedding_dim=int(emb.shape[1]),
+      pad_id=text_lib.PAD_ID,
+      unk_id=text_lib.UNK_ID,
+      max_questions=max(len(e['answer_lengths']) for e in all_examples),
+      max_question_length=max(int(e['question_lengths'].max()) for e in all_examples),
+      max_job_title_length=max(len(e['job_title']) for e in all_examples),
+      frame_pooling=frame_pooling,
+      oov_rate=oov,
+      table2=_table2(modality, examples, lengths, frame_rate),
+      counts=counts,
+      lengths=lengths,
+      candidate_ids={s: [e['candidate_id'] for e in examples[s]] for s in splits},
+      position_ids={s: [e['position_id'] for e in examples[s]] for s in splits},
+      labels={s: [e['label'] for e in examples[s]] for s in splits},
+      num_shards=num_shards,
+      dataset_dir=out_dir,
+      assets_dir=out_assets,
+      manifest=manifest,
+      format_version=FORMAT_VERSION,
+  ) | extra
+  _write_json_atomic(os.path.join(out_assets, 'meta.json'), meta)
+  return meta
+
+
+def format_table2(summary: dict) -> str:
+  """The paper's Table 2 (one modality column) plus exclusion counts, as text."""
+  t, c = summary['table2'], summary['counts']
+  if t['unit'] == 'words':
+    total = f'{t["total_length"] / 1e6:.3f} M words'
+    per_q = f'{t["length_per_question"]:.1f} words'
+  else:
+    total = f'{t["total_length"] / 3600:.2f} h'
+    per_q = f'{t["length_per_question"]:.2f} s'
+  rows = [
+      ('Modality', t['modality']),
+      ('Train set', t['candidates'].get('train', 0)),
+      ('Validation set', t['candidates'].get('validation', 0)),
+      ('Test set', t['candidates'].get('test', 0)),
+      ('Total candidates', t['candidates']['total']),
+      ('Questions per interview (mean)', f'{t["questions_per_interview"]:.2f}'),
+      ('Total length', total),
+      ('Length per question (mean)', per_q),
+      ('Hirable label proportion', f'{100 * t["hirable_proportion"]:.1f} %'),
+  ]
+  if summary['modality'] == 'text' or summary.get('oov_rate'):
+    oov = summary.get('oov_rate') or {}
+    rows.append(('OOV rate (validation / test)',
+                 f'{100 * oov.get("validation", 0):.2f} % / '
+                 f'{100 * oov.get("test", 0):.2f} %'))
+  emb = summary.get('embeddings') or {}
+  if emb.get('missing_words'):
+    rows.append(('Words missing from embeddings', emb['missing_words']))
+  width = max(len(r[0]) for r in rows)
+  lines = [f'{name:<{width}}  {value}' for name, value in rows]
+  lines.append('')
+  lines.append(
+      f'Candidates: {c["candidates_read"]} read, {c["candidates_kept"]} kept, '
+      f'{c["candidates_excluded"]} excluded. Answers ({t["modality"]}): '
+      f'{c["answers_kept"]} kept, {c["answers_excluded"]} excluded, '
+      f'{c["answers_without_modality"]} without this modality.')
+  if summary.get('manifest'):
+    lines.append(f'Exclusions listed in {summary["manifest"]}')
+  if summary.get('cached'):
+    lines.append('(already built with the same corpus and settings; nothing redone)')
+  return '\n'.join(lines)
+
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string('corpus_dir', None, 'Corpus directory (interviews.jsonl).')
+  flags.DEFINE_enum('modality', None, list(dataset_spec.MODALITIES), 'Modality to build.')
+  flags.DEFINE_string('data_dir', None, 'Output TFDS data directory.')
+  flags.DEFINE_enum('split', 'by_candidate', list(splits_lib.METHODS),
+                    'by_candidate: 80/10/10 stratified; by_position: whole positions; '
+                    'given: each line\'s "split".')
+  flags.DEFINE_integer('seed', 0, 'Seed of the split and of word2vec.')
+  flags.DEFINE_enum('on_error', 'fail', ['fail', 'skip'],
+                    'fail: stop at the first bad record; skip: drop it and list it in '
+                    'excluded_manifest.csv.')
+  flags.DEFINE_string('embeddings', None,
+                      'word2vec file (.bin binary, .txt/.vec text); default: train '
+                      '200-d word2vec on the training transcripts.')
+  flags.DEFINE_integer('num_shards', None, 'Shards per split (default: TFDS size rule).')
+  flags.DEFINE_integer('frame_pooling', None, 'Audio: average K LLD frames into one.')
+  flags.DEFINE_integer('workers', None, 'Audio extraction processes.')
+  flags.DEFINE_integer('min_count', 1, 'Minimum training-split count of a word.')
+  flags.DEFINE_bool('overwrite', False, 'Rebuild even if an up-to-date dataset exists.')
+  corpus_lib.define_read_flags()
+  flags.mark_flags_as_required(['corpus_dir', 'modality', 'data_dir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  std_logging.getLogger('gensim').setLevel(std_logging.WARNING)  # Per-epoch chatter.
+  try:
+    read_options = corpus_lib.read_options_from_flags()
+    summary = build_dataset(
+        FLAGS.corpus_dir, FLAGS.modality, FLAGS.data_dir, split=FLAGS.split,
+        seed=FLAGS.seed, on_error=FLAGS.on_error, embeddings=FLAGS.embeddings,
+        num_shards=FLAGS.num_shards, frame_pooling=FLAGS.frame_pooling,
+        workers=FLAGS.workers, overwrite=FLAGS.overwrite, min_count=FLAGS.min_count,
+        **read_options)
+  except CorpusError as e:
+    hint = ('' if FLAGS.on_error == 'skip' else
+            '\n(--on_error=skip drops bad records and lists them in '
+            f'{MANIFEST})')
+    print(f'error: {e}{hint}', file=sys.stderr)
+    sys.exit(1)
+  except (FeatureError, FileExistsError, ValueError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  print(format_table2(summary))
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)
