@@ -1,0 +1,2 @@
+"""ml_collections ConfigDicts of the commands (`--config=experiments/configs/NAME.py`),
+one commented line per field."""

@@ -1,2 +1,4 @@
-"""Language models for the mock interviews: an embedded Flax runtime for Llama-family GGUF
-files and a client for OpenAI-compatible servers, both behind `api.LanguageModel`."""
+"""Language models for the mock interviews behind one interface, `api.LanguageModel`: an
+embedded runtime that runs Llama-family GGUF files as pure JAX functions (loader,
+tokenizer, model, batched engine), a client for OpenAI-compatible servers, and the
+response cache. It imports only `hirenet_jax.core`."""
