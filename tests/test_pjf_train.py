@@ -95,8 +95,48 @@ def test_one_sided_model_trains_a_run_per_side_and_resumes_exactly(corpus, tmp_p
   for run in ('job', 'candidate'):
     a = helpers.load_final_params(os.path.join(full, run))
     b = helpers.load_final_params(os.path.join(interrupted, run))
-    for x, y in zip(jax_leaves(a), jax_leaves(b)):
+    for x, y in zip(jax_leaves(a), jax_leaves(b), strict=True):
       np.testing.assert_array_equal(x, y)
+  assert _read_scores(full) == _read_scores(interrupted)
+
+
+def test_killed_mid_epoch_resumes_to_the_same_parameters(corpus, tmp_path, monkeypatch):
+  """A run whose data stops inside an epoch (the process killed) and restarted in the
+  same workdir ends with exactly the parameters and history of a run never killed."""
+  config = _config('pjfnn', num_epochs=2, checkpoint_every_steps=4)
+  config.model.dropout_rate = 0.3  # The step's randomness must be the same after resuming.
+  full = str(tmp_path / 'full')
+  expected = train_lib.train_and_evaluate(config, corpus, full)
+  real_batches = train_lib.train_batches
+  served = []
+
+  def dies_after_nine(*args):
+    for batch in real_batches(*args):
+      if len(served) == 9:  # 6 batches an epoch: a batch after step 8's checkpoint.
+        raise KeyboardInterrupt('killed')
+      served.append(args[-2:])
+      yield batch
+
+  interrupted = str(tmp_path / 'interrupted')
+  monkeypatch.setattr(train_lib, 'train_batches', dies_after_nine)
+  with pytest.raises(KeyboardInterrupt):
+    train_lib.train_and_evaluate(config, corpus, interrupted)
+  starts = []
+
+  def recording(*args):
+    starts.append(args[-2:])
+    return real_batches(*args)
+
+  monkeypatch.setattr(train_lib, 'train_batches', recording)
+  resumed = train_lib.train_and_evaluate(config, corpus, interrupted)
+  assert starts[0] == (1, 2)  # The job run resumed at batch 2 of epoch 1.
+  for run in ('job', 'candidate'):
+    a = helpers.load_final_params(os.path.join(full, run))
+    b = helpers.load_final_params(os.path.join(interrupted, run))
+    for x, y in zip(jax_leaves(a), jax_leaves(b), strict=True):
+      np.testing.assert_array_equal(x, y)
+  assert resumed['selection'] == expected['selection']
+  assert resumed['test'] == expected['test']
   assert _read_scores(full) == _read_scores(interrupted)
 
 
@@ -119,7 +159,9 @@ def test_commands_on_one_and_eight_devices_agree(corpus, tmp_path):
                          num_devices=8)
   with open(os.path.join(grid, 'ncf_s0', train_lib.RESULTS_FILE)) as f:
     assert json.load(f)['num_devices'] == 8
-  for a, b in zip(_read_scores(one), _read_scores(os.path.join(grid, 'ncf_s0'))):
+  one_scores, eight_scores = _read_scores(one), _read_scores(os.path.join(grid, 'ncf_s0'))
+  assert one_scores and len(one_scores) == len(eight_scores)
+  for a, b in zip(one_scores, eight_scores, strict=True):
     assert a['candidate_id'] == b['candidate_id'] and a['job_id'] == b['job_id']
     for key in ('job_score', 'candidate_score'):
       assert float(a[key]) == pytest.approx(float(b[key]), abs=1e-4)

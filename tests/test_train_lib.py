@@ -20,6 +20,7 @@ from hirenet_jax.hirenet import packing
 from hirenet_jax.core import sharding
 from hirenet_jax.core import errors
 from hirenet_jax.core import optimizer
+from hirenet_jax.core import trainer
 from hirenet_jax.hirenet import scoring
 from hirenet_jax.hirenet import steps as steps_lib
 from hirenet_jax.hirenet import train_lib
@@ -211,9 +212,24 @@ def test_best_checkpoint_has_the_best_validation_f1(finished_run):
   assert results['validation']['f1'] == pytest.approx(best)
 
 
-def test_finished_run_is_not_retrained(finished_run, data):
+def _file_stamps(directory):
+  """{path: (size, mtime_ns)} of every file under `directory`."""
+  return {os.path.join(root, name): (os.stat(os.path.join(root, name)).st_size,
+                                     os.stat(os.path.join(root, name)).st_mtime_ns)
+          for root, _, names in os.walk(directory) for name in names}
+
+
+def test_finished_run_is_not_retrained(finished_run, data, monkeypatch):
   workdir, config, results = finished_run
+
+  def no_train_step(*args):
+    raise AssertionError('a finished run took a train step')
+
+  monkeypatch.setattr(steps_lib, 'train_step', no_train_step)  # make_steps jits this.
+  checkpoints = {d: _file_stamps(os.path.join(workdir, d)) for d in ('checkpoints', 'best')}
+  assert checkpoints['checkpoints'] and checkpoints['best']
   again = train_lib.train_and_evaluate(config, workdir, data=data)
+  assert {d: _file_stamps(os.path.join(workdir, d)) for d in checkpoints} == checkpoints
   assert again['test'] == results['test'] and again['history'] == results['history']
 
 
@@ -292,7 +308,9 @@ def test_auto_embeddings_follow_the_training_word_counts(tiny):
 def test_a_checkpoint_from_an_older_version_is_a_clear_error():
   entry = {'epoch': 0, 'validation_loss': 0.6, 'validation_f1': 0.7, 'threshold': 0.5}
   with pytest.raises(errors.ConfigError, match='older version.*constant'):
-    train_lib.LoopState.from_dict({'epoch': 1, 'history': [entry]})
+    trainer.LoopState.from_dict({'epoch': 1, 'history': [entry]},
+                                required_keys=train_lib.ENTRY_KEYS)
   full = dict(entry, validation_roc_auc=0.6, validation_score_std=0.1, constant=False)
-  state = train_lib.LoopState.from_dict({'epoch': 1, 'history': [full], 'unknown': 3})
+  state = trainer.LoopState.from_dict({'epoch': 1, 'history': [full], 'unknown': 3},
+                                      required_keys=train_lib.ENTRY_KEYS)
   assert state.epoch == 1 and state.history == [full]

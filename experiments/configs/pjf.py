@@ -51,6 +51,7 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
 
   # --- checkpoints.
   config.async_checkpointing = True  # Write checkpoints in a background thread.
+  config.checkpoint_every_steps = 0  # Extra mid-epoch checkpoints; 0 = end of epoch only.
 
   if preset == 'tiny':
     config.features.max_words = 48  # Tiny documents.

@@ -190,14 +190,16 @@ def select_epoch(history: Sequence[Mapping[str, Any]], metric: str) -> int:
   return best
 
 
-def json_safe(metrics: dict) -> dict:
-  """Replaces NaN / inf floats by None so the dict is valid JSON."""
-  out = {}
-  for key, value in metrics.items():
-    if isinstance(value, dict):
-      out[key] = json_safe(value)
-    elif isinstance(value, float) and not math.isfinite(value):
-      out[key] = None
-    else:
-      out[key] = value
-  return out
+def json_safe(obj: Any) -> Any:
+  """`obj` with NaN / inf floats replaced by None and numpy scalars by Python ones, in
+  nested dicts, lists and tuples, so that it is valid JSON."""
+  if isinstance(obj, dict):
+    return {key: json_safe(value) for key, value in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    values = [json_safe(value) for value in obj]
+    return values if isinstance(obj, list) else tuple(values)
+  if isinstance(obj, (float, np.floating)):
+    return float(obj) if math.isfinite(obj) else None
+  if isinstance(obj, np.integer):
+    return int(obj)
+  return obj

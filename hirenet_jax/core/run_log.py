@@ -1,4 +1,5 @@
-"""Training progress: terminal lines, a JSONL metrics log and TensorBoard event files.
+"""Training progress: terminal lines, a JSONL metrics log, TensorBoard event files, and
+the run's JSON files (written atomically).
 
 The library never prints: the terminal progress goes through absl logging. TensorBoard
 files are written with tensorboardX, which needs no TensorFlow. Only process 0 writes.
@@ -16,6 +17,15 @@ from absl import logging
 
 METRICS_FILE = 'metrics.jsonl'
 TENSORBOARD_DIR = 'tensorboard'
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Writes `obj` as JSON to `path` atomically: a reader (or a killed run) never sees
+  half a file."""
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
 
 
 def _to_float(value: Any) -> float | None:

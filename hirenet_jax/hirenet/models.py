@@ -18,10 +18,10 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
 from hirenet_jax.core import attention as attention_lib
 from hirenet_jax.core import gru as gru_lib
+from hirenet_jax.core import losses
 
 VARIANTS = ('bigru', 'hn_avg', 'hn_satt', 'hirenet')
 HIERARCHICAL_VARIANTS = ('hn_avg', 'hn_satt', 'hirenet')
@@ -194,11 +194,9 @@ def candidate_loss(
   weight_B = batch['weight'].astype(jnp.float32)
   if logits.ndim == 2:  # bigru: answer-level examples.
     weight_BxQ = weight_B[:, None] * (batch['answer_lengths'] > 0)
-    losses = optax.sigmoid_binary_cross_entropy(
-        logits, jnp.broadcast_to(labels_B[:, None], logits.shape))
-    return (losses * weight_BxQ).sum(), weight_BxQ.sum()
-  losses_B = optax.sigmoid_binary_cross_entropy(logits, labels_B)
-  return (losses_B * weight_B).sum(), weight_B.sum()
+    return losses.weighted_bce(logits, jnp.broadcast_to(labels_B[:, None], logits.shape),
+                               weight_BxQ)
+  return losses.weighted_bce(logits, labels_B, weight_B)
 
 
 def candidate_scores(logits: jax.Array, batch: dict[str, jax.Array]) -> jax.Array:

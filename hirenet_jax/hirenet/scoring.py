@@ -17,6 +17,7 @@ from hirenet_jax.hirenet import input_pipeline
 from hirenet_jax.core import metrics as metrics_lib
 from hirenet_jax.hirenet import packing
 from hirenet_jax.core import sharding
+from hirenet_jax.core import trainer
 from hirenet_jax.hirenet import steps as steps_lib
 from hirenet_jax.hirenet.input_pipeline import DataSource
 from hirenet_jax.hirenet.steps import Steps
@@ -76,7 +77,7 @@ def load_for_prediction(workdir: str, data: DataSource,
   state = steps_lib.create_train_state(config, model, example, total_steps=1, embeddings=None,
                              mesh=mesh)
   rng = sharding.replicate(np.asarray(jax.random.PRNGKey(0)), mesh)
-  tree, meta = checkpointing.restore_best(workdir, steps_lib.checkpoint_tree(state, rng))
+  tree, meta = checkpointing.restore_best(workdir, trainer.checkpoint_tree(state, rng))
   state = state.replace(params=tree['params'], opt_state=tree['opt_state'],
                         step=tree['step'])
   return state, steps_lib.make_steps(mesh, config.matmul_precision), float(meta['threshold']), config

@@ -14,21 +14,18 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from flax.training import train_state as train_state_lib
 
 from hirenet_jax.hirenet import dataset_spec
 from hirenet_jax.core import metrics as metrics_lib
 from hirenet_jax.hirenet import models
 from hirenet_jax.core import optimizer
 from hirenet_jax.core import sharding
+from hirenet_jax.core import trainer
+from hirenet_jax.core.trainer import TrainState
 from hirenet_jax.hirenet.dataset_spec import MODALITIES
 from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.core.errors import check_choice
 from hirenet_jax.core.errors import check_positive
-
-
-class TrainState(train_state_lib.TrainState):
-  """params, opt_state and step (pytree leaves) with the model's apply_fn and tx."""
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -82,11 +79,9 @@ def create_train_state(config: ml_collections.ConfigDict, model: models.HireNet,
           f'{table.shape[1]} or --config.pretrained_embeddings=False')
     params['embed']['embedding'] = (sharding.replicate(table, mesh) if mesh is not None
                                     else jnp.asarray(table))
-  tx = optimizer.make_optimizer(config, params, total_steps)
-  opt_init = jax.jit(tx.init, out_shardings=out_sharding)
-  return TrainState(step=jnp.zeros((), jnp.int32) if mesh is None
-                    else sharding.replicate(np.zeros((), np.int32), mesh),
-                    apply_fn=model.apply, params=params, tx=tx, opt_state=opt_init(params))
+  frozen = () if models.embeddings_trainable(config.model.train_embeddings) else ('embed',)
+  tx = optimizer.make_optimizer(config, params, total_steps, frozen=frozen)
+  return trainer.create_state(model.apply, params, tx, mesh)
 
 
 
@@ -195,9 +190,3 @@ def make_steps(mesh: jax.sharding.Mesh, matmul_precision: str = 'default') -> St
   predict = jax.jit(with_precision(predict_step), in_shardings=(rep, data),
                     out_shardings=rep)
   return Steps(train=train, eval=evals, predict=predict, mesh=mesh)
-
-
-def checkpoint_tree(state: TrainState, rng: jax.Array) -> dict[str, Any]:
-  """What a checkpoint holds: the state's arrays and the run's RNG key."""
-  return {'params': state.params, 'opt_state': state.opt_state, 'step': state.step,
-          'rng': rng}

@@ -8,17 +8,15 @@ maximising its validation F1, stops early when the selection metric stops improv
 resumes a killed run from its latest checkpoint, and finally scores validation and test
 with the best checkpoint. A constant predictor is reported in `results['warnings']`. It
 writes `results.json`, `predictions.csv`, `curves.png`, `metrics.jsonl` and TensorBoard
-files in the workdir. The steps live in `steps.py`, scoring in `scoring.py`, the data in
+files in the workdir. The loop itself is `core/trainer.py` (shared with the person-job-fit
+baselines); the steps live in `steps.py`, scoring in `scoring.py`, the data in
 `input_pipeline.py`.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import json
 import os
-import time
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -26,9 +24,9 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from hirenet_jax.core import checkpointing
 from hirenet_jax.core import curves
 from hirenet_jax.core import run_log
+from hirenet_jax.core import trainer
 from hirenet_jax.hirenet import input_pipeline
 from hirenet_jax.core import metrics as metrics_lib
 from hirenet_jax.hirenet import models
@@ -47,15 +45,6 @@ PREDICTIONS_FILE = 'predictions.csv'
 CURVES_FILE = 'curves.png'
 
 
-def _fetch_sums(pending: list) -> dict[str, float]:
-  """Sums a list of per-step metric dicts with one device-to-host transfer."""
-  sums: dict[str, float] = {}
-  for m in jax.device_get(pending):
-    for k, v in m.items():
-      sums[k] = sums.get(k, 0.0) + float(v)
-  return sums
-
-
 def _summarise(sums: Mapping[str, float]) -> dict[str, float]:
   return {
       'loss': sums.get('loss_sum', 0.0) / max(sums.get('loss_weight', 0.0), 1.0),
@@ -64,12 +53,17 @@ def _summarise(sums: Mapping[str, float]) -> dict[str, float]:
   }
 
 
-def _add(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
-  return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in set(a) | set(b)}
+# What model selection reads from each epoch's history entry (a checkpoint whose epochs
+# lack one was written by an older version and is not resumed).
+ENTRY_KEYS = ('validation_loss', 'validation_roc_auc', 'validation_f1', 'threshold',
+              'validation_score_std', 'constant')
 
 
-_ENTRY_KEYS = ('validation_loss', 'validation_roc_auc', 'validation_f1', 'threshold',
-               'validation_score_std', 'constant')
+def _describe(entry: Mapping[str, Any]) -> str:
+  """An epoch's validation figures for its progress line."""
+  return (f'validation loss {entry["validation_loss"]:.4f} ROC AUC '
+          f'{entry["validation_roc_auc"]:.4f} F1 {entry["validation_f1"]:.4f} (threshold '
+          f'{entry["threshold"]:.3f}){" constant scores" if entry["constant"] else ""}')
 
 
 def epoch_entry(evaluation: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,13 +78,6 @@ def epoch_entry(evaluation: Mapping[str, Any]) -> dict[str, Any]:
           'constant': metrics_lib.is_constant(scores, threshold)}
 
 
-def _write_json(path: str, obj: Any) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
-
-
 def write_predictions(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
   """predictions.csv: candidate_id, position_id, label, score, split."""
   with open(path, 'w', newline='') as f:
@@ -98,37 +85,6 @@ def write_predictions(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
 
-
-@dataclasses.dataclass
-class LoopState:
-  """Where the loop is, saved with every checkpoint so that a killed run resumes exactly:
-  the data position, model selection so far and the epoch's running metric sums."""
-  epoch: int = 0
-  step_in_epoch: int = 0
-  best_epoch: int = -1
-  best_step: int = -1
-  threshold: float = metrics_lib.DEFAULT_THRESHOLD
-  bad_epochs: int = 0
-  epoch_sums: dict = dataclasses.field(default_factory=dict)
-  finished: bool = False
-  history: list = dataclasses.field(default_factory=list)
-
-  @classmethod
-  def from_dict(cls, d: Mapping[str, Any]) -> 'LoopState':
-    """Raises ConfigError for a checkpoint whose epochs lack what selection now reads
-    (written by an older version): resuming it would mix two selection rules."""
-    needed = set(_ENTRY_KEYS)
-    for entry in d.get('history', []):
-      missing = needed - set(entry)
-      if missing:
-        raise ConfigError(
-            f'the checkpoint was written by an older version of hirenet_jax (its epoch '
-            f'{entry.get("epoch")} lacks {sorted(missing)}): train into a new --workdir')
-    return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
-
-  def best_entry(self) -> dict | None:
-    """The history entry of the selected epoch so far (None before the first)."""
-    return next((h for h in self.history if h['epoch'] == self.best_epoch), None)
 
 # word2vec trained on the training split gives a word a useful vector only if it has seen
 # it in enough contexts; below this median count most vectors are noise and are fine-tuned.
@@ -225,7 +181,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   is_chief = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
   if is_chief:
-    _write_json(os.path.join(workdir, CONFIG_FILE), config.to_dict())
+    run_log.write_json(os.path.join(workdir, CONFIG_FILE), config.to_dict())
 
   # Packing makes epochs differ by a few batches: the schedule gets the exact total.
   epoch_steps = [data.num_batches('train', batch_size=config.batch_size, epoch=e,
@@ -239,104 +195,48 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   rng = sharding.replicate(np.asarray(jax.random.PRNGKey(config.seed)), mesh)
   steps = steps_lib.make_steps(mesh, config.matmul_precision)
 
-  ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.max_checkpoints_to_keep,
-                                    use_async=config.async_checkpointing)
-  loop = LoopState()
-  restored = ckpt.restore_latest(steps_lib.checkpoint_tree(state, rng))
-  if restored is not None:
-    tree, saved = restored
-    loop = LoopState.from_dict(saved)
-    state = state.replace(params=tree['params'], opt_state=tree['opt_state'],
-                          step=tree['step'])
-    rng = tree['rng']
-    logging.info('resumed from step %d (epoch %d, batch %d)', int(state.step),
-                 loop.epoch, loop.step_in_epoch)
-
-  writer = run_log.MetricWriter(workdir, enabled=is_chief,
-                                      tensorboard=config.tensorboard)
-  reporter = run_log.ProgressReporter(total_steps, first_step=int(state.step))
+  writer = run_log.MetricWriter(workdir, enabled=is_chief, tensorboard=config.tensorboard)
   logging.info('%s / %s: %d train steps per epoch on %d devices (%d processes)',
                config.modality, config.model.variant, epoch_steps[0],
                mesh.devices.size, jax.process_count())
-  start_time = time.perf_counter()
 
-  def save_latest():
-    ckpt.save_latest(int(state.step), steps_lib.checkpoint_tree(state, rng),
-                     dataclasses.asdict(loop))
-
-  while not loop.finished:
-    epoch = loop.epoch
-    steps_per_epoch = epoch_steps[epoch]
-    epoch_start = sum(epoch_steps[:epoch])  # Global step before this epoch's first batch.
-    pending = []
-    for batch in data.batches('train', batch_size=config.batch_size, epoch=epoch,
-                              shuffle=True, start_step=loop.step_in_epoch):
-      state, step_metrics = steps.train(state, sharding.step_input(batch, mesh), rng)
-      pending.append(step_metrics)
-      reporter.add_examples(float(np.sum(batch['weight'])) * jax.process_count())
-      loop.step_in_epoch += 1
-      step = epoch_start + loop.step_in_epoch
-      if step % config.log_every_steps == 0 or loop.step_in_epoch == steps_per_epoch:
-        sums = _fetch_sums(pending)
-        pending = []
-        loop.epoch_sums = _add(loop.epoch_sums, sums)
-        summary = _summarise(sums)
-        rates = reporter.report(step, summary, epoch=epoch)
-        writer.write_scalars(step, 'train', {**summary, **rates})
-      if (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0
-          and loop.step_in_epoch < steps_per_epoch):
-        # The epoch's running sums are part of the checkpoint.
-        loop.epoch_sums = _add(loop.epoch_sums, _fetch_sums(pending))
-        pending = []
-        save_latest()
-
-    # End of epoch: validation, model selection, early stopping.
+  def validate(state, epoch):
+    del epoch
     evaluation = evaluate(steps, state, data, 'validation', batch_size=eval_batch_size)
     entry = epoch_entry(evaluation)
     val = split_metrics(evaluation, entry['threshold'])
-    train_summary = _summarise(loop.epoch_sums)
-    step = int(state.step)
-    writer.write_scalars(step, 'validation', {**val, 'score_std': entry['validation_score_std']})
-    writer.write_scalars(step, 'train_epoch', train_summary)
-    entry = {'epoch': epoch, 'step': step, 'train_loss': train_summary['loss'], **entry}
-    entry['selection'] = entry[metrics_lib.SELECTION_METRICS[selection_metric][0]]
-    improved = metrics_lib.is_better(entry, loop.best_entry(), selection_metric)
-    loop.history.append(entry)
-    reporter.log('epoch %d: train loss %.4f | validation loss %.4f ROC AUC %.4f F1 %.4f '
-                 '(threshold %.3f)%s%s', epoch, train_summary['loss'], val['loss'],
-                 val['roc_auc'], entry['validation_f1'], entry['threshold'],
-                 ' constant scores' if entry['constant'] else '',
-                 ' *best*' if improved else '')
-    if improved:
-      loop.best_epoch, loop.best_step = epoch, step
-      loop.threshold, loop.bad_epochs = entry['threshold'], 0
-    else:
-      loop.bad_epochs += 1
-    loop.epoch, loop.step_in_epoch, loop.epoch_sums = epoch + 1, 0, {}
-    patience = config.early_stopping_patience
-    if loop.epoch >= config.num_epochs or (patience and loop.bad_epochs >= patience):
-      loop.finished = True
-    if improved:
-      ckpt.save_best(step, steps_lib.checkpoint_tree(state, rng), dataclasses.asdict(loop))
-    save_latest()
-  ckpt.wait()
-  train_time = time.perf_counter() - start_time
+    writer.write_scalars(int(state.step), 'validation',
+                         {**val, 'score_std': entry['validation_score_std']})
+    return entry
+
+  task = trainer.Task(
+      train_step=steps.train,
+      train_batches=lambda epoch, start: data.batches(
+          'train', batch_size=config.batch_size, epoch=epoch, shuffle=True,
+          start_step=start),
+      epoch_steps=epoch_steps, validate=validate, summarise=_summarise,
+      describe=_describe)
+  options = trainer.Options(
+      selection_metric=selection_metric,
+      early_stopping_patience=config.early_stopping_patience,
+      log_every_steps=config.log_every_steps,
+      checkpoint_every_steps=config.checkpoint_every_steps,
+      max_checkpoints_to_keep=config.max_checkpoints_to_keep,
+      async_checkpointing=config.async_checkpointing, required_entry_keys=ENTRY_KEYS)
+  fit = trainer.fit(task, state, rng, workdir, mesh, options, writer=writer)
 
   # Test the best checkpoint.
-  best_tree, best_meta = ckpt.restore_best(steps_lib.checkpoint_tree(state, rng))
-  ckpt.close()
-  state = state.replace(params=best_tree['params'], opt_state=best_tree['opt_state'],
-                        step=best_tree['step'])
-  threshold = best_meta['threshold']
+  state, loop = fit.state, fit.loop
+  threshold = fit.best.threshold
   if loop.best_entry()['constant']:
     warnings.append('every epoch\'s validation scores were constant (std < '
                     f'{metrics_lib.CONSTANT_SCORE_STD:g}): the model learnt nothing usable '
                     '(see curves.png)')
-  results: dict[str, Any] = {'threshold': threshold, 'best_epoch': best_meta['best_epoch'],
-                             'best_step': best_meta['best_step'],
+  results: dict[str, Any] = {'threshold': threshold, 'best_epoch': fit.best.best_epoch,
+                             'best_step': fit.best.best_step,
                              'selection_metric': selection_metric,
                              'epochs_run': loop.epoch, 'history': loop.history,
-                             'train_time_s': train_time,
+                             'train_time_s': fit.train_time_s,
                              'num_devices': int(mesh.devices.size),
                              'num_processes': jax.process_count(),
                              'config': config.to_dict()}
@@ -365,7 +265,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   results = metrics_lib.json_safe(results)
   if is_chief:
     write_predictions(os.path.join(workdir, PREDICTIONS_FILE), rows)
-    _write_json(os.path.join(workdir, RESULTS_FILE), results)
+    run_log.write_json(os.path.join(workdir, RESULTS_FILE), results)
     curves.plot_curves(loop.history, results['best_epoch'], selection_metric,
                        os.path.join(workdir, CURVES_FILE))
   return results
@@ -388,6 +288,6 @@ def add_baselines(results: dict[str, Any], baselines: Mapping[str, Any], workdir
           f'{aucs[name]:.3f}: it adds nothing over a simple model')
   results = metrics_lib.json_safe(results)
   if jax.process_index() == 0:
-    _write_json(os.path.join(workdir, RESULTS_FILE), results)
+    run_log.write_json(os.path.join(workdir, RESULTS_FILE), results)
   return results
 

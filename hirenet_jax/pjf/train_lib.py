@@ -9,18 +9,20 @@ checkpoints score every pair; `{workdir}/scores.csv` holds both sides' scores pe
 and `{workdir}/results.json` the ranking metrics of each side and the macro P/R/F1 of
 the handshake (thresholds chosen on validation) on validation and test.
 
-Steps are pure and jitted once: a fixed batch shape (the last batch padded with rows of
-weight 0), the batch sharded over the mesh's `data` axis, the state replicated and
-donated, dropout drawn from `fold_in(rng, step)` so a resumed run draws the same numbers.
+The loop is `core/trainer.py`, HireNet's too: it resumes a killed run, mid-epoch
+included (`config.checkpoint_every_steps`), selects on validation ROC AUC and stops
+early. Steps are pure and jitted once: a fixed batch shape (the last batch padded with
+rows of weight 0), the batch sharded over the mesh's `data` axis, the state replicated
+and donated, dropout drawn from `fold_in(rng, step)` so a resumed run draws the same
+numbers.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from absl import logging
 import flax
@@ -28,14 +30,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
-from flax.training import train_state as train_state_lib
 
-from hirenet_jax.core import checkpointing
+from hirenet_jax.core import losses
 from hirenet_jax.core import metrics as metrics_lib
 from hirenet_jax.core import optimizer
 from hirenet_jax.core import ranking
+from hirenet_jax.core import run_log
 from hirenet_jax.core import sharding
+from hirenet_jax.core import trainer
 from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.core.errors import check_choice
 from hirenet_jax.core.errors import check_positive
@@ -43,6 +45,7 @@ from hirenet_jax.pjf import features as features_lib
 from hirenet_jax.pjf import models
 from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Pair
+from hirenet_jax.core.trainer import TrainState
 
 RESULTS_FILE = 'results.json'
 SCORES_FILE = 'scores.csv'
@@ -57,10 +60,6 @@ OBJECTIVES = {
 }
 
 
-class TrainState(train_state_lib.TrainState):
-  """params, opt_state and step with the model's apply_fn and tx."""
-
-
 def runs_of(model_name: str) -> tuple[str, ...]:
   """The training runs of a model: one joint run, or one per side."""
   return ('joint',) if model_name in models.TWO_SIDED else ('job', 'candidate')
@@ -69,12 +68,11 @@ def runs_of(model_name: str) -> tuple[str, ...]:
 def _loss(logits: Mapping[str, jax.Array], batch: Mapping[str, jax.Array], run: str
           ) -> tuple[jax.Array, jax.Array]:
   """(sum of the weighted BCE of each head, total weight)."""
-  weight = batch['weight']
   total = jnp.zeros((), jnp.float32)
   for head, label in OBJECTIVES[run]:
-    bce = optax.sigmoid_binary_cross_entropy(logits[head].astype(jnp.float32), batch[label])
-    total = total + (bce * weight).sum()
-  return total, weight.sum()
+    head_sum, weight = losses.weighted_bce(logits[head], batch[label], batch['weight'])
+    total = total + head_sum
+  return total, weight
 
 
 def side_scores(logits: Mapping[str, jax.Array], run: str) -> dict[str, jax.Array]:
@@ -132,6 +130,14 @@ def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
   return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+def train_batches(features, pairs: Sequence[Pair], batch_size: int, seed: int, epoch: int,
+                  start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+  """This process's rows of an epoch's training batches from its `start_step`-th on."""
+  order = _epoch_order(seed, epoch, len(pairs))[start_step * batch_size:]
+  for batch, _ in _batches(features, pairs, batch_size, order):
+    yield batch
+
+
 def predict(evals, state, features, pairs: Sequence[Pair], batch_size: int, mesh
             ) -> dict[str, np.ndarray]:
   """Scores of each side the run predicts, one per pair in order."""
@@ -154,13 +160,6 @@ def _selection_auc(scores: Mapping[str, np.ndarray], pairs: Sequence[Pair]) -> f
   return float(np.mean(aucs)) if aucs else float('nan')
 
 
-def _write_json(path: str, obj: Any) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
-
-
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError on an unknown model or a non-positive size."""
   check_choice('model', config.model.name, models.MODELS)
@@ -168,8 +167,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 
 def _train_run(config, run: str, model, features, corpus: Corpus, run_dir: str, mesh
-               ) -> tuple[TrainState, dict[str, Any]]:
-  """Trains one run (resuming from `run_dir`), returns the best state and its record."""
+               ) -> trainer.Fit:
+  """Trains one run (resuming from `run_dir`); the fit holds the best state."""
   train_pairs = corpus.split('train')
   val_pairs = corpus.split('validation')
   steps_per_epoch = -(-len(train_pairs) // config.batch_size)
@@ -179,68 +178,34 @@ def _train_run(config, run: str, model, features, corpus: Corpus, run_dir: str, 
   init = jax.jit(lambda r: model.init({'params': r, 'dropout': r}, example,
                                       train=False)['params'], out_shardings=rep)
   params = flax.core.unfreeze(init(jax.random.fold_in(rng, 0)))
-  tx = optimizer.make_optimizer(config, params, steps_per_epoch * config.num_epochs)
-  state = TrainState(step=sharding.replicate(np.zeros((), np.int32), mesh),
-                     apply_fn=model.apply, params=params, tx=tx,
-                     opt_state=jax.jit(tx.init, out_shardings=rep)(params))
+  frozen = () if config.model.get('train_embeddings', True) else ('embed',)
+  tx = optimizer.make_optimizer(config, params, steps_per_epoch * config.num_epochs,
+                                frozen=frozen)
+  state = trainer.create_state(model.apply, params, tx, mesh)
   rng = sharding.replicate(np.asarray(rng), mesh)
   train, evals = make_steps(mesh, run)
 
-  def tree():
-    return {'params': state.params, 'opt_state': state.opt_state, 'step': state.step,
-            'rng': rng}
+  def validate(state, epoch):
+    del epoch
+    scores = predict(evals, state, features, val_pairs, config.batch_size, mesh)
+    return {'validation_roc_auc': _selection_auc(scores, val_pairs)}
 
-  ckpt = checkpointing.Checkpointer(run_dir, max_to_keep=2,
-                                    use_async=config.async_checkpointing)
-  loop = {'epoch': 0, 'best_auc': -1.0, 'best_epoch': -1, 'bad_epochs': 0,
-          'finished': False, 'history': []}
-  restored = ckpt.restore_latest(tree())
-  if restored is not None:
-    saved, loop = restored
-    state = state.replace(params=saved['params'], opt_state=saved['opt_state'],
-                          step=saved['step'])
-    rng = saved['rng']
-    logging.info('%s/%s: resumed after epoch %d', config.model.name, run, loop['epoch'] - 1)
+  task = trainer.Task(
+      train_step=train,
+      train_batches=lambda epoch, start: train_batches(
+          features, train_pairs, config.batch_size, config.seed, epoch, start),
+      epoch_steps=[steps_per_epoch] * config.num_epochs, validate=validate,
+      summarise=lambda sums: {'loss': sums.get('loss_sum', 0.0)
+                              / max(sums.get('weight', 0.0), 1.0)},
+      describe=lambda entry: f'validation ROC AUC {entry["validation_roc_auc"]:.4f}')
+  options = trainer.Options(
+      selection_metric='roc_auc', early_stopping_patience=config.early_stopping_patience,
+      checkpoint_every_steps=config.get('checkpoint_every_steps', 0),
+      max_checkpoints_to_keep=2, async_checkpointing=config.async_checkpointing,
+      required_entry_keys=('validation_roc_auc',), name=f'{config.model.name}/{run}')
   logging.info('%s/%s: %d train pairs, %d steps per epoch on %d devices',
                config.model.name, run, len(train_pairs), steps_per_epoch, mesh.devices.size)
-  while not loop['finished']:
-    epoch = loop['epoch']
-    start = time.perf_counter()
-    sums = []
-    order = _epoch_order(config.seed, epoch, len(train_pairs))
-    for batch, _ in _batches(features, train_pairs, config.batch_size, order):
-      state, m = train(state, sharding.step_input(batch, mesh), rng)
-      sums.append(m)
-    sums = jax.device_get(sums)
-    train_loss = (sum(float(s['loss_sum']) for s in sums)
-                  / max(sum(float(s['weight']) for s in sums), 1.0))
-    auc = _selection_auc(predict(evals, state, features, val_pairs, config.batch_size,
-                                 mesh), val_pairs)
-    improved = auc > loop['best_auc']
-    loop['history'].append({'epoch': epoch, 'train_loss': train_loss,
-                            'validation_roc_auc': None if np.isnan(auc) else auc})
-    logging.info('%s/%s epoch %d: train loss %.4f | validation ROC AUC %.4f%s (%.1fs)',
-                 config.model.name, run, epoch, train_loss, auc,
-                 ' *best*' if improved else '', time.perf_counter() - start)
-    if improved:
-      loop['best_auc'], loop['best_epoch'], loop['bad_epochs'] = auc, epoch, 0
-    else:
-      loop['bad_epochs'] += 1
-    loop['epoch'] = epoch + 1
-    patience = config.early_stopping_patience
-    if loop['epoch'] >= config.num_epochs or (patience and loop['bad_epochs'] >= patience):
-      loop['finished'] = True
-    if improved:
-      ckpt.save_best(int(state.step), tree(), loop)
-    ckpt.save_latest(int(state.step), tree(), loop)
-  ckpt.wait()
-  best = ckpt.restore_best(tree())
-  ckpt.close()
-  if best is None:  # No finite validation AUC (a one-class split): the last epoch.
-    return state, loop
-  saved, best_loop = best
-  return state.replace(params=saved['params'], step=saved['step']), {
-      **loop, 'selected_epoch': best_loop['best_epoch']}
+  return trainer.fit(task, state, rng, run_dir, mesh, options)
 
 
 def _side_results(pairs: Sequence[Pair], job: np.ndarray, cand: np.ndarray,
@@ -288,7 +253,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, corpus: Corpus, workdi
   os.makedirs(workdir, exist_ok=True)
   is_chief = jax.process_index() == 0
   if is_chief:
-    _write_json(os.path.join(workdir, CONFIG_FILE), config.to_dict())
+    run_log.write_json(os.path.join(workdir, CONFIG_FILE), config.to_dict())
   f = config.features
   features = features_lib.featurize(
       corpus, min_count=f.min_count, max_vocab=f.max_vocab, max_words=f.max_words,
@@ -303,13 +268,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, corpus: Corpus, workdi
   scores: dict[str, np.ndarray] = {}
   selection = {}
   for run in runs_of(config.model.name):
-    state, record = _train_run(config, run, model, features, corpus,
-                               os.path.join(workdir, run), mesh)
+    fit = _train_run(config, run, model, features, corpus, os.path.join(workdir, run), mesh)
     _, evals = make_steps(mesh, run)
-    scores.update(predict(evals, state, features, corpus.pairs, config.batch_size, mesh))
-    selection[run] = {'best_epoch': record['best_epoch'],
-                      'validation_roc_auc': record['best_auc'],
-                      'epochs_run': record['epoch'], 'history': record['history']}
+    scores.update(predict(evals, fit.state, features, corpus.pairs, config.batch_size, mesh))
+    selection[run] = {'best_epoch': fit.loop.best_epoch,
+                      'validation_roc_auc': fit.loop.best_entry()['validation_roc_auc'],
+                      'epochs_run': fit.loop.epoch, 'history': fit.loop.history}
   train_time = time.perf_counter() - start
   job, cand = scores['job'], scores['candidate']
   split_index = {s: [i for i, p in enumerate(corpus.pairs) if p.split == s]
@@ -329,20 +293,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, corpus: Corpus, workdi
     results[split] = _side_results(pairs, job[idx], cand[idx], (tj, tc), config.k)
     results['random'][split] = {side: ranking.pjf_random_metrics(pairs, side, config.k)
                                 for side in ranking.SIDES}
-  results = _json_safe(results)
+  results = metrics_lib.json_safe(results)
   if is_chief:
     write_scores(os.path.join(workdir, SCORES_FILE), corpus.pairs, job, cand)
-    _write_json(os.path.join(workdir, RESULTS_FILE), results)
+    run_log.write_json(os.path.join(workdir, RESULTS_FILE), results)
   return results
-
-
-def _json_safe(obj):
-  if isinstance(obj, dict):
-    return {k: _json_safe(v) for k, v in obj.items()}
-  if isinstance(obj, list):
-    return [_json_safe(v) for v in obj]
-  if isinstance(obj, (float, np.floating)):
-    return None if not np.isfinite(obj) else float(obj)
-  if isinstance(obj, np.integer):
-    return int(obj)
-  return obj
