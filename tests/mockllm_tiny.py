@@ -1,7 +1,8 @@
-"""A tiny person-job-fit corpus for the MockLLM tests, in the register the scripted
-role-player reads: jobs name two skills at a demanding level and a city; a resume says
-how deeply each skill was used (or not at all) and which city it wants.
-`job_accepts`: both skills used deeply; `candidate_accepts`: the city."""
+"""A tiny person-job-fit corpus for the MockLLM tests, in the phrasing the scripted test
+double reads: jobs name two skills at a demanding level and a city; a resume says how
+deeply each skill was used (or not at all) and which city it wants.
+`job_accepts`: both skills used deeply; `candidate_accepts`: the city, which the paper's
+S_j and S_a do not ask about."""
 
 from __future__ import annotations
 

@@ -1,14 +1,19 @@
-"""MockLLM's loop with the scripted role-player: handshake, memory, retrieval, ablations,
-resume, and the generation measures against sacrebleu."""
+"""MockLLM's loop with the scripted test double: the prompts' definitions and order, the
+decisions of eq 7, 10 and 11 against hand computations, the per-owner memories,
+retrieval, ablations, resume, and the generation measures against sacrebleu."""
 
 from __future__ import annotations
 
+import math
+import os
 import re
 
+import numpy as np
 import pytest
 
 from hirenet_jax.llm.api import ChatRequest
 from hirenet_jax.llm.api import Message
+from hirenet_jax.mockllm import decisions
 from hirenet_jax.mockllm import evaluation
 from hirenet_jax.mockllm import generation_metrics
 from hirenet_jax.mockllm import loop
@@ -66,9 +71,66 @@ def test_prompts_round_trip_their_sections_and_dialogue():
   s = prompts.sections(messages)
   assert s['Job description'] == 'JOB TEXT' and s['Resume'] == 'RESUME TEXT'
   assert s['Answering strategy'] == 'STRAT'
-  assert prompts.parse_dialogue(s['Dialogue so far']) == (dialogue, 'Next?')
+  assert prompts.parse_dialogue(s['Interview']) == (dialogue, 'Next?')
   with pytest.raises(ValueError, match='names no behaviour'):
     prompts.behaviour((Message('system', 'hello'), Message('user', 'x')))
+
+
+def _all_prompts(job, resume, dialogue):
+  """Every behaviour's prompt on one pair, with the dialogue cut where it is asked."""
+  return {
+      prompts.ASK: prompts.ask_question(job, resume, dialogue[:1], 'STRAT'),
+      prompts.ANSWER: prompts.answer_question(job, resume, dialogue[:1],
+                                              dialogue[1].question, 'STRAT'),
+      prompts.EVAL_RESUME: prompts.evaluate_resume(job, resume),
+      prompts.EVAL_INTERVIEW: prompts.evaluate_interview(job, resume, dialogue),
+      prompts.EVAL_JOB: prompts.evaluate_job(job, resume),
+      prompts.EVAL_OFFER: prompts.evaluate_offer(job, resume, dialogue),
+      prompts.REFLECT_INTERVIEWER: prompts.reflect('interviewer', job, resume, dialogue, 'S'),
+      prompts.REFLECT_CANDIDATE: prompts.reflect('candidate', job, resume, dialogue, 'S'),
+      prompts.CHOOSE_CASE: prompts.choose_case('interviewer', job, resume, ['a b c', 'd']),
+  }
+
+
+def test_every_prompt_puts_the_shared_part_first():
+  """One system turn for all; the user turn opens with the job, then the resume, then
+  the interview, so a prefix cache reuses them; the behaviour comes last."""
+  dialogue = [Turn('Why Java?', 'I led a Java team.'), Turn('And SQL?', 'Some.')]
+  chats = _all_prompts('JOB TEXT', 'RESUME TEXT', dialogue)
+  assert {m[0].content for m in chats.values()} == {prompts.SYSTEM}
+  for name, messages in chats.items():
+    assert prompts.behaviour(messages) == name
+    user = messages[-1].content
+    assert user.startswith('### Job description\nJOB TEXT\n### Resume\nRESUME TEXT\n')
+    assert user.index('### Instruction') > user.index('RESUME TEXT')
+    if '### Interview' in user:
+      assert user.index('### Resume') < user.index('### Interview') < user.index(
+          '### Instruction')
+  # The answer to question 2 and the judgement of the whole interview share everything
+  # up to question 2: the interview grows at the end of the shared part.
+  shared = os.path.commonprefix([chats[prompts.ANSWER][-1].content,
+                                 chats[prompts.EVAL_INTERVIEW][-1].content])
+  assert shared.endswith('Interviewer: And SQL?\n')
+
+
+def test_s_j_and_s_a_ask_the_papers_questions_not_the_generators_conditions():
+  """Eq 8: the candidate's own resume against the job's requirements; eq 9: the chance of
+  obtaining the offer, after the interview. Neither asks about the default generator's
+  acceptance conditions (sector, city, pay, contract) or the candidate's wishes."""
+  dialogue = [Turn('Why Java?', 'I led a Java team.')]
+  chats = _all_prompts('JOB TEXT', 'RESUME TEXT', dialogue + dialogue)
+  s_j, s_a = chats[prompts.EVAL_JOB], chats[prompts.EVAL_OFFER]
+  for messages in (s_j, s_a):
+    text = ' '.join(m.content for m in messages).lower()
+    for word in ('sector', 'city', 'place', 'location', 'pay', 'salary', 'contract',
+                 'prefer', 'accept', 'wish'):
+      assert word not in text, word
+  assert 'Interview' not in prompts.sections(s_j)  # Eq 8 reads the documents alone.
+  j = s_j[-1].content.lower()
+  assert 'your own resume' in j and 'requirements' in j
+  assert prompts.sections(s_a)['Interview'].startswith('Interviewer: Why Java?')
+  a = s_a[-1].content.lower()
+  assert 'obtain the offer' in a and 'chance' in a
 
 
 def test_scripted_answers_only_from_the_resume_and_asks_without_repeating(corpus):
@@ -98,19 +160,47 @@ def test_interview_evidence_separates_hirable_candidates(corpus, tmp_path):
   assert auc_q > 0.8 and auc_q > auc_r + 0.1, (auc_q, auc_r)
 
 
+def _matches_from_scores(interviews):
+  """Training pairs whose scores pass the training pass's handshake, recomputed by hand:
+  each side's mean of its two scores at least 0.5 (docs/mockllm.md)."""
+  return {f'{i.candidate_id}|{i.job_id}' for i in interviews if i.split == 'train'
+          and (i.scores['s_r'] + i.scores['s_q']) / 2 >= 0.5
+          and (i.scores['s_j'] + i.scores['s_a']) / 2 >= 0.5}
+
+
 def test_memory_grows_only_on_matches_and_is_frozen_on_test(corpus, tmp_path):
   runner = _run(corpus, tmp_path)
   train = [i for i in runner.interviews if i.split == 'train']
-  matches = sum(i.provisional_match for i in train)
-  assert 0 < matches < len(train)
+  matches = _matches_from_scores(runner.interviews)
+  assert 0 < len(matches) < len(train)
   for side in ('interviewer', 'candidate'):
     memory = runner.memories[side]
-    assert len(memory.cases) == matches and memory.frozen
-    assert {c.pair for c in memory.cases} == {
-        f'{i.candidate_id}|{i.job_id}' for i in train if i.provisional_match}
+    assert memory.frozen
+    assert sorted(c.pair for c in memory.cases) == sorted(matches)  # Each match once.
     with pytest.raises(MemoryFrozenError):
       memory.add('x', 'x|y', prompts.Case('d', (), 's'))
   assert all(not i.provisional_match for i in runner.interviews if i.split != 'train')
+
+
+def test_each_party_remembers_only_its_own_handshake_matches(corpus, tmp_path):
+  """M^(i_k) holds the matched interviews of job k and nothing else; M^(c_l) those of
+  candidate l; an interviewer's case holds the candidate's resume, a candidate's the job
+  description."""
+  runner = _run(corpus, tmp_path)
+  matches = _matches_from_scores(runner.interviews)
+  interviewer, candidate = runner.memories['interviewer'], runner.memories['candidate']
+  for job_id, job in corpus.jobs.items():
+    owned = interviewer.cases_of(job_id)
+    assert {c.pair for c in owned} == {m for m in matches if m.endswith(f'|{job_id}')}
+    for c in owned:
+      assert c.case.document == corpus.resumes[c.pair.split('|')[0]].text
+  for cid, resume in corpus.resumes.items():
+    owned = candidate.cases_of(cid)
+    assert {c.pair for c in owned} == {m for m in matches if m.startswith(f'{cid}|')}
+    for c in owned:
+      assert c.case.document == corpus.jobs[c.pair.split('|')[1]].description
+  # Some candidates have no match of their own and so nothing to retrieve.
+  assert any(not candidate.cases_of(c) for c in corpus.resumes)
 
 
 def test_on_a_warm_split_evaluated_candidates_learn_from_their_training_pairs_only(
@@ -137,19 +227,28 @@ def test_on_a_warm_split_evaluated_candidates_learn_from_their_training_pairs_on
 
 
 @pytest.mark.parametrize('k', [0, 1, 2])
-def test_each_prompt_carries_exactly_k_cases_once_memory_has_them(corpus, tmp_path, k):
+def test_each_prompt_carries_k_cases_of_its_owners_memory(corpus, tmp_path, k):
   model = Recording(ScriptedModel())
   runner = _run(corpus, tmp_path, loop.LoopConfig(chunk_size=8, num_cases=k), model)
+  interviewer = runner.memories['interviewer']
+  assert max(len(interviewer.cases_of(j)) for j in corpus.jobs) >= 2
+  # Test pairs come last, when the memory is complete: min(k, the owner's cases) each,
+  # all the owner's own.
+  for i in runner.interviews:
+    if i.split != 'test':
+      continue
+    owned = {c.pair for c in interviewer.cases_of(i.job_id)}
+    assert len(i.interviewer_cases) == min(k, len(owned))
+    assert set(i.interviewer_cases) <= owned
+    owned = {c.pair for c in runner.memories['candidate'].cases_of(i.candidate_id)}
+    assert len(i.candidate_cases) == min(k, len(owned)) and set(i.candidate_cases) <= owned
   asks = [r for r in model.chats if prompts.behaviour(r.messages) == prompts.ASK]
   counts = [len(re.findall(r'^Case \d+\. ', r.messages[-1].content, re.M)) for r in asks]
-  memory_size = len(runner.memories['interviewer'].cases)
-  assert memory_size >= 2
-  # Test pairs come last, when the memory is complete: every prompt has exactly k.
-  num_test_asks = 3 * len([i for i in runner.interviews if i.split != 'train'])
-  assert counts[-num_test_asks:] == [k] * num_test_asks
   assert max(counts) == k
-  retrieved = [i.interviewer_cases for i in runner.interviews if i.split == 'test']
-  assert all(len(r) == k for r in retrieved)
+  # A prompt with no case has no section for them (the owner's memory was empty).
+  assert all(('### Similar past interviews' in r.messages[-1].content) == (n > 0)
+             for r, n in zip(asks, counts))
+  assert counts[0] == 0
 
 
 def test_without_strategy_updates_the_initial_strategies_stay(corpus, tmp_path):
@@ -196,17 +295,131 @@ def test_handshake_is_a_match_only_when_both_sides_accept(corpus, tmp_path):
   assert results['test']['job']['ndcg@5'] > no_mi['test']['job']['ndcg@5']
 
 
-def test_memory_retrieves_the_most_similar_cases_and_round_trips(tmp_path):
+def test_memory_retrieves_the_owners_most_similar_cases_and_round_trips(tmp_path):
   memory = ReflectionMemory('interviewer', 'm0')
   for i, text in enumerate(['java spring backend', 'nursing care hospital',
                             'java kotlin android']):
-    memory.add(f'j{i}', f'c{i}|j{i}', prompts.Case(text, (Turn('q', 'a'),), f's{i}'))
-  found = memory.retrieve('senior java backend developer', 2)
-  assert [c.document for c in found] == ['java spring backend', 'java kotlin android']
-  assert memory.strategy('j1') == 's1' and memory.strategy('unknown') == 'm0'
+    memory.add('j0', f'c{i}|j0', prompts.Case(text, (Turn('q', 'a'),), f's{i}'))
+  memory.add('j1', 'c9|j1', prompts.Case('senior java backend developer', (), 'other'))
+  found = memory.retrieve('j0', 'senior java backend developer', 2)
+  assert [c.case.document for c in found] == ['java spring backend', 'java kotlin android']
+  assert [c.pair for c in memory.retrieve('j1', 'nursing', 3)] == ['c9|j1']
+  assert memory.retrieve('j2', 'java backend', 2) == []  # No match yet: nothing.
+  assert memory.strategy('j0') == 's2' and memory.strategy('j2') == 'm0'
   memory.save(str(tmp_path))
   loaded = ReflectionMemory.load(str(tmp_path), 'interviewer')
   assert loaded.to_json() == memory.to_json()
+  assert [c.pair for c in loaded.retrieve('j0', 'android kotlin', 1)] == ['c2|j0']
+
+
+class _NoLogprobs:
+  """The scripted double behind a backend that gives no log-probabilities."""
+
+  def __init__(self):
+    self.model, self.name, self.chats = ScriptedModel(), 'no-logprobs', []
+
+  def chat(self, requests):
+    self.chats.extend(requests)
+    return self.model.chat(requests)
+
+  def score(self, requests):
+    return [None] * len(requests)
+
+
+def test_llm_retrieval_takes_the_models_choice_by_score_or_by_reply():
+  memory = ReflectionMemory('interviewer', 'm0')
+  docs = ['nursing care hospital wards', 'java spring backend services',
+          'welding steel frames', 'java kotlin android apps']
+  for i, text in enumerate(docs):
+    memory.add('j0', f'c{i}|j0', prompts.Case(text, (), f's{i}'))
+  pool = memory.retrieve('j0', 'x', prompts.MAX_CHOICES)  # TF-IDF order (all ties here).
+  new_resume = 'java backend developer building spring services'
+  by_score = loop.choose_cases(ScriptedModel(), 'interviewer', ['JOB'], [new_resume],
+                               [pool], 2)[0]
+  assert [c.pair for c in by_score] == ['c1|j0', 'c3|j0']
+  fallback = _NoLogprobs()
+  by_reply = loop.choose_cases(fallback, 'interviewer', ['JOB'], [new_resume], [pool], 2)[0]
+  assert by_reply == by_score and len(fallback.chats) == 1
+  # An owner with at most k cases is not asked; one with none gets none.
+  assert loop.choose_cases(fallback, 'interviewer', ['JOB'], [new_resume],
+                           [pool[:2], []], 2) == [pool[:2], []]
+  assert len(fallback.chats) == 1
+  with pytest.raises(ValueError, match='retrieval'):
+    loop.LoopConfig(retrieval='bm25')
+
+
+def test_a_run_with_llm_retrieval_asks_the_model_and_uses_the_owners_cases(corpus, tmp_path):
+  model = Recording(ScriptedModel())
+  runner = _run(corpus, tmp_path, loop.LoopConfig(chunk_size=8, retrieval='llm'), model)
+  asked = [r for r in model.scores if prompts.behaviour(r.messages) == prompts.CHOOSE_CASE]
+  assert asked  # Some owner had more than k = 1 case.
+  for i in runner.interviews:
+    assert set(i.interviewer_cases) <= {
+        c.pair for c in runner.memories['interviewer'].cases_of(i.job_id)}
+    assert set(i.candidate_cases) <= {
+        c.pair for c in runner.memories['candidate'].cases_of(i.candidate_id)}
+
+
+class _FixedLogprobs:
+  """A backend whose log P(Yes) and log P(No) are log 0.2 and log 0.3: they sum to 0.5,
+  not one, as a model's do when other tokens take the rest."""
+  name = 'fixed'
+
+  def score(self, requests):
+    return [math.log(0.2) if r.continuation == prompts.YES else math.log(0.3)
+            for r in requests]
+
+
+def test_judge_renormalises_p_yes_over_the_two_answers():
+  scores, unparsed = loop.judge(_FixedLogprobs(), [prompts.evaluate_resume('J', 'R')] * 2)
+  assert scores == pytest.approx([0.4, 0.4]) and not unparsed  # 0.2 / (0.2 + 0.3)
+
+
+def _hand_logistic_fit(x_NxF, y_N, c=1.0, steps=50):
+  """argmin_w,b 0.5 |w|^2 + c sum_n logloss(y_n, x_n w + b) (scikit-learn's objective: the
+  bias is not penalised), by Newton's method."""
+  x = np.concatenate([x_NxF, np.ones((len(y_N), 1))], axis=1)
+  theta = np.zeros(x.shape[1])
+  penalty = np.diag([1.0] * x_NxF.shape[1] + [0.0])
+  for _ in range(steps):
+    p = 1 / (1 + np.exp(-x @ theta))
+    grad = penalty @ theta + c * x.T @ (p - y_N)
+    hess = penalty + c * (x.T * (p * (1 - p))) @ x
+    theta -= np.linalg.solve(hess, grad)
+  return theta
+
+
+def test_eq_7_and_10_are_a_logistic_fit_of_each_side_and_its_sigmoid():
+  rng = np.random.default_rng(0)
+  s_doc, s_dialogue = rng.random(40), rng.random(40)
+  labels = (s_dialogue + 0.3 * s_doc + 0.3 * rng.standard_normal(40) > 0.7).astype(int)
+  w = decisions.fit_side(s_doc, s_dialogue, labels)
+  w_doc, w_dialogue, bias = _hand_logistic_fit(np.stack([s_doc, s_dialogue], 1), labels)
+  assert (w.w_doc, w.w_dialogue, w.bias) == pytest.approx((w_doc, w_dialogue, bias),
+                                                           abs=1e-4)
+  assert w.evaluate([0.2], [0.9])[0] == pytest.approx(
+      1 / (1 + math.exp(-(0.2 * w_doc + 0.9 * w_dialogue + bias))), abs=1e-6)
+  only_doc = decisions.fit_side(s_doc, None, labels)
+  (w_alone, bias_alone) = _hand_logistic_fit(s_doc[:, None], labels)
+  assert (only_doc.w_doc, only_doc.w_dialogue, only_doc.bias) == pytest.approx(
+      (w_alone, 0.0, bias_alone), abs=1e-4)
+
+
+def test_evaluation_decides_each_pair_by_the_hand_fit_eq_7_and_10(corpus, tmp_path):
+  runner = _run(corpus, tmp_path)
+  pairs = {(p.candidate_id, p.job_id): p for p in corpus.pairs}
+  results, rows = evaluation.evaluate(runner.interviews, pairs)
+  train = [i for i in runner.interviews if i.split == 'train']
+  for side, doc, dialogue, label in (('interviewer', 's_r', 's_q', 'job_accepts'),
+                                     ('candidate', 's_j', 's_a', 'candidate_accepts')):
+    x = np.asarray([[i.scores[doc], i.scores[dialogue]] for i in train])
+    y = np.asarray([getattr(pairs[(i.candidate_id, i.job_id)], label) for i in train])
+    w_doc, w_dialogue, bias = _hand_logistic_fit(x, y)
+    for row in rows:
+      e = 1 / (1 + math.exp(-(w_doc * row[doc] + w_dialogue * row[dialogue] + bias)))
+      assert row[f'e_{side}'] == pytest.approx(e, abs=1e-4)
+  test = results['test']['decisions']
+  assert test['handshake'] == [r['handshake'] for r in rows if r['split'] == 'test']
 
 
 def test_bleu_with_brevity_equals_sacrebleu():

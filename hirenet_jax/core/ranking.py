@@ -99,6 +99,15 @@ def ranking_metrics(group_ids: Sequence[Any], scores: Sequence[float],
        for idx in _groups(group_ids).values()], k)
 
 
+def per_group_metrics(group_ids: Sequence[Any], scores: Sequence[float],
+                      labels: Sequence[int], k: int = K) -> dict[Any, dict[str, float] | None]:
+  """Each group's metrics (`group_metrics`; None without a positive), groups in order of
+  first appearance: what a paired test over groups compares."""
+  group_ids, scores_N, labels_N = _check(group_ids, scores, labels)
+  return {g: group_metrics(scores_N[idx], labels_N[idx], k)
+          for g, idx in _groups(group_ids).items()}
+
+
 def _mean_over_groups(per_group: Sequence[dict[str, float] | None], k: int
                       ) -> dict[str, float]:
   """Means over the groups with a positive (None marks one without), and both counts."""

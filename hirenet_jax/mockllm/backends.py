@@ -1,16 +1,23 @@
-"""The language model behind the roles: the scripted role-player, the embedded JAX
+"""The language model behind the roles: the scripted test double, the embedded JAX
 runtime, or a served model, each wrapped in the response cache so that a killed run
-resumes and a finished run replays."""
+resumes and a finished run replays.
+
+A served model's API key comes from a file (`api_key_file`) or the environment
+(`OPENAI_API_KEY`, which the OpenAI SDK and vLLM read too), never only from a command-line
+flag, which `ps` and the shell history show. It goes to the HTTP client and nowhere
+else: the model's name, the cache's keys and records, and every output leave it out."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Mapping
 
 from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.llm.api import LanguageModel
 
 BACKENDS = ('scripted', 'jax', 'openai')
+API_KEY_ENV = 'OPENAI_API_KEY'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,9 +30,28 @@ class BackendOptions:
   base_url: str | None = None      # openai: e.g. http://localhost:8000/v1
   model: str | None = None         # openai: the served model's name.
   server: str = 'vllm'             # openai: vllm, llamacpp, ollama or openai.
-  api_key: str | None = None
+  api_key: str | None = dataclasses.field(default=None, repr=False)  # openai: a secret.
+  api_key_file: str | None = None  # openai: a file whose first line is the key.
   max_concurrency: int = 16        # openai: requests in flight.
   timeout_s: float = 120.0
+
+
+def resolve_api_key(api_key: str | None = None, api_key_file: str | None = None,
+                    environ: Mapping[str, str] = os.environ) -> str | None:
+  """The served model's key: `api_key` when given, else the first line of
+  `api_key_file`, else $OPENAI_API_KEY; None when none is set (servers without keys)."""
+  if api_key:
+    return api_key
+  if api_key_file:
+    try:
+      with open(os.path.expanduser(api_key_file), encoding='utf-8') as f:
+        key = f.readline().strip()
+    except OSError as e:
+      raise ConfigError(f'cannot read the API key file {api_key_file}: {e.strerror}') from None
+    if not key:
+      raise ConfigError(f'the API key file {api_key_file} is empty')
+    return key
+  return environ.get(API_KEY_ENV) or None
 
 
 def make_model(options: BackendOptions, cache_path: str | None = None) -> LanguageModel:
@@ -42,15 +68,19 @@ def make_model(options: BackendOptions, cache_path: str | None = None) -> Langua
       raise ConfigError('--backend=openai needs --base_url (e.g. http://localhost:8000/v1) '
                         'and --model (the served model name)')
     from hirenet_jax.llm.openai_client import OpenAIChatModel
-    model = OpenAIChatModel(options.base_url, options.model, api_key=options.api_key,
+    model = OpenAIChatModel(options.base_url, options.model,
+                            api_key=resolve_api_key(options.api_key, options.api_key_file),
                             server=options.server, max_concurrency=options.max_concurrency,
                             timeout_s=options.timeout_s)
   else:
     raise ConfigError(f'unknown backend {options.backend!r}; expected one of '
                       f'{", ".join(BACKENDS)}')
   if cache_path is None or options.backend == 'scripted':
-    return model  # The scripted role-player is cheaper than its cache.
+    return model  # The scripted test double is cheaper than its cache.
   from hirenet_jax.llm.response_cache import CachedModel
   from hirenet_jax.llm.response_cache import ResponseCache
   os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
+  if options.backend == 'openai':  # Records each answer as it arrives (same keys).
+    model.cache = ResponseCache(cache_path)
+    return model
   return CachedModel(model, ResponseCache(cache_path))

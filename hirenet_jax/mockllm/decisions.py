@@ -10,6 +10,8 @@ Scores S_r, S_q, S_j, S_a are in [0, 1] (a judge's P(yes), a parsed 1-10 rating 
 - "E = 1" in eq 11 is E above a threshold; the two thresholds are fit jointly on the
   validation pairs to maximise the macro F1 of the handshake against the recorded match
   (`ranking.select_handshake_thresholds`).
+- The memory is written during the training pass, before any weight exists: there each
+  side's E is the mean of its two scores and accepts at 0.5 (`provisional_handshake`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import dataclasses
 from typing import Sequence
 
 import numpy as np
+
+from hirenet_jax.core import ranking
 
 
 def sigmoid(x):
@@ -40,6 +44,14 @@ class SideWeights:
     s_doc_N = np.asarray(s_doc_N, dtype=np.float64)
     s_dialogue_N = np.asarray(s_dialogue_N, dtype=np.float64)
     return sigmoid(self.w_doc * s_doc_N + self.w_dialogue * s_dialogue_N + self.bias)
+
+
+def provisional_handshake(s_r, s_q, s_j, s_a, threshold: float = 0.5) -> np.ndarray:
+  """Eq 11 during the training pass, which decides what the memory stores (eq 12-15):
+  E = (S_doc + S_dialogue) / 2 on each side, a match when both reach `threshold`."""
+  e_job = (np.asarray(s_r, np.float64) + np.asarray(s_q, np.float64)) / 2
+  e_candidate = (np.asarray(s_j, np.float64) + np.asarray(s_a, np.float64)) / 2
+  return ranking.handshake(e_job, e_candidate, threshold, threshold)
 
 
 def fit_side(s_doc_N: Sequence[float], s_dialogue_N: Sequence[float] | None,

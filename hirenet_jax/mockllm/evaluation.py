@@ -1,6 +1,7 @@
 """From the judges' scores to decisions and Table 2's figures: E both ways (eq 7, 10)
 with weights fit on the training pairs, handshake thresholds fit on validation (eq 11),
-ranking metrics per side and macro P/R/F1 of the handshake."""
+ranking metrics per side and macro P/R/F1 of the handshake. The held-out splits keep
+every pair's E and handshake (`decisions`), which the significance tests pair up."""
 
 from __future__ import annotations
 
@@ -65,6 +66,13 @@ def evaluate(interviews: Sequence[Interview], pairs: dict[tuple[str, str], Pair]
         'handshake': ranking.macro_prf([p.match for p in split_pairs], match),
         'random': {side: ranking.pjf_random_metrics(split_pairs, side)
                    for side in ranking.SIDES}}
+    if split != 'train':
+      results[split]['decisions'] = {
+          'candidate_id': [i.candidate_id for i in items],
+          'job_id': [i.job_id for i in items],
+          'e_interviewer': [float(x) for x in e_job],
+          'e_candidate': [float(x) for x in e_cand],
+          'handshake': [int(x) for x in match]}
     for item, pair, ej, ec, m in zip(items, split_pairs, e_job, e_cand, match):
       rows.append({'candidate_id': item.candidate_id, 'job_id': item.job_id,
                    'split': split, 'model': item.model, **item.scores, 'e_interviewer': float(ej),
@@ -75,10 +83,11 @@ def evaluate(interviews: Sequence[Interview], pairs: dict[tuple[str, str], Pair]
 
 
 def table_row(name: str, results: dict, split: str = 'test') -> dict:
-  """One Table 2 row: both sides' NDCG/R/P/MRR@5 and the handshake's macro P/R/F1."""
+  """One Table 2 row: both sides' NDCG/R/P/MRR@5 (candidates first, as the paper's) and
+  the handshake's macro P/R/F1."""
   r = results[split]
   row = {'model': name}
-  for side in ('job', 'candidate'):
+  for side in ('candidate', 'job'):
     for metric in ranking.metric_names():
       row[f'{side}_{metric}'] = r[side][metric]
   for metric in ('precision', 'recall', 'f1'):

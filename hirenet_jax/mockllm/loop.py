@@ -3,9 +3,10 @@ handshake (eq 11) and reflection memory (eq 12-17), for many pairs at once.
 
 Pairs are processed in chunks: every interview of a chunk advances one turn per backend
 call (a list of requests the backend batches or runs concurrently), then the chunk is
-judged, and on the training pairs its matches are reflected on and stored, so the next
-chunk's prompts carry the refined strategies and retrieved cases. Validation and test
-pairs see the memory frozen. After each chunk the interviews are appended to
+judged, and on the training pairs its matches are reflected on and stored in the memory
+of each of the two parties, so the next chunk's prompts carry the refined strategies and
+cases retrieved from their owner's memory. Validation and test pairs see the memory
+frozen. After each chunk the interviews are appended to
 `interviews.jsonl` and the memory is saved with the number of pairs it has seen, so a
 killed run resumes from the last whole chunk.
 """
@@ -18,14 +19,19 @@ import json
 import logging
 import math
 import os
+import time
 from typing import Callable, Sequence
 
+from hirenet_jax.core import run_log
+from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.llm.api import ChatRequest
 from hirenet_jax.llm.api import LanguageModel
 from hirenet_jax.llm.api import SamplingParams
 from hirenet_jax.llm.api import ScoreRequest
+from hirenet_jax.mockllm import decisions
 from hirenet_jax.mockllm import prompts
 from hirenet_jax.mockllm.memory import ReflectionMemory
+from hirenet_jax.mockllm.memory import StoredCase
 from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Pair
 from hirenet_jax.pjf.corpus import Turn
@@ -34,6 +40,7 @@ INTERVIEWS_FILE = 'interviews.jsonl'
 MEMORY_DIR = 'memory'
 PROGRESS_FILE = 'progress.json'
 SCORE_KEYS = ('s_r', 's_q', 's_j', 's_a')
+RETRIEVALS = ('tfidf', 'llm')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +48,20 @@ class LoopConfig:
   """What one generation run does; the ablations of Table 2 are settings of it."""
   num_turns: int = 3            # questions per interview (the paper averages 3.19).
   num_cases: int = 1            # k retrieved cases per prompt (Figure 5: 0..3).
+  retrieval: str = 'tfidf'      # tfidf: cosine to the owner's cases; llm: the model picks.
   reflection: bool = True       # False: w/o RP (no reflection, no memory).
   strategy_updates: bool = True  # False: w/o SU (cases stored, strategies stay m_0).
   chunk_size: int = 32          # interviews in flight per backend call.
   seed: int = 0
   dialogue: SamplingParams = SamplingParams(max_new_tokens=64, stop=('\n\n',))
   reflection_params: SamplingParams = SamplingParams(max_new_tokens=80)
+
+  def __post_init__(self):
+    if self.retrieval not in RETRIEVALS:
+      raise ConfigError(f'retrieval must be one of {", ".join(RETRIEVALS)}, got '
+                        f'{self.retrieval!r}')
+    if self.retrieval == 'llm' and self.num_cases > prompts.MAX_CHOICES:
+      raise ConfigError(f'retrieval=llm chooses at most {prompts.MAX_CHOICES} cases')
 
 
 @dataclasses.dataclass
@@ -61,7 +76,7 @@ class Interview:
   interviewer_cases: list[str]   # pairs of the retrieved cases, in prompt order.
   candidate_cases: list[str]
   scores: dict[str, float]
-  provisional_match: int = 0     # the handshake that decided the memory (training pairs).
+  provisional_match: int = 0     # decisions.provisional_handshake (training pairs only).
   unparsed_judgements: int = 0
   model: str = ''                # the backend and model that played both roles.
 
@@ -118,6 +133,45 @@ def judge(model: LanguageModel, chats: Sequence[tuple]) -> tuple[list[float], se
   return scores, unparsed
 
 
+def choose_cases(model: LanguageModel, side: str, jobs: Sequence[str],
+                 resumes: Sequence[str], pools: Sequence[Sequence[StoredCase]],
+                 k: int) -> list[list[StoredCase]]:
+  """retrieval='llm': the k cases of each owner's pool that the model picks as most
+  similar to the new interview (prompts.choose_case).
+
+  A pool is the owner's cases in TF-IDF order, at most prompts.MAX_CHOICES; one of at
+  most k cases is taken whole without asking. Each case's number is scored as the
+  answer's first token and the k likeliest kept (ties to TF-IDF order); a backend
+  without log-probabilities is asked to list the numbers instead, and the cases its reply
+  does not name follow in TF-IDF order.
+  """
+  out = [list(pool[:k]) for pool in pools]
+  asked = [n for n, pool in enumerate(pools) if len(pool) > k]
+  if not asked:
+    return out
+  chats = {n: prompts.choose_case(side, jobs[n], resumes[n],
+                                  [c.case.document for c in pools[n]]) for n in asked}
+  logps = model.score([ScoreRequest(chats[n], str(i + 1))
+                       for n in asked for i in range(len(pools[n]))])
+  missing, start = [], 0
+  for n in asked:
+    values = logps[start:start + len(pools[n])]
+    start += len(pools[n])
+    if any(v is None for v in values):
+      missing.append(n)
+      continue
+    order = sorted(range(len(values)), key=lambda i: (-values[i], i))
+    out[n] = [pools[n][i] for i in order[:k]]
+  if missing:
+    params = SamplingParams(max_new_tokens=24, temperature=0.0)
+    replies = model.chat([ChatRequest(chats[n], params) for n in missing])
+    for n, reply in zip(missing, replies):
+      named = prompts.parse_case_numbers(reply, len(pools[n]))
+      order = named + [i for i in range(len(pools[n])) if i not in named]
+      out[n] = [pools[n][i] for i in order[:k]]
+  return out
+
+
 class MockInterviewer:
   """Runs the loop over a corpus's pairs with one backend and one configuration."""
 
@@ -152,11 +206,8 @@ class MockInterviewer:
     logging.info('Resuming after %d interviews.', done)
 
   def _rewrite_interviews(self) -> None:
-    path = os.path.join(self.workdir, INTERVIEWS_FILE)
-    with open(path + '.tmp', 'w', encoding='utf-8') as f:
-      for interview in self.interviews:
-        f.write(json.dumps(interview.to_json(), ensure_ascii=False) + '\n')
-    os.replace(path + '.tmp', path)
+    run_log.write_jsonl(os.path.join(self.workdir, INTERVIEWS_FILE),
+                        (interview.to_json() for interview in self.interviews))
 
   def _save_chunk(self, chunk: list[Interview]) -> None:
     os.makedirs(self.workdir, exist_ok=True)
@@ -165,10 +216,8 @@ class MockInterviewer:
         f.write(json.dumps(interview.to_json(), ensure_ascii=False) + '\n')
     for memory in self.memories.values():
       memory.save(os.path.join(self.workdir, MEMORY_DIR))
-    path = os.path.join(self.workdir, PROGRESS_FILE)
-    with open(path + '.tmp', 'w', encoding='utf-8') as f:
-      json.dump({'num_interviews': len(self.interviews)}, f)
-    os.replace(path + '.tmp', path)
+    run_log.write_json(os.path.join(self.workdir, PROGRESS_FILE),
+                       {'num_interviews': len(self.interviews)}, indent=None, sort_keys=False)
 
   # ---------------------------------------------------------------- the loop
 
@@ -184,12 +233,15 @@ class MockInterviewer:
     if progress:
       progress(len(pairs) - len(todo))
     size = self.config.chunk_size
+    self._steps = StepProgress(self.model, -(-len(todo) // size) * (
+        2 * self.config.num_turns + 1 + (learn and self.config.reflection)))
     for start in range(0, len(todo), size):
       chunk = self._chunk(todo[start:start + size], learn)
       self.interviews.extend(chunk)
       self._save_chunk(chunk)
       if progress:
         progress(len(chunk))
+    self._steps.close()
     wanted = {(p.candidate_id, p.job_id) for p in pairs}
     return [i for i in self.interviews if (i.candidate_id, i.job_id) in wanted]
 
@@ -202,19 +254,29 @@ class MockInterviewer:
     interviewer, candidate = self.memories['interviewer'], self.memories['candidate']
     i_strategy = [interviewer.strategy(p.job_id) for p in pairs]
     c_strategy = [candidate.strategy(p.candidate_id) for p in pairs]
-    i_cases = [interviewer.retrieve(r, k) for r in resumes]
-    c_cases = [candidate.retrieve(j, k) for j in jobs]
+    # Each party retrieves from its own memory: the interviewer (the job) by the new
+    # resume, the candidate by the new job description (eq 16-17).
+    pool = k if cfg.retrieval == 'tfidf' else max(k, prompts.MAX_CHOICES)
+    i_stored = [interviewer.retrieve(p.job_id, r, pool) for p, r in zip(pairs, resumes)]
+    c_stored = [candidate.retrieve(p.candidate_id, j, pool) for p, j in zip(pairs, jobs)]
+    if cfg.retrieval == 'llm' and k > 0:
+      i_stored = choose_cases(self.model, 'interviewer', jobs, resumes, i_stored, k)
+      c_stored = choose_cases(self.model, 'candidate', jobs, resumes, c_stored, k)
+    i_cases = [[c.case for c in found] for found in i_stored]
+    c_cases = [[c.case for c in found] for found in c_stored]
     dialogues: list[list[Turn]] = [[] for _ in pairs]
     for turn in range(cfg.num_turns):
       asks = [ChatRequest(prompts.ask_question(j, r, d, s, c), dataclasses.replace(
           cfg.dialogue, seed=_seed(cfg.seed, pair_key(p), turn, 'q')))
               for p, j, r, d, s, c in zip(pairs, jobs, resumes, dialogues, i_strategy, i_cases)]
       questions = [prompts.clean_reply(q) for q in self.model.chat(asks)]
+      self._steps.done(f'turn {turn + 1}/{cfg.num_turns}: questions')
       answers_in = [ChatRequest(prompts.answer_question(j, r, d, q, s, c), dataclasses.replace(
           cfg.dialogue, seed=_seed(cfg.seed, pair_key(p), turn, 'a')))
                     for p, j, r, d, q, s, c in zip(pairs, jobs, resumes, dialogues, questions,
                                                     c_strategy, c_cases)]
       answers = [prompts.clean_reply(a) for a in self.model.chat(answers_in)]
+      self._steps.done(f'turn {turn + 1}/{cfg.num_turns}: answers')
       for d, q, a in zip(dialogues, questions, answers):
         d.append(Turn(q, a))
     chats = []
@@ -222,6 +284,7 @@ class MockInterviewer:
       chats += [prompts.evaluate_resume(j, r), prompts.evaluate_interview(j, r, d),
                 prompts.evaluate_job(j, r), prompts.evaluate_offer(j, r, d)]
     values, unparsed = judge(self.model, chats)
+    self._steps.done('judges')
     out = []
     for n, p in enumerate(pairs):
       scores = dict(zip(SCORE_KEYS, values[4 * n:4 * n + 4]))
@@ -229,24 +292,25 @@ class MockInterviewer:
           candidate_id=p.candidate_id, job_id=p.job_id, split=p.split,
           dialogue=dialogues[n], interviewer_strategy=i_strategy[n],
           candidate_strategy=c_strategy[n],
-          interviewer_cases=[_case_pair(interviewer, c) for c in i_cases[n]],
-          candidate_cases=[_case_pair(candidate, c) for c in c_cases[n]],
+          interviewer_cases=[c.pair for c in i_stored[n]],
+          candidate_cases=[c.pair for c in c_stored[n]],
           scores=scores,
           unparsed_judgements=sum(4 * n + j in unparsed for j in range(4)),
           model=self.model.name))
     if learn and use_memory:
       self._reflect(pairs, jobs, resumes, out)
+      self._steps.done('reflections')
     return out
 
   def _reflect(self, pairs, jobs, resumes, interviews: list[Interview]) -> None:
-    """Eq 12-15 on the chunk's matches. Before any fitting, each side accepts when the
-    mean of its two scores passes 0.5 (docs/mockllm.md)."""
+    """Eq 12-15 on the chunk's matches: each party reflects, and the case is written to
+    the interviewer's memory and the candidate's, nobody else's. Before any fitting the
+    handshake is decisions.provisional_handshake (docs/mockllm.md)."""
+    match = decisions.provisional_handshake(
+        *[[i.scores[key] for i in interviews] for key in SCORE_KEYS])
     matched = []
     for n, interview in enumerate(interviews):
-      s = interview.scores
-      accept_job = (s['s_r'] + s['s_q']) / 2 >= 0.5
-      accept_candidate = (s['s_j'] + s['s_a']) / 2 >= 0.5
-      interview.provisional_match = int(accept_job and accept_candidate)
+      interview.provisional_match = int(match[n])
       if interview.provisional_match:
         matched.append(n)
     if not matched:
@@ -274,8 +338,38 @@ class MockInterviewer:
           pairs[n].candidate_id, key, prompts.Case(jobs[n], tuple(iv.dialogue), c_strategy))
 
 
-def _case_pair(memory: ReflectionMemory, case: prompts.Case) -> str:
-  for stored in memory.cases:
-    if stored.case is case:
-      return stored.pair
-  return ''
+class StepProgress:
+  """A bar of the model calls of a run as they complete (each turn's questions and
+  answers, the judges, the reflections of every chunk), with the tokens per second of
+  a model that counts them (the embedded engine's `totals`); shown on a terminal only."""
+
+  def __init__(self, model: LanguageModel, total: int):
+    from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+    self._bar = tqdm(total=total, desc='mock interviews', unit='call', leave=False,
+                     disable=None)
+    self._model = model
+    self._start = time.perf_counter()
+    self._first = self._tokens()
+
+  def _tokens(self) -> tuple[int, int] | None:
+    """(prompt, generated) tokens so far, from the model or the one it wraps."""
+    model = self._model
+    while model is not None:
+      totals = getattr(model, 'totals', None)
+      if totals is not None:
+        return totals.prompt_tokens - totals.reused_tokens, totals.generated_tokens
+      model = getattr(model, 'model', None)
+    return None
+
+  def done(self, what: str) -> None:
+    self._bar.set_description_str(what, refresh=False)
+    now = self._tokens()
+    if now is not None and self._first is not None:
+      seconds = max(time.perf_counter() - self._start, 1e-9)
+      self._bar.set_postfix_str(
+          f'prefill {(now[0] - self._first[0]) / seconds:.0f} tok/s, '
+          f'decode {(now[1] - self._first[1]) / seconds:.1f} tok/s', refresh=False)
+    self._bar.update(1)
+
+  def close(self) -> None:
+    self._bar.close()

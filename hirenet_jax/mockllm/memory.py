@@ -1,12 +1,13 @@
-"""Reflection memory of one side (eq 12-17): the current strategy of every interviewer or
-candidate, and the matched cases that later prompts retrieve.
+"""Reflection memories of one side (eq 12-17): per owner (an interviewer, i.e. a job, or a
+candidate), its current strategy and its own matched cases, M^(i_k) or M^(c_l).
 
-A strategy belongs to its owner (an interviewer refines its own questioning, a candidate
-its own answering; eq 12-13), while the cases are shared by the side: a new candidate's
-interviewer learns from matches with similar resumes at any job, which the paper's
-"candidates with similar backgrounds" asks for and which one job's few matches could not
-give. Similarity is TF-IDF cosine over the other side's document. The memory is built on
-the training pairs, then frozen for validation and test.
+A case is written to the memory of each party of a matched interview only (eq 13, 15),
+and a prompt retrieves the k cases of its owner's memory most similar to the other
+party's document (eq 16-17): an interviewer compares the new resume with the resumes of
+its own past matches, a candidate the new job with its own past matched jobs. An owner
+without a match yet has no cases: its prompts carry none and its strategy is m_0.
+Similarity is TF-IDF cosine over the owner's cases. The memory is built on the training
+pairs, then frozen for validation and test.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
+from hirenet_jax.core import run_log
 from hirenet_jax.mockllm.prompts import Case
 from hirenet_jax.pjf.corpus import Turn
 
@@ -48,7 +50,7 @@ class MemoryFrozenError(RuntimeError):
 
 
 class ReflectionMemory:
-  """One side's strategies and matched cases."""
+  """One side's memories: each owner's strategy and matched cases."""
 
   def __init__(self, side: str, initial_strategy: str):
     if side not in SIDES:
@@ -56,16 +58,21 @@ class ReflectionMemory:
     self.side = side
     self.initial_strategy = initial_strategy
     self.strategies: dict[str, str] = {}
-    self.cases: list[StoredCase] = []
+    self.cases: list[StoredCase] = []  # Every owner's, in the order they were written.
     self.frozen = False
-    self._index: tuple[int, np.ndarray, dict[str, int], np.ndarray] | None = None
+    self._index: dict[str, tuple[int, dict[str, int], np.ndarray, np.ndarray]] = {}
 
   def strategy(self, owner_id: str) -> str:
     """The owner's current strategy: m_0 until a match refines it."""
     return self.strategies.get(owner_id, self.initial_strategy)
 
+  def cases_of(self, owner_id: str) -> list[StoredCase]:
+    """The owner's memory, M^(i_k) or M^(c_l): its own matched cases, oldest first."""
+    return [c for c in self.cases if c.owner_id == owner_id]
+
   def add(self, owner_id: str, pair: str, case: Case) -> None:
-    """Stores a matched case and makes its strategy the owner's current one (eq 12-15)."""
+    """Stores a matched case in the owner's memory and makes its strategy the owner's
+    current one (eq 12-15)."""
     if self.frozen:
       raise MemoryFrozenError(f'{self.side} memory is frozen; cannot add {pair}')
     self.strategies[owner_id] = case.strategy
@@ -74,10 +81,13 @@ class ReflectionMemory:
   def freeze(self) -> None:
     self.frozen = True
 
-  def _vectors(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-    """(vocabulary, idf, unit-norm TF-IDF rows of the stored documents), rebuilt lazily."""
-    if self._index is None or self._index[0] != len(self.cases):
-      docs = [terms(c.case.document) for c in self.cases]
+  def _vectors(self, owner_id: str, owned: list[StoredCase]
+               ) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """(vocabulary, idf, unit-norm TF-IDF rows) of the owner's cases, rebuilt when the
+    owner's memory grew."""
+    cached = self._index.get(owner_id)
+    if cached is None or cached[0] != len(owned):
+      docs = [terms(c.case.document) for c in owned]
       vocab: dict[str, int] = {}
       for doc in docs:
         for t in doc:
@@ -86,11 +96,9 @@ class ReflectionMemory:
       for doc in docs:
         df[[vocab[t] for t in set(doc)]] += 1
       idf = np.log((1 + len(docs)) / (1 + df)) + 1.0  # scikit-learn's smooth idf.
-      rows = np.stack([self._embed(doc, vocab, idf) for doc in docs]) if docs else \
-          np.zeros((0, len(vocab)))
-      self._index = (len(self.cases), idf, vocab, rows)
-    _, idf, vocab, rows = self._index
-    return vocab, idf, rows
+      rows = np.stack([self._embed(doc, vocab, idf) for doc in docs])
+      cached = self._index[owner_id] = (len(owned), vocab, idf, rows)
+    return cached[1], cached[2], cached[3]
 
   @staticmethod
   def _embed(doc: Sequence[str], vocab: dict[str, int], idf: np.ndarray) -> np.ndarray:
@@ -102,15 +110,17 @@ class ReflectionMemory:
     norm = math.sqrt(float(v @ v))
     return v / norm if norm else v
 
-  def retrieve(self, document: str, k: int) -> list[Case]:
-    """The k stored cases whose document is most similar to `document` (eq 16-17);
-    ties go to the earlier case. Fewer when the memory holds fewer."""
-    if k <= 0 or not self.cases:
+  def retrieve(self, owner_id: str, document: str, k: int) -> list[StoredCase]:
+    """The k cases of the owner's memory whose document is most similar to `document`
+    (eq 16-17); ties go to the earlier case. Fewer when the owner has fewer, none before
+    its first match."""
+    owned = self.cases_of(owner_id)
+    if k <= 0 or not owned:
       return []
-    vocab, idf, rows = self._vectors()
+    vocab, idf, rows = self._vectors(owner_id, owned)
     sims = rows @ self._embed(terms(document), vocab, idf)
     order = np.lexsort((np.arange(len(sims)), -sims))[:k]
-    return [self.cases[i].case for i in order]
+    return [owned[i] for i in order]
 
   # ---------------------------------------------------------------- persistence
 
@@ -136,9 +146,7 @@ class ReflectionMemory:
     """Writes `{directory}/{side}.json` atomically, so a killed run never leaves half."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f'{self.side}.json')
-    with open(path + '.tmp', 'w', encoding='utf-8') as f:
-      json.dump(self.to_json(), f, ensure_ascii=False, indent=1)
-    os.replace(path + '.tmp', path)
+    run_log.write_json(path, self.to_json(), indent=1, sort_keys=False, ensure_ascii=False)
     return path
 
   @classmethod

@@ -1,15 +1,24 @@
-"""A deterministic role-player with no language model, for tests, CPU benchmarks and a
-quick look at the pipeline.
+"""The scripted test double: a deterministic role-player without a language model that
+reads the phrasing of the default person-job corpus's generator
+(`data_prep/pjf/synthetic.py`). It exists for tests, the loop's plumbing and CPU
+benchmarks; nothing it produces is evidence about MockLLM or a language model.
 
-It reads only the prompt (prompts.sections): the job description, the resume, the
-dialogue, the strategy and the retrieved cases, never the corpus's labels or ground truth.
-Its knowledge is generic English: which sentences state requirements or preferences, and
-which words signal depth of experience ("led", "years", "expert") or its absence
-("course", "basics"). The interviewer asks about the job's requirement sentences in turn;
-the candidate answers with the resume sentences that share the most content words with
-the question; the judges score overlap and depth. Figures it produces are labelled
-`scripted` everywhere: they measure the pipeline and the evidence an interview can carry,
-not a language model.
+What it knows is that generator's templates read backwards, not English: its
+depth-of-experience cues (`_LEVEL_CUES`) are the words of the generator's resume sentence
+templates for each level and its demand cues (`_DEMAND_CUES`) those of its requirement
+templates, so on the default corpus it reads back the generating level of every
+filled-in template. On text phrased otherwise (another corpus, a language model's
+answers) it reads little, and the interview then adds nothing to its judgements
+(docs/mockllm.md).
+
+It reads only the prompt (`prompts.sections`), never the corpus's labels or ground truth.
+The interviewer asks about the job's requirement sentences in turn; the candidate answers
+with the resume sentences that share the most content words with the question; S_q and
+S_a compare the level those answers show with the level each requirement asks (S_a is
+the candidate's chance of the offer, read from the same answers); S_r and S_j count the
+words the resume and the job share (both sides read the documents alike); choosing cases
+(retrieval='llm') ranks them by the same word overlap. Every output it produces carries
+`NAME`, which says what it is.
 """
 
 from __future__ import annotations
@@ -23,7 +32,12 @@ from hirenet_jax.llm.api import ScoreRequest
 from hirenet_jax.mockllm import prompts
 from hirenet_jax.mockllm.memory import terms
 
-NAME = 'scripted'
+NAME = "scripted test double (reads the default generator's phrasing)"
+
+
+def is_test_double(name: str) -> bool:
+  """Whether outputs labelled `name` come from this double."""
+  return name == NAME
 
 STOPWORDS = frozenset('''a about above after again all also am an and any are as at be been
 before being below both but by can could did do does doing during each few for from further
@@ -41,14 +55,9 @@ _REQUIREMENT_CUES = ('require', 'must', 'experience', 'skill', 'knowledge', 'pro
                      'familiar', 'expert', 'years', 'ability', 'able to', 'degree',
                      'looking for', 'need', 'strong', 'solid', 'background', 'mastery',
                      'command of', 'exposure', 'plus')
-_PREFERENCE_CUES = ('prefer', 'looking for', 'would like', 'want', 'interest',
-                    'willing', 'minimum', 'at least', 'open to', 'relocat', 'seeking',
-                    'i can work', 'expect', 'only')
-_NEGATIVE_CUES = ('do not want', "don't want", 'not interested', 'avoid', 'no longer',
-                  'never again')
-# Depth of experience in common CV English, by the level it suggests (0: named without
-# being held, 1: a first contact, 2: working use, 3: expert). A sentence's level is its
-# highest cue's, unless it says someone else did the work (level 0).
+# Depth of experience as the default generator's resume templates phrase it, by the level
+# it suggests (0: named without being held, 1: a first contact, 2: working use, 3: expert).
+# A sentence's level is its highest cue's, unless it says someone else did the work (0).
 _LEVEL_CUES = {
     3: ('led', 'lead', 'leading', 'coached', 'go-to', 'set the standards', 'reviewed all',
         'reviewing all', 'hardest cases', 'the standards',
@@ -65,7 +74,8 @@ _LEVEL_CUES = {
         'shared an office', 'specialists', 'would like to learn', 'curious about',
         'podcast', 'popular book', 'handled by', 'looked after'),
 }
-# The level a requirement asks for, by the same reading; a requirement naming none asks 2.
+# The level a requirement asks for, as the generator's requirement templates phrase it; a
+# requirement naming none asks 2.
 _DEMAND_CUES = {
     3: ('expert', 'deep', 'senior', 'leading', 'reference', 'mastery', 'extensive',
         'several years'),
@@ -158,7 +168,7 @@ def _ask(s: dict[str, str]) -> str:
   """The next unasked requirements (as many per question as the strategy says), the
   strategy's subjects first, then the most demanding."""
   job = s.get('Job description', '')
-  asked = prompts.parse_dialogue(s.get('Dialogue so far', ''))[0]
+  asked = prompts.parse_dialogue(s.get(prompts.INTERVIEW, ''))[0]
   asked_words = set()
   for t in asked:
     for requirement in _asked_about(t.question):
@@ -212,7 +222,7 @@ def _best_sentences(sentences: list[str], wanted: set[str], depth: int) -> list[
 def _answer(s: dict[str, str]) -> str:
   """For each requirement asked, the resume sentences on its subject."""
   resume = s.get('Resume', '')
-  _, question = prompts.parse_dialogue(s.get('Dialogue so far', ''))
+  _, question = prompts.parse_dialogue(s.get(prompts.INTERVIEW, ''))
   if not question:
     return _NO_EXPERIENCE
   found = _ANSWER_DEPTH.search(s.get('Answering strategy', ''))
@@ -260,61 +270,30 @@ def _turn_evidence(question: str, answer: str) -> list[float]:
 
 def _interview_score(s: dict[str, str]) -> float:
   """Every requirement must be met: the mean of the weakest answer and the average."""
-  turns, _ = prompts.parse_dialogue(s.get('Interview', ''))
+  turns, _ = prompts.parse_dialogue(s.get(prompts.INTERVIEW, ''))
   evidence = [e for t in turns for e in _turn_evidence(t.question, t.answer)]
   if not evidence:
     return 0.5
   return 0.5 * min(evidence) + 0.5 * sum(evidence) / len(evidence)
 
 
-def _words(text: str) -> set[str]:
-  """Content words with hyphenated compounds kept whole ("part-time" is not "full-time")."""
-  return {w for w in re.findall(r'[^\W\d_]+(?:-[^\W\d_]+)*', text.lower())
-          if w not in STOPWORDS and len(w) > 1}
+def _document_fit(s: dict[str, str]) -> float:
+  """S_r and S_j: the words the resume and the job description share."""
+  return _sigmoid(8 * (_overlap(s.get(prompts.JOB, ''), s.get(prompts.RESUME, '')) - 0.2))
 
 
-def _preferences(resume: str) -> list[str]:
-  return [x for x in _sentences(resume) if any(c in x.lower() for c in _PREFERENCE_CUES)]
-
-
-def _numbers(text: str) -> list[float]:
-  out = []
-  for m in re.finditer(r'(\d[\d,]*(?:\.\d+)?)\s*(k\b|K\b)?', text):
-    value = float(m.group(1).replace(',', ''))
-    if m.group(2):
-      value *= 1000
-    if value >= 1000:
-      out.append(value)
-  return out
-
-
-def _job_fit(s: dict[str, str]) -> float:
-  """The candidate's view: the share of the resume's stated preferences the job meets
-  (a named option found in the job, an excluded one absent, the pay at least the
-  minimum), mapped so that all met is a yes and one unmet a no."""
-  job, resume = s.get('Job description', ''), s.get('Resume', '')
-  wishes = _preferences(resume)
-  if not wishes:
-    return _sigmoid(8 * (_overlap(job, resume) - 0.2))
-  job_words, offered = _words(job), _numbers(job)
-  met = []
-  for wish in wishes:
-    wanted = _numbers(wish)
-    options = _words(wish) - _CUE_WORDS - {w for c in _PREFERENCE_CUES for w in c.split()}
-    if wanted:
-      met.append(bool(offered) and max(offered) >= min(wanted))
-    elif any(c in wish.lower() for c in _NEGATIVE_CUES):
-      met.append(not options & job_words)
-    elif options:
-      met.append(bool(options & job_words))
-  share = sum(met) / len(met) if met else 0.5
-  return _sigmoid(8.0 * (share - 0.9))
+def _case_similarities(s: dict[str, str]) -> list[float]:
+  """choose_case: each listed case's word overlap with the new document (a resume for an
+  interviewer, a job description for a candidate)."""
+  title = next((t for t in s if t.startswith('Past matched interviews')), '')
+  new = s.get(prompts.RESUME if prompts.RESUME in title else prompts.JOB, '')
+  return [_overlap(new, d) for d in prompts.parse_case_listing(s.get(title, ''))]
 
 
 def _reflect_interviewer(s: dict[str, str]) -> str:
   """What a matched interview teaches the interviewer: whether its turns covered the
   job's requirements; when they did not, to ask about several at once."""
-  turns, _ = prompts.parse_dialogue(s.get('Interview', ''))
+  turns, _ = prompts.parse_dialogue(s.get(prompts.INTERVIEW, ''))
   requirements = [r for r in requirement_sentences(s.get('Job description', ''))
                   if demanded_level(r) > 0]
   if not turns or len(requirements) <= len(turns):
@@ -332,14 +311,10 @@ def _reflect_candidate(s: dict[str, str]) -> str:
 
 def _judge(s: dict[str, str], behaviour: str) -> float:
   """P(yes) of each evaluation behaviour, clipped away from 0 and 1."""
-  if behaviour == prompts.EVAL_RESUME:
-    p = _sigmoid(8 * (_overlap(s.get('Job description', ''), s.get('Resume', '')) - 0.2))
-  elif behaviour == prompts.EVAL_INTERVIEW:
+  if behaviour in (prompts.EVAL_RESUME, prompts.EVAL_JOB):
+    p = _document_fit(s)
+  else:  # EVAL_INTERVIEW, EVAL_OFFER: the level the answers show against the level asked.
     p = _interview_score(s)
-  elif behaviour == prompts.EVAL_JOB:
-    p = _job_fit(s)
-  else:  # EVAL_OFFER: the job's fit, weighed by how the interview went for the candidate.
-    p = _job_fit(s) * (0.6 + 0.4 * _interview_score(s))
   return min(max(p, 1e-3), 1 - 1e-3)
 
 
@@ -362,6 +337,10 @@ class ScriptedModel:
         out.append(_answer(s))
       elif behaviour in _JUDGES:
         out.append(prompts.YES if _judge(s, behaviour) >= 0.5 else prompts.NO)
+      elif behaviour == prompts.CHOOSE_CASE:
+        sims = _case_similarities(s)
+        out.append(', '.join(str(i + 1) for i in sorted(range(len(sims)),
+                                                         key=lambda i: (-sims[i], i))))
       elif behaviour == prompts.REFLECT_INTERVIEWER:
         out.append(_reflect_interviewer(s))
       else:
@@ -369,13 +348,24 @@ class ScriptedModel:
     return out
 
   def score(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
+    """Judgements: log P(Yes) and log P(No); choose_case: the log-softmax of each case's
+    word overlap (x8) for its number. Any other continuation has no score (None)."""
     out = []
     for request in requests:
       behaviour = prompts.behaviour(request.messages)
-      if behaviour not in _JUDGES:
-        raise ValueError(f'the scripted model scores only judgements, not {behaviour}')
-      p = _judge(prompts.sections(request.messages), behaviour)
+      s = prompts.sections(request.messages)
       word = request.continuation.strip()
+      if behaviour == prompts.CHOOSE_CASE:
+        logits = [8.0 * x for x in _case_similarities(s)]
+        top = max(logits)
+        norm = top + math.log(sum(math.exp(x - top) for x in logits))
+        i = int(word) - 1 if word.isdigit() else -1
+        out.append(logits[i] - norm if 0 <= i < len(logits) else None)
+        continue
+      if behaviour not in _JUDGES:
+        raise ValueError(f'the scripted model scores only judgements and case choices, '
+                         f'not {behaviour}')
+      p = _judge(s, behaviour)
       out.append(math.log(p) if word == prompts.YES else
                  math.log(1 - p) if word == prompts.NO else None)
     return out
