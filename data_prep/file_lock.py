@@ -1,17 +1,11 @@
-"""Where generated default corpora are cached, and the lock that lets concurrent commands
-(pytest-xdist workers, two terminals) build one only once."""
+"""The lock that lets concurrent commands (pytest-xdist workers, two terminals) build a
+cached corpus only once (the cache's root is hirenet_jax.core.paths.cache_root)."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
-
-
-def cache_root() -> str:
-  """$HIRENET_CACHE, else ~/.cache/hirenet_jax."""
-  return os.environ.get('HIRENET_CACHE') or os.path.join(
-      os.path.expanduser('~'), '.cache', 'hirenet_jax')
 
 
 @contextlib.contextmanager
