@@ -1,8 +1,5 @@
-r"""Builds the TFDS dataset of one modality from a raw corpus and prints Table 2.
-
-  python -m data_prep.build --corpus_dir=DIR --modality=text --data_dir=D \
-      [--split=by_candidate|by_position] [--seed=0] [--on_error=fail|skip] \
-      [--embeddings=frWac.bin] [--num_shards=N] [--frame_pooling=K] [--workers=N]
+r"""Builds the TFDS dataset of one modality from a raw corpus (build_dataset) and
+formats the paper's Table 2 of it; the command is `python -m data_prep.build`.
 
 Writes `{data_dir}/hirenet_interviews/{modality}/1.0.0/` (array_record shards) and
 `{data_dir}/assets/{modality}/` (meta.json, vocab.txt, embeddings.npy,
@@ -15,16 +12,12 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-import logging as std_logging
 import multiprocessing
 import os
 import shutil
-import sys
 import time
 from typing import Sequence
 
-from absl import app
-from absl import flags
 from absl import logging
 import numpy as np
 import tqdm
@@ -38,6 +31,7 @@ from data_prep.errors import FeatureError
 from data_prep.errors import Problem
 from data_prep.errors import ProblemLog
 from data_prep.errors import write_manifest
+from hirenet_jax.core import run_log
 from hirenet_jax.hirenet import dataset_spec
 from hirenet_jax.hirenet.dataset_spec import assets_dir
 from hirenet_jax.hirenet.dataset_spec import dataset_dir
@@ -79,7 +73,7 @@ def _fingerprint(corpus_dir: str, interviews, modality: str, settings: dict) -> 
   h = hashlib.sha256()
   with open(os.path.join(corpus_dir, corpus_lib.INTERVIEWS_FILE), 'rb') as f:
     h.update(f.read())
-  if modality != 'text':
+  if dataset_spec.modality(modality).frame_features:
     for interview in interviews:
       for answer in interview.answers:
         h.update(json.dumps(_file_stamp(answer.source(modality))).encode())
@@ -90,12 +84,20 @@ def _fingerprint(corpus_dir: str, interviews, modality: str, settings: dict) -> 
 def _extract(modality: str, paths: Sequence[str], *, frame_pooling: int | None,
              workers: int | None) -> list:
   """Features per path (float32 [T, D]) or the FeatureError that stopped it."""
-  if modality == 'audio':
-    from data_prep.hirenet import audio  # pylint: disable=g-import-not-at-top
-    if workers is None and all(p.endswith(('.npy', '.csv')) for p in paths):
-      workers = 1  # Precomputed features load faster than a process pool starts.
-    return audio.extract_many(list(paths), frame_pooling=frame_pooling or 1,
-                              workers=workers)
+  return _EXTRACTORS[modality](list(paths), frame_pooling=frame_pooling, workers=workers)
+
+
+def _extract_audio(paths: list[str], *, frame_pooling: int | None,
+                   workers: int | None) -> list:
+  from data_prep.hirenet import audio  # pylint: disable=g-import-not-at-top
+  if workers is None and all(p.endswith(('.npy', '.csv')) for p in paths):
+    workers = 1  # Precomputed features load faster than a process pool starts.
+  return audio.extract_many(paths, frame_pooling=frame_pooling or 1, workers=workers)
+
+
+def _extract_video(paths: list[str], *, frame_pooling: int | None,
+                   workers: int | None) -> list:
+  del frame_pooling  # OpenFace windows are not pooled (Modality.pools_frames).
   workers = workers or os.cpu_count() or 1
   bar = tqdm.tqdm(total=len(paths), desc='OpenFace CSVs', unit='file', leave=False)
   try:
@@ -130,13 +132,16 @@ def _load_video(path: str):
     return FeatureError(path, f'{type(e).__name__}: {e}')
 
 
+# The feature reader of each frame modality (dataset_spec.FRAME_MODALITIES).
+_EXTRACTORS = {'audio': _extract_audio, 'video': _extract_video}
+
+
 def _feature_info(modality: str, frame_pooling: int | None):
-  """(feature names, frames per second after pooling) of an audio/video build."""
-  if modality == 'audio':
-    from data_prep.hirenet import audio  # pylint: disable=g-import-not-at-top
-    return list(audio.FEATURE_NAMES), audio.FRAME_RATE / (frame_pooling or 1)
+  """(feature names, frames per second after pooling) of a frame modality's build."""
+  from data_prep.hirenet import audio  # pylint: disable=g-import-not-at-top
   from data_prep.hirenet import video  # pylint: disable=g-import-not-at-top
-  return list(video.FEATURE_NAMES), video.FRAME_RATE
+  features = {'audio': audio, 'video': video}[modality]  # Both say FEATURE_NAMES, FRAME_RATE.
+  return list(features.FEATURE_NAMES), features.FRAME_RATE / (frame_pooling or 1)
 
 
 def _media_features(modality, interviews, corpus_dir, log: ProblemLog, *,
@@ -260,7 +265,7 @@ def _table2(modality, examples, lengths, frame_rate) -> dict:
   num = sum(counts.values())
   return dict(
       modality=modality,
-      unit='words' if modality == 'text' else 'seconds',
+      unit=dataset_spec.modality(modality).length_unit,
       candidates=counts | {'total': num},
       questions_per_interview=len(all_lengths) / num,
       total_length=total,
@@ -284,13 +289,6 @@ def _norm_stats(arrays: Sequence[np.ndarray], dim: int):
   std = np.sqrt(var)
   std[std < 1e-6] = 1.0
   return mean.astype(np.float32), std.astype(np.float32)
-
-
-def _write_json_atomic(path: str, obj) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    json.dump(obj, f, ensure_ascii=False, indent=1)
-  os.replace(tmp, path)
 
 
 def _cached(data_dir: str, modality: str, fingerprint: str) -> dict | None:
@@ -351,7 +349,7 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
   """
   _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings)
   watch = _Stopwatch()
-  if modality != 'audio':
+  if not dataset_spec.modality(modality).pools_frames:
     frame_pooling = None
   corpus_dir = os.path.abspath(corpus_dir)
   data_dir = os.path.abspath(data_dir)
@@ -411,7 +409,7 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
       [i for i in interviews if i.candidate_id in train_ids], tokens,
       embeddings=embeddings, min_count=min_count, seed=seed)
   stats = None
-  if modality != 'text':
+  if dataset_spec.modality(modality).frame_features:
     stats = _norm_stats([features[(i.candidate_id, a.index)]
                          for i, answers in by_split['train'] for a in answers],
                         feature_dim)
@@ -456,7 +454,8 @@ def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
   features, feature_dim = _answer_features(
       modality, interviews, tokens, corpus_dir, log, frame_pooling=frame_pooling,
       workers=workers)
-  if modality != 'text' and feature_dim not in (None, trained['feature_dim']):
+  if (dataset_spec.modality(modality).frame_features
+      and feature_dim not in (None, trained['feature_dim'])):
     raise CorpusError(Problem(corpus_lib.INTERVIEWS_FILE, '-',
                               f'{modality}: {feature_dim} features per frame, the '
                               f'trained dataset has {trained["feature_dim"]}'))
@@ -467,7 +466,7 @@ def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
   vocab = text_lib.Vocabulary.load(os.path.join(trained_assets, 'vocab.txt'))
   emb = np.load(os.path.join(trained_assets, 'embeddings.npy'))
   stats = None
-  if modality != 'text':
+  if dataset_spec.modality(modality).frame_features:
     with np.load(os.path.join(trained_assets, 'feature_stats.npz')) as z:
       stats = (z['mean'], z['std'])
   meta = _write_all(
@@ -484,7 +483,7 @@ def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
 def _answer_features(modality, interviews, tokens, corpus_dir, log, *, frame_pooling,
                      workers):
   """({(candidate_id, answer_index): tokens or float32 [T, D]}, D or None)."""
-  if modality == 'text':
+  if dataset_spec.modality(modality).words:
     return _text_answers(interviews, tokens, log, corpus_dir), None
   return _media_features(modality, interviews, corpus_dir, log,
                          frame_pooling=frame_pooling, workers=workers)
@@ -512,7 +511,7 @@ def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
   examples = {s: [_example(interview, answers, features, tokens, vocab, stats)
                   for interview, answers in by_split[s]] for s in splits}
   feature_dim = int(stats[0].shape[0]) if stats is not None else None
-  if modality == 'text':
+  if dataset_spec.modality(modality).words:
     feature_names, frame_rate = [], None
   else:
     feature_names, frame_rate = _feature_info(modality, frame_pooling)
@@ -579,7 +578,9 @@ def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
       manifest=manifest,
       format_version=FORMAT_VERSION,
   ) | extra
-  _write_json_atomic(os.path.join(out_assets, 'meta.json'), meta)
+  # The format meta.json has always had: a rebuilt dataset is byte-identical.
+  run_log.write_json(os.path.join(out_assets, 'meta.json'), meta, indent=1, sort_keys=False,
+                     ensure_ascii=False)
   return meta
 
 
@@ -603,7 +604,7 @@ def format_table2(summary: dict) -> str:
       ('Length per question (mean)', per_q),
       ('Hirable label proportion', f'{100 * t["hirable_proportion"]:.1f} %'),
   ]
-  if summary['modality'] == 'text' or summary.get('oov_rate'):
+  if dataset_spec.modality(summary['modality']).words or summary.get('oov_rate'):
     oov = summary.get('oov_rate') or {}
     rows.append(('OOV rate (validation / test)',
                  f'{100 * oov.get("validation", 0):.2f} % / '
@@ -624,58 +625,3 @@ def format_table2(summary: dict) -> str:
   if summary.get('cached'):
     lines.append('(already built with the same corpus and settings; nothing redone)')
   return '\n'.join(lines)
-
-
-FLAGS = flags.FLAGS
-
-
-def define_flags():
-  flags.DEFINE_string('corpus_dir', None, 'Corpus directory (interviews.jsonl).')
-  flags.DEFINE_enum('modality', None, list(dataset_spec.MODALITIES), 'Modality to build.')
-  flags.DEFINE_string('data_dir', None, 'Output TFDS data directory.')
-  flags.DEFINE_enum('split', 'by_candidate', list(splits_lib.METHODS),
-                    'by_candidate: 80/10/10 stratified; by_position: whole positions; '
-                    'given: each line\'s "split".')
-  flags.DEFINE_integer('seed', 0, 'Seed of the split and of word2vec.')
-  flags.DEFINE_enum('on_error', 'fail', ['fail', 'skip'],
-                    'fail: stop at the first bad record; skip: drop it and list it in '
-                    'excluded_manifest.csv.')
-  flags.DEFINE_string('embeddings', None,
-                      'word2vec file (.bin binary, .txt/.vec text); default: train '
-                      '200-d word2vec on the training transcripts.')
-  flags.DEFINE_integer('num_shards', None, 'Shards per split (default: TFDS size rule).')
-  flags.DEFINE_integer('frame_pooling', None, 'Audio: average K LLD frames into one.')
-  flags.DEFINE_integer('workers', None, 'Audio extraction processes.')
-  flags.DEFINE_integer('min_count', 1, 'Minimum training-split count of a word.')
-  flags.DEFINE_bool('overwrite', False, 'Rebuild even if an up-to-date dataset exists.')
-  corpus_lib.define_read_flags()
-  flags.mark_flags_as_required(['corpus_dir', 'modality', 'data_dir'])
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  std_logging.getLogger('gensim').setLevel(std_logging.WARNING)  # Per-epoch chatter.
-  try:
-    read_options = corpus_lib.read_options_from_flags()
-    summary = build_dataset(
-        FLAGS.corpus_dir, FLAGS.modality, FLAGS.data_dir, split=FLAGS.split,
-        seed=FLAGS.seed, on_error=FLAGS.on_error, embeddings=FLAGS.embeddings,
-        num_shards=FLAGS.num_shards, frame_pooling=FLAGS.frame_pooling,
-        workers=FLAGS.workers, overwrite=FLAGS.overwrite, min_count=FLAGS.min_count,
-        **read_options)
-  except CorpusError as e:
-    hint = ('' if FLAGS.on_error == 'skip' else
-            '\n(--on_error=skip drops bad records and lists them in '
-            f'{MANIFEST})')
-    print(f'error: {e}{hint}', file=sys.stderr)
-    sys.exit(1)
-  except (FeatureError, FileExistsError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
-  print(format_table2(summary))
-
-
-if __name__ == '__main__':
-  define_flags()
-  app.run(main)

@@ -8,12 +8,12 @@ problems it finds) lives in data_prep.hirenet.build / data_prep.hirenet.validate
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Iterable, Sequence
 
 from data_prep.errors import CorpusError
 from data_prep.errors import Problem
+from data_prep.errors import read_jsonl
 from hirenet_jax.hirenet import dataset_spec
 
 INTERVIEWS_FILE = 'interviews.jsonl'
@@ -143,7 +143,7 @@ def _parse_answer(raw, index: int, corpus_dir: str, allow_external_media: bool) 
     if value is not None and not _is_str(value):
       raise ValueError(f'answer {index}: "{key}" must be a string or null')
     fields[key] = value or None
-  for key in ('audio', 'video'):
+  for key in (dataset_spec.modality(m).media_key for m in dataset_spec.FRAME_MODALITIES):
     if fields[key] is not None:
       named = fields[key]
       fields[key] = os.path.normpath(os.path.join(corpus_dir, named))
@@ -193,26 +193,14 @@ def read_corpus(corpus_dir: str, *, decisions: Decisions = DEFAULT_DECISIONS,
   Raises:
     CorpusError: the directory or interviews.jsonl cannot be read.
   """
-  path = os.path.join(corpus_dir, INTERVIEWS_FILE)
   if not os.path.isdir(corpus_dir):
     raise CorpusError(Problem(corpus_dir, '-', 'corpus directory not found'))
-  if not os.path.isfile(path):
-    raise CorpusError(Problem(path, '-', f'{INTERVIEWS_FILE} not found'))
   interviews, problems = [], []
   first_line = {}
-  try:
-    with open(path, encoding='utf-8') as f:
-      lines = f.readlines()
-  except (OSError, UnicodeDecodeError) as e:
-    raise CorpusError(Problem(path, '-', f'cannot read: {e}')) from None
-  for line_no, text in enumerate(lines, start=1):
-    if not text.strip():
-      continue
+  for line_no, record, malformed in read_jsonl(os.path.join(corpus_dir, INTERVIEWS_FILE)):
     where = f'line {line_no}'
-    try:
-      record = json.loads(text)
-    except json.JSONDecodeError as e:
-      problems.append(Problem(INTERVIEWS_FILE, where, f'malformed JSON: {e.msg}'))
+    if malformed:
+      problems.append(Problem(INTERVIEWS_FILE, where, malformed))
       continue
     cid = record.get('candidate_id') if isinstance(record, dict) else None
     cid = cid if _is_str(cid) and cid else None
@@ -243,8 +231,8 @@ def missing_files(interviews: Iterable[Interview], corpus_dir: str,
   for interview in interviews:
     for answer in interview.answers:
       for modality in modalities:
-        if modality == 'text':
-          continue
+        if not dataset_spec.modality(modality).frame_features:
+          continue  # A transcript is inline, not a file.
         path = answer.source(modality)
         if path is not None and not os.path.isfile(path):
           problems.append(answer_problem(
@@ -267,24 +255,3 @@ def no_usable_answer(interview: Interview, modality: str) -> Problem:
       file=INTERVIEWS_FILE, record=f'line {interview.line} ({interview.candidate_id})',
       reason=f'{modality}: no usable answer left', candidate_id=interview.candidate_id,
       modality=modality)
-
-
-
-def define_read_flags() -> None:
-  """Flags of data_prep.hirenet.validate and data_prep.hirenet.build for reading the corpus."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_list('hirable_decisions', [], 'Decision words counted as hirable votes '
-                    f'besides {",".join(sorted(HIRABLE_DECISIONS))}.')
-  flags.DEFINE_list('not_hirable_decisions', [], 'Decision words counted as not-hirable '
-                    f'votes besides {",".join(sorted(NOT_HIRABLE_DECISIONS))} (e.g. '
-                    'comment,rate: other recruiter actions).')
-  flags.DEFINE_bool('allow_external_media', False, 'Accept audio/video paths that '
-                    'resolve outside the corpus directory.')
-
-
-def read_options_from_flags() -> dict:
-  """`decisions` and `allow_external_media` keyword arguments from define_read_flags."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  f = flags.FLAGS
-  decisions = DEFAULT_DECISIONS.extended(f.hirable_decisions, f.not_hirable_decisions)
-  return dict(decisions=decisions, allow_external_media=f.allow_external_media)

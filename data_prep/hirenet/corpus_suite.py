@@ -15,7 +15,7 @@ default corpus (docs/robustness.md says what each one tests):
   d_small        the default rule with 400 candidates.
   e_imbalanced   the default rule with about 15% hirable candidates.
 
-  python -m data_prep.corpus_suite --out_dir=/tmp/suite [--corpora=b_weak_lexical,...]
+The command `python -m data_prep.corpus_suite --out_dir=DIR` writes them (write_suite).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import numpy as np
 
 from data_prep import file_lock as cache
 from data_prep.hirenet import synthetic
+from hirenet_jax.core import paths
+from hirenet_jax.core import run_log
 
 SUITE_VERSION = 1
 
@@ -206,8 +208,8 @@ def write_suite_corpus(out_dir: str, spec: SuiteCorpus) -> str:
     return synthetic.generate_corpus(out_dir, modalities=('text',), **synthetic.DEFAULT_CORPUS)
   plans = plan_suite_corpus(spec)
   os.makedirs(out_dir, exist_ok=True)
-  synthetic._write_jsonl(os.path.join(out_dir, 'interviews.jsonl'),  # pylint: disable=protected-access
-                         (synthetic._interview_record(p, ('text',)) for p in plans))  # pylint: disable=protected-access
+  run_log.write_jsonl(os.path.join(out_dir, 'interviews.jsonl'),
+                      (synthetic._interview_record(p, ('text',)) for p in plans))  # pylint: disable=protected-access
   gt = []
   for p in plans:
     record = synthetic._ground_truth_record(p)  # pylint: disable=protected-access
@@ -215,13 +217,13 @@ def write_suite_corpus(out_dir: str, spec: SuiteCorpus) -> str:
     for a in record['answers']:
       a.pop('audio'), a.pop('video'), a.pop('seconds')
     gt.append(record)
-  synthetic._write_jsonl(os.path.join(out_dir, 'ground_truth.jsonl'), gt)  # pylint: disable=protected-access
+  run_log.write_jsonl(os.path.join(out_dir, 'ground_truth.jsonl'), gt)
   info = {'generator': 'data_prep.hirenet.corpus_suite', 'version': SUITE_VERSION,
           'synthetic_version': synthetic.GENERATOR_VERSION, 'name': spec.name,
           'description': spec.description, 'params': spec.params(), 'modalities': ['text'],
           'hirable_fraction': float(np.mean([p.label for p in plans])) if plans else 0.0}
-  with open(os.path.join(out_dir, 'corpus_info.json'), 'w', encoding='utf-8') as f:
-    f.write(json.dumps(info, indent=1) + '\n')
+  run_log.write_json(os.path.join(out_dir, 'corpus_info.json'), info, indent=1,
+                     sort_keys=False, end='\n')
   return out_dir
 
 
@@ -230,7 +232,7 @@ def cache_dir(name: str) -> str:
   digest = hashlib.sha1(json.dumps(
       [spec.params(), SUITE_VERSION, synthetic.GENERATOR_VERSION],
       sort_keys=True).encode()).hexdigest()[:8]
-  return os.path.join(cache.cache_root(), f'suite_{name}_{digest}')
+  return os.path.join(paths.cache_root(), f'suite_{name}_{digest}')
 
 
 def ensure_suite_corpus(name: str) -> str:
@@ -250,23 +252,17 @@ def ensure_suite_corpus(name: str) -> str:
   return out
 
 
-def main(argv):
-  del argv
-  names = FLAGS.corpora or list(SUITE_NAMES)
+def write_suite(out_dir: str, names: Sequence[str] | None = None
+                ) -> list[tuple[str, dict, SuiteCorpus]]:
+  """Writes the suite corpora `names` (default: all) into `out_dir/<name>`; returns each
+  one's (directory, corpus_info.json, spec)."""
+  names = list(names or SUITE_NAMES)
+  unknown = [name for name in names if name not in SUITE]
+  if unknown:
+    raise ValueError(f'unknown suite corpus {unknown[0]!r}; expected some of {SUITE_NAMES}')
+  written = []
   for name in names:
-    if name not in SUITE:
-      raise app.UsageError(f'unknown suite corpus {name!r}; expected some of {SUITE_NAMES}')
-    out = write_suite_corpus(os.path.join(FLAGS.out_dir, name), SUITE[name])
+    out = write_suite_corpus(os.path.join(out_dir, name), SUITE[name])
     with open(os.path.join(out, 'corpus_info.json'), encoding='utf-8') as f:
-      info = json.load(f)
-    print(f'{out}: {info["params"]["num_candidates"]} candidates, '
-          f'{info["hirable_fraction"]:.1%} hirable ({SUITE[name].description})')
-
-
-if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string('out_dir', None, 'Directory to write the corpora into.', required=True)
-  flags.DEFINE_list('corpora', None, f'Which corpora (default all): {",".join(SUITE)}.')
-  FLAGS = flags.FLAGS
-  app.run(main)
+      written.append((out, json.load(f), SUITE[name]))
+  return written

@@ -5,8 +5,8 @@ planted cue that is learnable only from (H1) the order of two events inside an a
 (H4 local) on the key question types of (H4 global) the candidate's job family; see
 docs/synthetic_corpus.md. `ground_truth.jsonl` records where the cue lies.
 
-  python -m data_prep.synthetic --out_dir=/tmp/corpus --num_candidates=200 --seed=0 \
-      --modalities=text,audio,video
+The command is `python -m data_prep.synthetic` (generate_corpus); the commands that
+need the default corpus call ensure_default_corpus.
 
 Every random draw comes from a generator seeded by (seed, stream, candidate, answer), and
 the whole plan (text, media timings, missing media) is drawn whatever the modalities, so a
@@ -33,6 +33,9 @@ import soundfile
 
 from data_prep import file_lock as cache
 from data_prep.hirenet import video
+from hirenet_jax.core import paths
+from hirenet_jax.core import run_log
+from hirenet_jax.hirenet import dataset_spec
 from hirenet_jax.hirenet.dataset_spec import MODALITIES
 
 GENERATOR_VERSION = 2
@@ -196,6 +199,10 @@ class AnswerPlan:
   event_times: list            # [(event, center in seconds)] for audio and video.
   has_audio: bool
   has_video: bool
+
+  def has(self, modality: str) -> bool:
+    """Whether this answer has a media file of a frame modality."""
+    return {'audio': self.has_audio, 'video': self.has_video}[modality]
 
 
 @dataclasses.dataclass
@@ -590,33 +597,39 @@ def render_openface(rng: np.random.Generator, seconds: float, event_times,
 
 # ----------------------------------------------------------------------------- writing
 
+# Where the corpus keeps each frame modality's files: (folder, suffix).
+_MEDIA_FILES = {'audio': ('audio', '.wav'), 'video': ('openface', '.csv')}
+
+
 def _media_path(modality: str, candidate_id: str, answer_index: int) -> str:
-  if modality == 'audio':
-    return f'audio/{candidate_id}_{answer_index + 1}.wav'
-  return f'openface/{candidate_id}_{answer_index + 1}.csv'
-
-
-def _atomic_write_bytes(path: str, data: bytes) -> None:
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'wb') as f:
-    f.write(data)
-  os.replace(tmp, path)
+  folder, suffix = _MEDIA_FILES[modality]
+  return f'{folder}/{candidate_id}_{answer_index + 1}{suffix}'
 
 
 def _render_one(job) -> float:
   """Writes one media file; returns its duration in seconds (worker entry point)."""
   out_dir, seed, modality, cand_index, candidate_id, answer_index, seconds, events, fps = job
   path = os.path.join(out_dir, _media_path(modality, candidate_id, answer_index))
-  if modality == 'audio':
-    rng = np.random.default_rng([seed, 2, cand_index, answer_index])
-    wav = render_audio(rng, seconds, events)
-    tmp = f'{path}.tmp{os.getpid()}.wav'
-    soundfile.write(tmp, wav, SAMPLE_RATE, subtype='PCM_16')
-    os.replace(tmp, path)
-  else:
-    rng = np.random.default_rng([seed, 3, cand_index, answer_index])
-    _atomic_write_bytes(path, render_openface(rng, seconds, events, fps).encode())
+  write, stream = _WRITERS[modality]
+  write(path, np.random.default_rng([seed, stream, cand_index, answer_index]), seconds,
+        events, fps)
   return seconds
+
+
+def _write_audio(path: str, rng, seconds: float, events, fps: float) -> None:
+  del fps  # Audio has its own sample rate.
+  wav = render_audio(rng, seconds, events)
+  tmp = f'{path}.tmp{os.getpid()}.wav'
+  soundfile.write(tmp, wav, SAMPLE_RATE, subtype='PCM_16')
+  os.replace(tmp, path)
+
+
+def _write_openface(path: str, rng, seconds: float, events, fps: float) -> None:
+  run_log.write_bytes(path, render_openface(rng, seconds, events, fps).encode())
+
+
+# The writer of each frame modality's files and the random stream it draws from.
+_WRITERS = {'audio': (_write_audio, 2), 'video': (_write_openface, 3)}
 
 
 def _mp_context():
@@ -626,11 +639,10 @@ def _mp_context():
 
 def _render_media(out_dir: str, plans: Sequence[CandidatePlan], modality: str, *, seed: int,
                   fps: float, workers: int | None) -> None:
-  os.makedirs(os.path.join(out_dir, 'audio' if modality == 'audio' else 'openface'),
-              exist_ok=True)
+  os.makedirs(os.path.join(out_dir, _MEDIA_FILES[modality][0]), exist_ok=True)
   jobs = [(out_dir, seed, modality, p.index, p.candidate_id, i, a.seconds, a.event_times, fps)
           for p in plans for i, a in enumerate(p.answers)
-          if (a.has_audio if modality == 'audio' else a.has_video)]
+          if a.has(modality)]
   workers = workers or os.cpu_count() or 1
   start = time.time()
   if workers == 1 or len(jobs) < 8:
@@ -647,10 +659,9 @@ def _interview_record(plan: CandidatePlan, modalities: Iterable[str]) -> dict:
   for i, a in enumerate(plan.answers):
     answers.append({
         'question': a.question, 'transcript': a.transcript,
-        'audio': (_media_path('audio', plan.candidate_id, i)
-                  if 'audio' in modalities and a.has_audio else None),
-        'video': (_media_path('video', plan.candidate_id, i)
-                  if 'video' in modalities and a.has_video else None),
+        **{dataset_spec.modality(m).media_key: (
+            _media_path(m, plan.candidate_id, i) if m in modalities and a.has(m) else None)
+           for m in dataset_spec.FRAME_MODALITIES},
     })
   return {'candidate_id': plan.candidate_id, 'position_id': plan.position_id,
           'job_title': plan.job_title, 'label': plan.label, 'decisions': plan.decisions,
@@ -677,11 +688,6 @@ def _ground_truth_record(plan: CandidatePlan) -> dict:
           'good_order': GOOD_ORDER,
           'key_answers': [i for i, a in enumerate(plan.answers) if a.key],
           'latent_hirable': plan.latent_hirable, 'label': plan.label, 'answers': answers}
-
-
-def _write_jsonl(path: str, records: Iterable[dict]) -> None:
-  text = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records)
-  _atomic_write_bytes(path, text.encode('utf-8'))
 
 
 def _normalise_modalities(modalities) -> tuple[str, ...]:
@@ -739,17 +745,18 @@ def generate_corpus(out_dir: str, *, num_candidates: int, seed: int,
       done = tuple(info.get('modalities', ()))
   plan_params = {k: v for k, v in params.items() if k != 'fps'}
   plans = plan_corpus(**plan_params)
-  for modality in ('audio', 'video'):
+  for modality in dataset_spec.FRAME_MODALITIES:
     if modality in modalities and modality not in done:
       _render_media(out_dir, plans, modality, seed=seed, fps=fps, workers=workers)
   all_modalities = _normalise_modalities(set(modalities) | set(done) | {'text'})
-  _write_jsonl(os.path.join(out_dir, 'interviews.jsonl'),
-               (_interview_record(p, all_modalities) for p in plans))
-  _write_jsonl(os.path.join(out_dir, 'ground_truth.jsonl'), map(_ground_truth_record, plans))
+  run_log.write_jsonl(os.path.join(out_dir, 'interviews.jsonl'),
+                      (_interview_record(p, all_modalities) for p in plans))
+  run_log.write_jsonl(os.path.join(out_dir, 'ground_truth.jsonl'),
+                      map(_ground_truth_record, plans))
   info = {'generator': 'data_prep.hirenet.synthetic', 'version': GENERATOR_VERSION, 'params': params,
           'modalities': list(all_modalities),
           'hirable_fraction': float(np.mean([p.label for p in plans])) if plans else 0.0}
-  _atomic_write_bytes(info_path, (json.dumps(info, indent=1) + '\n').encode())
+  run_log.write_json(info_path, info, indent=1, sort_keys=False, end='\n')
   return out_dir
 
 
@@ -771,7 +778,7 @@ DEFAULT_CORPUS_NAME = 'default_corpus_v{}_{}'.format(GENERATOR_VERSION, hashlib.
 
 def default_cache_dir() -> str:
   """`$HIRENET_CACHE/<DEFAULT_CORPUS_NAME>`, else `~/.cache/hirenet_jax/<...>`."""
-  root = cache.cache_root()
+  root = paths.cache_root()
   return os.path.join(root, DEFAULT_CORPUS_NAME)
 
 
@@ -807,47 +814,3 @@ def ensure_default_corpus(modalities: Sequence[str] = ('text',),
                    cache_dir)
       generate_corpus(cache_dir, modalities=modalities, **DEFAULT_CORPUS)
   return cache_dir
-
-
-# ----------------------------------------------------------------------------- CLI
-
-def _define_flags():
-  # Defined only when run as a script: experiments.train imports this module and has its own
-  # --seed and friends.
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string('out_dir', None, 'Corpus directory to write.', required=True)
-  flags.DEFINE_integer('num_candidates', 600, 'Number of candidates (interviews).')
-  flags.DEFINE_integer('seed', 0, 'Random seed; the corpus is a function of the flags.')
-  flags.DEFINE_list('modalities', list(MODALITIES), 'Media to render: text,audio,video.')
-  flags.DEFINE_integer('questions_per_interview', 5, 'Typical questions per interview.')
-  flags.DEFINE_float('words_per_answer', 95.0, 'Mean words per answer (paper: 95).')
-  flags.DEFINE_float('seconds_per_answer', 52.0, 'Mean seconds per answer (paper: 52).')
-  flags.DEFINE_float('fps', 25.0, 'OpenFace CSV frame rate.')
-  flags.DEFINE_float('cue_strength', 0.8, 'In [0, 1]: how reliably key answers show the cue.')
-  flags.DEFINE_float('label_noise', 0.05, 'Probability of flipping a label.')
-  flags.DEFINE_float('position_prior_sd', 0.6, 'Logit spread of per-position hirable rates.')
-  flags.DEFINE_float('missing_audio_rate', 0.015, 'Fraction of answers without audio.')
-  flags.DEFINE_float('missing_video_rate', 0.025, 'Fraction of answers without video.')
-  flags.DEFINE_integer('workers', None, 'Media rendering processes (default: all cores).')
-  return flags.FLAGS
-
-
-def main(argv):
-  del argv
-  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-  f = FLAGS
-  start = time.time()
-  out = generate_corpus(
-      f.out_dir, num_candidates=f.num_candidates, seed=f.seed, modalities=f.modalities,
-      questions_per_interview=f.questions_per_interview,
-      words_per_answer=f.words_per_answer, seconds_per_answer=f.seconds_per_answer,
-      fps=f.fps, cue_strength=f.cue_strength, label_noise=f.label_noise,
-      position_prior_sd=f.position_prior_sd, missing_audio_rate=f.missing_audio_rate,
-      missing_video_rate=f.missing_video_rate, workers=f.workers)
-  absl_logging.info('wrote %s in %.1f s', out, time.time() - start)
-
-
-if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  FLAGS = _define_flags()
-  app.run(main)

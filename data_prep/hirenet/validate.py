@@ -1,7 +1,5 @@
-r"""Checks a raw interview corpus and lists every problem with file, record and reason.
-
-  python -m data_prep.validate --corpus_dir=DIR [--modalities=text,audio,video] \
-      [--on_error=fail|skip] [--output_dir=.] [--deep]
+r"""Checks a raw interview corpus and lists every problem with file, record and reason
+(check_corpus); the command is `python -m data_prep.validate`.
 
 Checks: malformed JSON, missing fields, bad labels/decisions, duplicate candidate ids,
 missing or unreadable media, empty audio, malformed OpenFace CSVs, NaN/inf features,
@@ -14,21 +12,15 @@ Raw audio is only decoded (openSMILE runs in data_prep.hirenet.build) unless --d
 from __future__ import annotations
 
 import os
-import sys
 from typing import Sequence
 
-from absl import app
-from absl import flags
 from absl import logging
 import numpy as np
 
 from hirenet_jax.hirenet import dataset_spec
 from data_prep.hirenet import corpus as corpus_lib
-from data_prep.errors import CorpusError
 from data_prep.errors import FeatureError
 from data_prep.errors import Problem
-from data_prep.errors import print_problems
-from data_prep.errors import write_manifest
 
 MANIFEST = 'excluded_manifest.csv'
 
@@ -99,7 +91,7 @@ def check_corpus(corpus_dir: str, *, modalities: Sequence[str] | None = None,
           excluded_answers += 1
           continue
         reason = None
-        if modality == 'text':
+        if dataset_spec.modality(modality).words:
           from data_prep.hirenet import text  # pylint: disable=g-import-not-at-top
           if not text.tokenize(source):
             reason, source = 'transcript has no word', None
@@ -143,44 +135,3 @@ def format_counts(counts: dict) -> str:
     lines.append(f'Answers ({m}): {counts[f"{m}_answers_kept"]} kept, '
                  f'{counts[f"{m}_answers_excluded"]} excluded.')
   return '\n'.join(lines)
-
-
-FLAGS = flags.FLAGS
-
-
-def define_flags():
-  flags.DEFINE_string('corpus_dir', None, 'Corpus directory (interviews.jsonl).')
-  flags.DEFINE_list('modalities', None, 'Modalities to check (default: all present).')
-  flags.DEFINE_enum('on_error', 'fail', ['fail', 'skip'],
-                    'fail: list problems and exit 1; skip: write the manifest, exit 0.')
-  flags.DEFINE_string('output_dir', '.', 'Where --on_error=skip writes '
-                      f'{MANIFEST}.')
-  flags.DEFINE_bool('deep', False, 'Run openSMILE on raw audio too (slow).')
-  flags.DEFINE_integer('max_listed', 50, 'Problems printed in full.')
-  corpus_lib.define_read_flags()
-  flags.mark_flag_as_required('corpus_dir')
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  try:
-    problems, counts = check_corpus(FLAGS.corpus_dir, modalities=FLAGS.modalities,
-                                    deep=FLAGS.deep, **corpus_lib.read_options_from_flags())
-  except (CorpusError, ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
-  if FLAGS.on_error == 'skip':
-    path = os.path.join(FLAGS.output_dir, MANIFEST)
-    write_manifest(path, problems)
-    print(format_counts(counts))
-    print(f'{len(problems)} problem(s); excluded records listed in {path}')
-    return
-  if not print_problems(problems, format_counts(counts), max_listed=FLAGS.max_listed,
-                        manifest=MANIFEST):
-    sys.exit(1)
-
-
-if __name__ == '__main__':
-  define_flags()
-  app.run(main)

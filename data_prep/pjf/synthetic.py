@@ -1,9 +1,6 @@
 r"""Synthetic person-job-fit corpus where word overlap is weak evidence and each
 requirement's level is strong evidence (docs/pjf_format.md, "Synthetic corpus").
 
-  python -m data_prep.pjf_synthetic --out_dir=DIR [--seed=0] [--num_candidates=600] \
-      [--num_jobs=200] [--pairs_per_candidate=10] [--split=warm|candidate] [--check]
-
 Jobs require 3-5 skills of their function, each at a level (1 basic, 2 working,
 3 expert), and offer conditions (sector, city, salary band, contract). A resume shows a
 skill's level only in how it describes it ("led the move of the billing platform to
@@ -15,7 +12,7 @@ preferences. `job_accepts` is "every requirement met at its level" and
 `label_noise`; ground_truth.json keeps the noiseless labels and what they come from.
 
 Every draw comes from a generator seeded by (seed, stream, index): the same arguments
-give the same bytes.
+give the same bytes. The command is `python -m data_prep.pjf_synthetic`.
 """
 
 from __future__ import annotations
@@ -30,6 +27,8 @@ import numpy as np
 
 from data_prep import file_lock as cache
 from data_prep.pjf import corpus as pjf_corpus
+from hirenet_jax.core import paths
+from hirenet_jax.core import run_log
 from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Job
 from hirenet_jax.pjf.corpus import Pair
@@ -496,8 +495,8 @@ def write(out_dir: str, **kwargs) -> str:
   ground_truth.json into `out_dir`; returns `out_dir`."""
   corpus, truth = generate(**kwargs)
   pjf_corpus.write_corpus(corpus, out_dir)
-  pjf_corpus.atomic_write(os.path.join(out_dir, pjf_corpus.GROUND_TRUTH_FILE),
-                          (json.dumps(truth, ensure_ascii=False, indent=1) + '\n').encode())
+  run_log.write_json(os.path.join(out_dir, pjf_corpus.GROUND_TRUTH_FILE), truth, indent=1,
+                     sort_keys=False, ensure_ascii=False, end='\n')
   return out_dir
 
 
@@ -580,7 +579,7 @@ DEFAULT_CORPUS = dict(seed=0, num_candidates=600, num_jobs=200, pairs_per_candid
 def default_corpus_dir(cache_root: str | None = None) -> str:
   """Where the default corpus lives: `<root>/pjf_default_v<version>_<hash>`, root
   `cache_root`, else $HIRENET_CACHE, else ~/.cache/hirenet_jax."""
-  root = cache_root or cache.cache_root()
+  root = cache_root or paths.cache_root()
   digest = hashlib.sha1(json.dumps(DEFAULT_CORPUS, sort_keys=True).encode()).hexdigest()
   return os.path.join(root, f'pjf_default_v{GENERATOR_VERSION}_{digest[:8]}')
 
@@ -602,54 +601,18 @@ def ensure_default_corpus(cache_root: str | None = None) -> str:
   return path
 
 
-# ------------------------------------------------------------------------------ CLI
-
-def _define_flags():
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string('out_dir', None, 'Corpus directory to write (default: the cached '
-                      'default corpus, see default_corpus_dir).')
-  flags.DEFINE_integer('seed', DEFAULT_CORPUS['seed'], 'Random seed.')
-  flags.DEFINE_integer('num_candidates', DEFAULT_CORPUS['num_candidates'], 'Resumes.')
-  flags.DEFINE_integer('num_jobs', DEFAULT_CORPUS['num_jobs'], 'Job descriptions.')
-  flags.DEFINE_integer('pairs_per_candidate', DEFAULT_CORPUS['pairs_per_candidate'],
-                       'Jobs each candidate is paired with (fewer when their function '
-                       'has fewer jobs).')
-  flags.DEFINE_float('label_noise', DEFAULT_CORPUS['label_noise'],
-                     "Probability of flipping each side's label.")
-  flags.DEFINE_enum('split', DEFAULT_CORPUS['split_mode'], pjf_corpus.SPLIT_MODES,
-                    'warm: 40% of candidates training-only, 20% validation and 40% test '
-                    'candidates with half their pairs in training; candidate: every pair '
-                    'of a candidate in one split, 80/10/10 (docs/pjf_format.md).')
-  flags.DEFINE_bool('check', False, 'Print the ROC AUCs of word overlap against the '
-                    'requirement rule, and the label balance.')
-  return flags.FLAGS
+def write_or_default(out_dir: str | None, **params) -> str:
+  """The corpus of `params` (DEFAULT_CORPUS's keys) written to `out_dir`; without
+  `out_dir`, the default corpus from the cache (ValueError for other `params`)."""
+  if out_dir:
+    return write(out_dir, **params)
+  if params != DEFAULT_CORPUS:
+    raise ValueError('an output directory is needed for a corpus other than the default')
+  return ensure_default_corpus()
 
 
-def main(argv):
-  from absl import app  # pylint: disable=g-import-not-at-top
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  f = FLAGS
-  params = dict(seed=f.seed, num_candidates=f.num_candidates, num_jobs=f.num_jobs,
-                pairs_per_candidate=f.pairs_per_candidate, label_noise=f.label_noise,
-                split_mode=f.split)
-  if f.out_dir:
-    out = write(f.out_dir, **params)
-  elif params == DEFAULT_CORPUS:
-    out = ensure_default_corpus()
-  else:
-    raise app.UsageError('--out_dir is needed for a corpus other than the default')
-  corpus, problems = pjf_corpus.read_corpus(out)
-  print(f'Wrote {len(corpus.jobs)} jobs, {len(corpus.resumes)} resumes, '
-        f'{len(corpus.pairs)} pairs to {out}')
-  del problems  # Empty: read_corpus raises on any problem.
-  if f.check:
-    truth = pjf_corpus.read_ground_truth(out)
-    for key, value in {**balance(corpus), **evidence_check(corpus, truth)}.items():
-      print(f'{key}: {value:.3f}')
-
-
-if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  FLAGS = _define_flags()
-  app.run(main)
+def check_figures(corpus_dir: str) -> dict[str, float]:
+  """Label balance and the ROC AUCs of word overlap against the requirement rule."""
+  corpus, _ = pjf_corpus.read_corpus(corpus_dir)
+  truth = pjf_corpus.read_ground_truth(corpus_dir)
+  return {**balance(corpus), **evidence_check(corpus, truth)}
