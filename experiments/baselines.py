@@ -10,7 +10,6 @@ validation F1. Writes W/results.json (default W: workdirs/baselines_{modality}_s
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -84,6 +83,7 @@ def format_table(results: dict) -> str:
 def main():
   from experiments.configs import default
   from hirenet_jax.hirenet.baselines import paper as baseline_features
+  from hirenet_jax.hirenet import dataset_spec
   from hirenet_jax.hirenet import input_pipeline
   config = default.get_config()
   common.apply_shorthands(config, modality=_MODALITY.value, seed=_SEED.value,
@@ -91,7 +91,8 @@ def main():
   data_dir = common.prepare_data(config)
   corpus_dir = input_pipeline.load_meta(data_dir, config.modality).get('corpus_dir')
   functionals = None
-  if config.modality == 'audio' and corpus_dir and os.path.isdir(corpus_dir):
+  needs_media = dataset_spec.modality(config.modality).non_sequential == 'audio_functionals'
+  if needs_media and corpus_dir and os.path.isdir(corpus_dir):
     functionals = audio_functionals_fn(corpus_dir, _WORKERS.value)
   results = baseline_features.run_baselines(
       data_dir, config.modality, seed=config.seed, num_clusters=_NUM_CLUSTERS.value,
@@ -99,11 +100,9 @@ def main():
       log=lambda msg: print(msg, flush=True))
   workdir = _WORKDIR.value or os.path.join(
       'workdirs', f'baselines_{config.modality}_s{config.seed}')
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, RESULTS_FILE), 'w') as f:
-    json.dump(results, f, indent=2)
+  output = common.write_results(os.path.join(workdir, RESULTS_FILE), results)
   print(format_table(results))
-  print(f'wrote {os.path.join(workdir, RESULTS_FILE)}')
+  print(f'wrote {output}')
 
 
 if __name__ == '__main__':

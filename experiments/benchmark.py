@@ -23,7 +23,6 @@ Prints tables and writes JSON.
 
 from __future__ import annotations
 
-import json
 import os
 
 from absl import app
@@ -79,11 +78,8 @@ def main():
     except ImportError as e:
       raise common.CommandError(f'--compare_torch needs torch ({e})') from None
     print(compare_torch.format_table(results['compare_torch']), end='\n\n')
-  output = _OUTPUT.value or os.path.join(
-      'benchmarks', 'results', f'{config.modality}_{config.model.variant}.json')
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  with open(output, 'w') as f:
-    json.dump(results, f, indent=2)
+  output = common.write_results(_OUTPUT.value or os.path.join(
+      'benchmarks', 'results', f'{config.modality}_{config.model.variant}.json'), results)
   print(f'wrote {output}')
 
 

@@ -1,9 +1,19 @@
 r"""Measures the embedded language model on the mock-interview workload.
 
+  python -m experiments.benchmark_llm --workload=mockllm [--interviews=8] [--gguf=PATH] \
+      [--prefix_cache_mb=1024]
   python -m experiments.benchmark_llm [--gguf=PATH] [--batches=1,8,32] \
       [--answer_tokens=60] [--repeats=3] [--weight_dtype=float32|bfloat16] \
       [--output=FILE.json] [--nollama_cpp]
 
+--workload=mockllm: N training pairs of the default person-job corpus interviewed (3
+turns) and judged (4 judges) through the MockLLM loop, as `experiments.mockllm
+--backend=jax` runs them; prints interviews per hour, prefill and decode tokens, the
+prefix cache's hit rate, the compiled shapes and XLA compilations (0 on a second run:
+the persistent compilation cache holds every program), the CPU and whether it has bf16
+dot products. Writes benchmarks/results/llm_mockllm.json.
+
+--workload=decode (the default):
 A ~400-token interviewer prompt per row, ~60-token answers (stop tokens ignored, the
 paper's sampling parameters). Prints prefill tokens/s, single-stream decode tokens/s and
 aggregate decode tokens/s at each batch size, peak RSS; when llama-cpp-python is
@@ -14,7 +24,7 @@ Writes JSON (default benchmarks/results/llm.json).
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
 
 from absl import app
@@ -38,19 +48,55 @@ _WEIGHT_DTYPE = flags.DEFINE_enum('weight_dtype', None, ['float32', 'bfloat16'],
 _DECODE_CHUNK = flags.DEFINE_integer('decode_chunk', 8, 'Decode steps per jitted call.')
 _LLAMA_CPP = flags.DEFINE_bool('llama_cpp', True, 'Also measure llama.cpp side by side '
                                'when llama-cpp-python is installed.')
-_OUTPUT = flags.DEFINE_string('output', os.path.join('benchmarks', 'results', 'llm.json'),
-                              'JSON file of the figures.')
+_OUTPUT = flags.DEFINE_string('output', None, 'JSON file of the figures; default '
+                              'benchmarks/results/llm.json (llm_mockllm.json).')
+_WORKLOAD = flags.DEFINE_enum('workload', 'decode', ['decode', 'mockllm'], 'decode: '
+                              'fixed-length answers per batch size; mockllm: whole '
+                              'interviews through the MockLLM loop.')
+_INTERVIEWS = flags.DEFINE_integer('interviews', 8, '--workload=mockllm: interviews.')
+_PREFIX_CACHE_MB = flags.DEFINE_integer('prefix_cache_mb', 1024, 'Prefix cache budget '
+                                        '(0: off).')
 
-# Compilation stays out of the timings (an untimed run first); no persistent cache needed.
-flags.FLAGS.set_default('jax_cache_dir', '')
+
+def mockllm_main():
+  """--workload=mockllm."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  from data_prep.pjf import corpus as pjf_corpus  # pylint: disable=g-import-not-at-top
+  from data_prep.pjf import synthetic as pjf_synthetic  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
+  # Every program goes to the persistent cache, however fast it compiled, so that a
+  # second run compiles nothing.
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
+  corpus, _ = pjf_corpus.read_corpus(pjf_synthetic.ensure_default_corpus())
+  pairs = corpus.split('train')[:_INTERVIEWS.value]
+  model = engine.JaxLanguageModel(_GGUF.value, dtype=_DTYPE.value,
+                                  weight_dtype=_WEIGHT_DTYPE.value,
+                                  decode_chunk=_DECODE_CHUNK.value,
+                                  prefix_cache_bytes=_PREFIX_CACHE_MB.value * 2 ** 20)
+  with tempfile.TemporaryDirectory() as workdir:
+    results = llm_benchmark.run_mockllm(model, corpus, pairs, workdir)
+  if importlib.util.find_spec('llama_cpp') is None:
+    results['llama_cpp_error'] = ('llama-cpp-python[server] is not installed; the side by '
+                                  'side run needs it')
+  else:
+    results['llama_cpp_error'] = 'the llama.cpp server run is not implemented yet'
+  return results
 
 
 def main():
+  if _WORKLOAD.value == 'mockllm':
+    results = mockllm_main()
+    print(llm_benchmark.format_mockllm(results), flush=True)
+    print('wrote ' + common.write_results(
+        _OUTPUT.value or os.path.join('benchmarks', 'results', 'llm_mockllm.json'), results))
+    return
   from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
   batches = [int(b) for b in _BATCHES.value]
+  # No prefix cache: the timed rounds repeat the untimed run's prompts.
   model = engine.JaxLanguageModel(_GGUF.value, dtype=_DTYPE.value,
                                   weight_dtype=_WEIGHT_DTYPE.value, max_batch=max(batches),
-                                  decode_chunk=_DECODE_CHUNK.value)
+                                  decode_chunk=_DECODE_CHUNK.value, prefix_cache_bytes=0)
   llama_cpp, error = None, None
   if _LLAMA_CPP.value:
     try:
@@ -62,10 +108,8 @@ def main():
   if error:
     results['llama_cpp_error'] = error
   print(llm_benchmark.format_table(results), flush=True)
-  os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-  with open(_OUTPUT.value, 'w') as f:
-    json.dump(results, f, indent=2)
-  print(f'wrote {_OUTPUT.value}')
+  print('wrote ' + common.write_results(
+      _OUTPUT.value or os.path.join('benchmarks', 'results', 'llm.json'), results))
 
 
 if __name__ == '__main__':

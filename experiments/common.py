@@ -4,7 +4,6 @@ compilation cache, multi-host), one-line user errors, and wiring data_prep to th
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Callable
@@ -13,14 +12,15 @@ from absl import app
 from absl import flags
 from absl import logging
 
-CACHE_ROOT = os.path.expanduser('~/.cache/hirenet_jax')
+from hirenet_jax.core import paths
+
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs')
 
 JAX_CACHE_DIR = flags.DEFINE_string(
-    'jax_cache_dir', os.path.join(CACHE_ROOT, 'xla'),
+    'jax_cache_dir', os.path.join(paths.cache_root(), 'xla'),
     'Persistent XLA compilation cache ("" = off): repeated runs skip compilation.')
 PREPARED_CACHE_DIR = flags.DEFINE_string(
-    'prepared_cache_dir', os.path.join(CACHE_ROOT, 'datasets'),
+    'prepared_cache_dir', os.path.join(paths.cache_root(), 'datasets'),
     'Where datasets built from --corpus_dir (or the default corpus) are cached.')
 
 
@@ -43,7 +43,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
   from data_prep.hirenet.datasets import PrepareError  # pylint: disable=g-import-not-at-top
   from data_prep.errors import CorpusError  # pylint: disable=g-import-not-at-top
   from hirenet_jax.core.errors import ConfigError  # pylint: disable=g-import-not-at-top
-  return (CommandError, ConfigError, CorpusError, PrepareError, FileNotFoundError)
+  from hirenet_jax.llm.openai_client import ServedModelError  # pylint: disable=g-import-not-at-top
+  return (CommandError, ConfigError, CorpusError, PrepareError, FileNotFoundError,
+          ServedModelError)
 
 
 def setup_jax(cache_dir: str, multihost: bool = False, coordinator: str | None = None,
@@ -118,6 +120,15 @@ def prepare_data(config) -> str:
   return datasets.prepare(config, PREPARED_CACHE_DIR.value)
 
 
+def write_results(path: str, results) -> str:
+  """Writes a command's results as indented JSON (keys in their order) atomically, making
+  the folder first; returns `path`."""
+  from hirenet_jax.core import run_log  # pylint: disable=g-import-not-at-top
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  run_log.write_json(path, results, sort_keys=False)
+  return path
+
+
 def default_workdir(config) -> str:
   return os.path.join('workdirs', f'{config.modality}_{config.model.variant}_s{config.seed}')
 
@@ -160,17 +171,3 @@ def run_report(config, results: dict, workdir: str) -> str:
       train_lib.RESULTS_FILE, train_lib.PREDICTIONS_FILE, train_lib.CURVES_FILE))
   lines.append(f'wrote {files}')
   return '\n'.join(lines)
-
-
-def train_or_load(config, workdir: str) -> dict:
-  """A run's results: read back when `workdir` holds a finished run (results.json), else
-  trained (an interrupted run resumes from its checkpoint)."""
-  from hirenet_jax.hirenet import train_lib  # pylint: disable=g-import-not-at-top
-  results_path = os.path.join(workdir, train_lib.RESULTS_FILE)
-  if os.path.exists(results_path):
-    with open(results_path) as f:
-      results = json.load(f)
-    logging.info('%s: done already', workdir)
-    return results
-  logging.info('%s: training', workdir)
-  return train_lib.train_and_evaluate(config, workdir)

@@ -74,17 +74,14 @@ def main():
     print(f'scoring {run_dir}', flush=True)
     outputs[modality] = modality_outputs(run_dir)
   results = baseline_features.run_fusion(outputs, seed=seed)
-  out_dir = os.path.join(root, f'fusion_s{seed}')
-  os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, RESULTS_FILE), 'w') as f:
-    json.dump(results, f, indent=2)
+  output = common.write_results(os.path.join(root, f'fusion_s{seed}', RESULTS_FILE), results)
   print(f'candidates with {", ".join(results["modalities"])}: {results["num_candidates"]}')
   print(f'{"model":<14} {"precision":>9} {"recall":>7} {"f1":>7}')
   for key, name in (('random_vote', 'Random vote'), ('majority_vote', 'Majority vote'),
                     ('early_fusion', 'Early Fusion'), ('late_fusion', 'Late Fusion')):
     m = results[key]['test']
     print(f'{name:<14} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f}')
-  print(f'wrote {os.path.join(out_dir, RESULTS_FILE)}')
+  print(f'wrote {output}')
 
 
 if __name__ == '__main__':

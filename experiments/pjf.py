@@ -34,10 +34,7 @@ def main():
   config = _CONFIG.value
   if _MODEL.value is not None:
     config.model.name = _MODEL.value
-  if _SEED.value is not None:
-    config.seed = _SEED.value
-  if _CORPUS_DIR.value is not None:
-    config.corpus_dir = _CORPUS_DIR.value
+  common.apply_shorthands(config, seed=_SEED.value, corpus_dir=_CORPUS_DIR.value)
   train_lib.check_config(config)
   corpus = pjf_common.load_corpus(config.corpus_dir)
   workdir = _WORKDIR.value or os.path.join('workdirs',

@@ -11,66 +11,30 @@ the handshake's macro precision / recall / F1, plus the exact random-ranking row
 
 from __future__ import annotations
 
-import json
-import os
-
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import common
 from experiments import pjf_common
 
 _CONFIG = common.define_config_flag('pjf.py')
 _MODELS = flags.DEFINE_list('models', 'ncf,pjfnn,bpjfnn,apjfnn,ipjf', 'Models to run.')
-_SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds 0..N-1 per model.')
+_SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds 0..N-1 per model.', lower_bound=1)
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/pjf_grid', 'Grid directory.')
 _CORPUS_DIR = flags.DEFINE_string('corpus_dir', None,
                                   'pjf corpus; default: the synthetic one.')
 
-TABLE_MD = 'table2_baselines.md'
-TABLE_CSV = 'table2_baselines.csv'
-
 
 def main():
-  from hirenet_jax.pjf import models  # pylint: disable=g-import-not-at-top
-  from hirenet_jax.pjf import table  # pylint: disable=g-import-not-at-top
-  from hirenet_jax.pjf import train_lib  # pylint: disable=g-import-not-at-top
-  unknown = [m for m in _MODELS.value if m not in models.MODELS]
-  if unknown:
-    raise common.CommandError(f'unknown model(s) {", ".join(unknown)}; expected some of '
-                              f'{", ".join(models.MODELS)}')
-  if _SEEDS.value <= 0:
-    raise common.CommandError(f'--seeds must be positive, got {_SEEDS.value}')
-  base = _CONFIG.value
-  if _CORPUS_DIR.value is not None:
-    base.corpus_dir = _CORPUS_DIR.value
-  corpus = pjf_common.load_corpus(base.corpus_dir)
-  results = []
-  for name in _MODELS.value:
-    for seed in range(_SEEDS.value):
-      workdir = os.path.join(_WORKDIR.value, f'{name}_s{seed}')
-      path = os.path.join(workdir, train_lib.RESULTS_FILE)
-      if os.path.isfile(path):
-        logging.info('%s seed %d: already done (%s)', name, seed, path)
-        with open(path) as f:
-          results.append(json.load(f))
-        continue
-      config = base.copy_and_resolve_references()
-      config.model.name, config.seed = name, seed
-      results.append(train_lib.train_and_evaluate(config, corpus, workdir))
-      logging.info('%s seed %d: done in %.0fs', name, seed, results[-1]['train_time_s'])
-  summary = table.summarise(results)
-  os.makedirs(_WORKDIR.value, exist_ok=True)
-  md_path = os.path.join(_WORKDIR.value, TABLE_MD)
-  csv_path = os.path.join(_WORKDIR.value, TABLE_CSV)
-  text = table.markdown(summary, base.k)
-  with open(md_path, 'w', encoding='utf-8') as f:
-    f.write(text)
-  table.write_csv(csv_path, summary, base.k)
+  from hirenet_jax.pjf import grid  # pylint: disable=g-import-not-at-top
+  config = _CONFIG.value
+  common.apply_shorthands(config, corpus_dir=_CORPUS_DIR.value)
+  corpus = pjf_common.load_corpus(config.corpus_dir)
+  out = grid.run_grid(config, corpus, _WORKDIR.value, models=_MODELS.value,
+                      num_seeds=_SEEDS.value)
   print(f'Table 2 baselines on {corpus.source} (test split, mean ± std over '
-        f'{_SEEDS.value} seeds)\n{text}')
-  print(f'wrote {md_path} and {csv_path}')
+        f'{_SEEDS.value} seeds)\n{out["markdown"]}')
+  print(f'wrote {" and ".join(out["files"])}')
 
 
 if __name__ == '__main__':

@@ -14,10 +14,6 @@ class, and each corpus's gap between HireNet and TF-IDF.
 
 from __future__ import annotations
 
-import copy
-import json
-import os
-
 from absl import app
 from absl import flags
 
@@ -27,46 +23,25 @@ _CONFIG = common.define_config_flag()
 _CORPORA = flags.DEFINE_list('corpora', None, 'Suite corpora (default: all).')
 _VARIANTS = flags.DEFINE_list('variants', ['bigru', 'hn_avg', 'hn_satt', 'hirenet'],
                               'Neural variants.')
-_SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds-1 per variant.')
+_SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds 0 .. seeds-1 per variant.', lower_bound=1)
 _WORKDIR = flags.DEFINE_string('workdir', 'workdirs/suite', 'Suite directory.')
 
 
 def main():
   from data_prep.hirenet import corpus_suite  # pylint: disable=g-import-not-at-top
-  from hirenet_jax.hirenet.baselines import beside_run as quick_baselines  # pylint: disable=g-import-not-at-top
   from hirenet_jax.hirenet import robustness  # pylint: disable=g-import-not-at-top
-  from hirenet_jax.hirenet import steps as steps_lib  # pylint: disable=g-import-not-at-top
-  root = _WORKDIR.value
   names = _CORPORA.value or list(corpus_suite.SUITE_NAMES)
   unknown = sorted(set(names) - set(corpus_suite.SUITE_NAMES))
   if unknown:
-    raise ValueError(f'unknown suite corpora {unknown}; expected some of '
-                     f'{list(corpus_suite.SUITE_NAMES)}')
-  runs, baselines = [], {}
-  for name in names:
-    base = copy.deepcopy(_CONFIG.value)
-    common.apply_shorthands(base, modality='text',
-                            corpus_dir=corpus_suite.ensure_suite_corpus(name))
-    data_dir = common.prepare_data(base)
-    baselines[name] = quick_baselines.fit(data_dir, 'text', seed=0)
-    for variant in _VARIANTS.value:
-      for seed in range(_SEEDS.value):
-        config = copy.deepcopy(base)
-        common.apply_shorthands(config, variant=variant, seed=seed, data_dir=data_dir)
-        steps_lib.check_config(config)
-        workdir = os.path.join(root, name, f'{variant}_s{seed}')
-        results = common.train_or_load(config, workdir)
-        runs.append(robustness.run_summary(name, variant, seed, workdir, results))
-  summary = robustness.summarise(runs, baselines, names, _VARIANTS.value)
-  os.makedirs(root, exist_ok=True)
-  markdown = robustness.table_markdown(summary, corpus_suite.SUITE)
-  with open(os.path.join(root, 'suite.md'), 'w') as f:
-    f.write(markdown)
-  robustness.write_csv(os.path.join(root, 'suite.csv'), summary)
-  with open(os.path.join(root, 'suite_results.json'), 'w') as f:
-    json.dump({'runs': runs, 'baselines': baselines, 'summary': summary}, f, indent=1)
-  print(markdown)
-  print(f'wrote {root}/suite.md, suite.csv and suite_results.json ({len(runs)} runs)')
+    raise common.CommandError(f'unknown suite corpora {unknown}; expected some of '
+                              f'{list(corpus_suite.SUITE_NAMES)}')
+  corpora = {name: corpus_suite.ensure_suite_corpus(name) for name in names}
+  out = robustness.run_suite(_CONFIG.value, _WORKDIR.value, corpora=corpora,
+                             specs=corpus_suite.SUITE, variants=_VARIANTS.value,
+                             num_seeds=_SEEDS.value, prepare=common.prepare_data)
+  print(out['markdown'])
+  print(f'wrote {_WORKDIR.value}/suite.md, suite.csv and suite_results.json '
+        f'({len(out["runs"])} runs)')
 
 
 if __name__ == '__main__':

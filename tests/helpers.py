@@ -16,9 +16,9 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRATCH = os.path.join(tempfile.gettempdir(), f'hirenet_train_tests_{os.getuid()}')
 XLA_CACHE = os.path.join(SCRATCH, 'xla_cache')
-# Tiny model on a tiny corpus: a run takes seconds. embedding_dim must match the
-# dataset's 200-d word2vec vectors.
-TINY_FLAGS = ['--config=experiments/configs/test.py', '--config.model.embedding_dim=200']
+# Tiny model on a tiny corpus: a run takes seconds. The one test configuration, on the
+# command line (TINY_FLAGS) and in the process (tiny_config).
+TINY_FLAGS = ['--config=experiments/configs/test.py']
 
 # Compiled programs are shared by every test and subprocess of the session.
 jax.config.update('jax_compilation_cache_dir', XLA_CACHE)
@@ -67,11 +67,15 @@ def run_cli(module: str, *args: str, num_devices: int = 1, check: bool = True
   return proc
 
 
+def tiny_flags(**overrides) -> list[str]:
+  """The command-line form of `tiny_config(data_dir, **overrides)`."""
+  return TINY_FLAGS + [f'--config.{key}={value}' for key, value in overrides.items()]
+
+
 def tiny_config(data_dir: str, **overrides):
   """experiments/configs/test.py on `data_dir` with dotted-key overrides."""
   from experiments.configs import test as test_config
   config = test_config.get_config()
-  config.model.embedding_dim = 200
   config.data_dir = data_dir
   for key, value in overrides.items():
     target = config

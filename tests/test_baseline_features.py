@@ -78,14 +78,11 @@ def test_audio_baselines_command_uses_egemaps_functionals(tiny, tmp_path):
 
 def test_fusion_of_trained_models_and_table4(tiny, tmp_path):
   """Tiny HireNets on text, audio and video -> experiments.fusion -> experiments.report."""
-  from experiments.configs import test as test_config
+  from helpers import tiny_config
   from hirenet_jax.hirenet import train_lib
   _, data_dir = tiny
   for modality in ('text', 'audio', 'video'):
-    config = test_config.get_config()
-    config.model.embedding_dim = 200  # The dataset's word2vec size.
-    config.data_dir, config.modality = data_dir, modality
-    config.num_epochs, config.tensorboard = 1, False
+    config = tiny_config(data_dir, modality=modality, num_epochs=1, tensorboard=False)
     train_lib.train_and_evaluate(config, str(tmp_path / f'{modality}_hirenet_s0'))
   env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS='cpu')
   proc = subprocess.run([sys.executable, '-m', 'experiments.fusion', f'--workdir={tmp_path}',

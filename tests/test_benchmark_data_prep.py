@@ -1,4 +1,4 @@
-"""Tests for experiments.benchmark_data_prep: its figures agree with each other."""
+"""Tests for benchmarks/data_prep.py: its figures agree with each other."""
 
 import os
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from benchmarks import data_prep as bench
 from data_prep.hirenet import audio
 from data_prep.hirenet import synthetic
-from experiments import benchmark_data_prep as bench
 
 _N = 8  # the smallest corpus whose 80/10/10 split leaves no split empty.
 

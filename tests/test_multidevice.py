@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hirenet_jax.hirenet import train_lib
-from helpers import TINY_FLAGS, load_final_params, run_cli, tiny_config
+from helpers import load_final_params, run_cli, tiny_config, tiny_flags
 from helpers import train_losses
 
 OVERRIDES = {'num_epochs': 2, 'log_every_steps': 1, 'model.dropout_rate': 0.3}
@@ -18,7 +18,7 @@ def _run(num_devices, data_dir, workdir):
   if num_devices == 1 and jax.device_count() == 1:
     return train_lib.train_and_evaluate(tiny_config(data_dir, **OVERRIDES), workdir)
   run_cli('experiments.train', f'--data_dir={data_dir}', f'--workdir={workdir}',
-          *TINY_FLAGS, *[f'--config.{k}={v}' for k, v in OVERRIDES.items()],
+          *tiny_flags(**OVERRIDES),
           num_devices=num_devices)
   import json, os
   with open(os.path.join(workdir, 'results.json')) as f:
@@ -43,7 +43,7 @@ def test_one_and_eight_devices_give_the_same_run(tiny, tmp_path):
 def test_batch_not_divisible_by_the_devices_is_one_clear_line(tiny, tmp_path):
   _, data_dir = tiny
   proc = run_cli('experiments.train', f'--data_dir={data_dir}', f'--workdir={tmp_path}',
-                 *TINY_FLAGS, '--config.batch_size=12', num_devices=8, check=False)
+                 *tiny_flags(batch_size=12), num_devices=8, check=False)
   assert proc.returncode == 1
   assert proc.stderr.strip().splitlines()[-1].startswith('error: batch_size 12 is not '
                                                           'divisible by the 8 devices')

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from hirenet_jax.hirenet import train_lib
-from helpers import REPO, TINY_FLAGS, cli_command, cli_env, load_final_params
-from helpers import tiny_config, train_losses
+from helpers import REPO, cli_command, cli_env, load_final_params
+from helpers import tiny_config, tiny_flags, train_losses
 
 OVERRIDES = {'num_epochs': 2, 'log_every_steps': 1}
 
@@ -34,8 +34,8 @@ def test_two_processes_match_one_process(tiny, tmp_path):
                                         single_dir)
 
   port = _free_port()
-  args = [f'--data_dir={data_dir}', f'--workdir={multi_dir}', *TINY_FLAGS,
-          *[f'--config.{k}={v}' for k, v in OVERRIDES.items()], '--multihost',
+  args = [f'--data_dir={data_dir}', f'--workdir={multi_dir}', *tiny_flags(**OVERRIDES),
+          '--multihost',
           f'--coordinator_address=localhost:{port}', '--num_processes=2']
   procs = [subprocess.Popen(cli_command('experiments.train', *args, f'--process_id={i}'),
                             cwd=REPO, env=cli_env(1), stdout=subprocess.PIPE,

@@ -6,7 +6,7 @@ from experiments.configs import default
 def get_config():
   """The default configuration shrunk to a few seconds of CPU time."""
   config = default.get_config()
-  config.model.embedding_dim = 16  # Must match the dataset's word vectors (or no pretrained).
+  # model.embedding_dim stays the default's 200: the datasets' word2vec vectors are 200-d.
   config.model.hidden_size = 8  # GRU units per direction.
   config.model.context_size = 8  # Question / job-title encoder units.
   config.model.attention_size = 8  # Attention vector size.

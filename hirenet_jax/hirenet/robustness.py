@@ -7,12 +7,17 @@ because that is the failure a good-looking F1 hides on a balanced corpus.
 
 from __future__ import annotations
 
+import copy
 import csv
 import os
 from typing import Any, Mapping, Sequence
 
+import ml_collections
 import numpy as np
 
+from hirenet_jax.core import run_log
+from hirenet_jax.hirenet import grid
+from hirenet_jax.hirenet import steps as steps_lib
 from hirenet_jax.hirenet import tables as reporting
 from hirenet_jax.hirenet import train_lib
 
@@ -105,3 +110,37 @@ def write_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
     writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     writer.writerows({k: row.get(k) for k in CSV_COLUMNS} for row in rows)
+
+
+def run_suite(base: ml_collections.ConfigDict, root: str, *, corpora: Mapping[str, str],
+              specs: Mapping[str, Any], variants: Sequence[str], num_seeds: int,
+              prepare: grid.Prepare) -> dict:
+  """The text variants on every corpus ({name: corpus_dir}; `specs` describe them) over
+  seeds 0..num_seeds-1 in root/{corpus}/{variant}_s{seed}, beside the simple baselines
+  fitted once per corpus on the same split; writes root/suite.md, suite.csv and
+  suite_results.json. Returns the runs (`runs`) and the table (`markdown`)."""
+  from hirenet_jax.hirenet.baselines import beside_run  # pylint: disable=g-import-not-at-top
+  runs, baselines = [], {}
+  for name, corpus_dir in corpora.items():
+    corpus_base = copy.deepcopy(base)
+    corpus_base.modality, corpus_base.corpus_dir = 'text', corpus_dir
+    data_dir = prepare(corpus_base)
+    baselines[name] = beside_run.fit(data_dir, 'text', seed=0)
+    for variant in variants:
+      for seed in range(num_seeds):
+        config = copy.deepcopy(corpus_base)
+        config.model.variant, config.seed, config.data_dir = variant, seed, data_dir
+        steps_lib.check_config(config)
+        workdir = os.path.join(root, name, f'{variant}_s{seed}')
+        results = grid.train_or_load(config, workdir)
+        runs.append(run_summary(name, variant, seed, workdir, results))
+  summary = summarise(runs, baselines, list(corpora), variants)
+  os.makedirs(root, exist_ok=True)
+  markdown = table_markdown(summary, specs)
+  with open(os.path.join(root, 'suite.md'), 'w') as f:
+    f.write(markdown)
+  write_csv(os.path.join(root, 'suite.csv'), summary)
+  run_log.write_json(os.path.join(root, 'suite_results.json'),
+                     {'runs': runs, 'baselines': baselines, 'summary': summary}, indent=1,
+                     sort_keys=False)
+  return {'runs': runs, 'markdown': markdown}

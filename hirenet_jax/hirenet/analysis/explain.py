@@ -1,17 +1,20 @@
 """Attention analysis of a scored run: the paper's attention figures per candidate, their
 agreement with a synthetic corpus's planted cues, and the per-candidate HTML reports.
 
-`experiments.explain` wires it: it scores a corpus with a run and passes the rows here.
+`experiments.explain` wires it: it scores a corpus with each run and passes the rows to
+`explain_runs`.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import os
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
+from hirenet_jax.core.errors import ConfigError
 from hirenet_jax.hirenet.analysis import stats as aa
 from hirenet_jax.hirenet.analysis import figures as attention_plots
 from hirenet_jax.hirenet import dataset_spec
@@ -201,3 +204,89 @@ def answer_curves(per_modality: dict, chosen: list[str], out_dir: str) -> None:
             a['attention'], a['frame_rate'], peaks,
             title=f'{modality} attention, {cid}, answer {a["answer_index"] + 1}',
             path=os.path.join(out_dir, f'{modality}_{cid}_q{a["answer_index"] + 1}.png'))
+
+
+def _load_jsonl(path: str) -> dict[str, dict]:
+  with open(path, encoding='utf-8') as f:
+    return {r['candidate_id']: r for r in map(json.loads, f) if r}
+
+
+def explain_runs(scored: Sequence[tuple], out_dir: str, *, corpus_dir: str | None = None,
+                 split: str = 'test', candidate_id: str | None = None,
+                 num_reports: int = 10, position_id: str | None = None,
+                 num_peaks: int = 3, top_k: int = 20,
+                 tokenize: Callable | None = None) -> dict:
+  """The attention analysis of scored runs (one per modality), written into `out_dir`.
+
+  `scored` holds (workdir, config, meta, rows) per run as scoring.score_dataset returns
+  them; the raw corpus is `corpus_dir`, else each run's own (then only its `split` is
+  analysed unless split='all'). Reports `candidate_id` alone, else the first
+  `num_reports` candidates by id; Figure 3 shows `position_id`, else the reported
+  candidate's position, else the best-represented one. Writes explain.json, the figures
+  and the HTML reports; returns the summary, with the reports' paths under 'reports'.
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  per_modality, summary = {}, {'runs': {}}
+  truth: dict = {}
+  for workdir, config, meta, rows in scored:
+    run_corpus = corpus_dir or meta.get('corpus_dir')
+    if not run_corpus or not os.path.exists(os.path.join(run_corpus, 'interviews.jsonl')):
+      raise ConfigError(f'cannot find the raw corpus of {workdir}: pass --corpus_dir')
+    interviews = _load_jsonl(os.path.join(run_corpus, 'interviews.jsonl'))
+    gt_path = os.path.join(run_corpus, 'ground_truth.jsonl')
+    truth = _load_jsonl(gt_path) if os.path.exists(gt_path) else {}
+    if corpus_dir is None and split != 'all':
+      rows = [r for r in rows if r['split'] == split]
+    modality, frame_rate = config.modality, meta.get('frame_rate')
+    candidates = analyse_run(modality, frame_rate, rows, interviews, num_peaks=num_peaks,
+                             tokenize=tokenize)
+    run = {'workdir': workdir, 'modality': modality, 'variant': config.model.variant,
+           'num_candidates': len(candidates)}
+    run.update(summarise_run(modality, frame_rate, candidates, truth, out_dir=out_dir,
+                             top_k=top_k))
+    per_modality[modality] = {'run': run, 'candidates': candidates,
+                              'by_id': {c['candidate_id']: c for c in candidates}}
+    summary['runs'][modality] = run
+
+  all_candidates = [c for r in per_modality.values() for c in r['candidates']]
+  if candidate_id is not None:
+    if not any(c['candidate_id'] == candidate_id for c in all_candidates):
+      raise ConfigError(f'candidate {candidate_id} is not among the scored candidates')
+    chosen = [candidate_id]
+  else:
+    chosen = sorted({c['candidate_id'] for c in all_candidates})[:num_reports]
+  position = position_id
+  if position is None and candidate_id:  # The reported candidate's position.
+    position = next(c['position_id'] for c in all_candidates
+                    if c['candidate_id'] == candidate_id)
+  elif position is None and all_candidates:  # The best-represented position.
+    position = collections.Counter(
+        c['position_id'] for c in all_candidates).most_common(1)[0][0]
+  if position is not None:  # Figure 3: one position, every modality.
+    summary['question_attention_by_position'] = position_figure(
+        per_modality, position, out_dir)
+  answer_curves(per_modality, chosen, out_dir)  # Figure 2 (audio, video).
+
+  reports = write_reports(out_dir, per_modality, chosen, truth)
+  summary['candidates'] = {m: r['candidates'] for m, r in per_modality.items()}
+  with open(os.path.join(out_dir, 'explain.json'), 'w', encoding='utf-8') as f:
+    json.dump(summary, f, ensure_ascii=False)
+  return {**summary, 'reports': reports}
+
+
+def format_summary(summary: dict) -> str:
+  """The lines a person reads first: per run its top words and its cue hit rates."""
+  lines = []
+  for modality, run in summary['runs'].items():
+    lines.append(f'{modality} / {run["variant"]}: {run["num_candidates"]} candidates')
+    if 'top_words' in run:
+      lines.append('  top words: ' + ', '.join(f'{w["word"]} ({w["importance"]:.2f})'
+                                               for w in run['top_words'][:10]))
+    if 'ground_truth' in run:
+      a = run['ground_truth']['answer_peak_in_cue_span']
+      q = run['ground_truth']['question_peak_on_key_answer']
+      lines.append(f'  attention peak inside the planted cue span: {a["rate"]:.3f} '
+                   f'of {a["total"]} key answers (chance {a["chance"]:.3f})')
+      lines.append(f'  most attended answer is a key answer: {q["rate"]:.3f} '
+                   f'of {q["total"]} interviews (chance {q["chance"]:.3f})')
+  return '\n'.join(lines)
