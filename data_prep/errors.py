@@ -1,10 +1,15 @@
-"""Errors raised on bad corpus input: each names the file, the record and the reason."""
+"""Errors raised on bad corpus input: each names the file, the record and the reason.
+
+Both systems' corpus readers (data_prep.hirenet, data_prep.pjf) read their JSONL files
+and print their problems through this module."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +54,31 @@ class FeatureError(Exception):
 
   def __reduce__(self):  # Crosses process pools intact.
     return FeatureError, (self.path, self.reason)
+
+
+def read_jsonl(path: str) -> list[tuple[int, Any, str | None]]:
+  """`(line number, record, problem)` for every non-blank line of a JSONL corpus file:
+  `problem` names malformed JSON (the record is then None), so each corpus reader reports
+  bad lines the same way and keeps reading.
+
+  Raises:
+    CorpusError: the file is missing or cannot be read.
+  """
+  name = os.path.basename(path)
+  if not os.path.isfile(path):
+    raise CorpusError(Problem(path, '-', f'{name} not found'))
+  try:
+    with open(path, encoding='utf-8') as f:
+      lines = [(i, text) for i, text in enumerate(f, start=1) if text.strip()]
+  except (OSError, UnicodeDecodeError) as e:
+    raise CorpusError(Problem(path, '-', f'cannot read: {e}')) from None
+  out = []
+  for line_no, text in lines:
+    try:
+      out.append((line_no, json.loads(text), None))
+    except json.JSONDecodeError as e:
+      out.append((line_no, None, f'malformed JSON: {e.msg}'))
+  return out
 
 
 MANIFEST_COLUMNS = ('candidate_id', 'answer_index', 'modality', 'file', 'reason')

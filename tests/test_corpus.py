@@ -10,6 +10,7 @@ from hirenet_jax.hirenet import dataset_spec
 from data_prep.hirenet import corpus
 from data_prep.hirenet import splits
 from data_prep.errors import CorpusError
+from data_prep.errors import read_jsonl
 
 
 def _record(cid, **overrides):
@@ -85,6 +86,19 @@ def test_each_structural_problem_names_the_line_and_reason(tmp_path, line, expec
   assert problem.file == 'interviews.jsonl'
   assert problem.record.startswith('line 2')
   assert expected in problem.reason
+
+
+def test_read_jsonl_numbers_lines_as_an_editor_does(tmp_path):
+  # The reader both systems share: blank lines count but yield nothing; a bad line is
+  # named and reading goes on.
+  path = tmp_path / 'records.jsonl'
+  path.write_text('{"a": 1}\n\n{"a": \n  \n[2]\n', encoding='utf-8')
+  rows = read_jsonl(str(path))
+  assert [(n, r) for n, r, _ in rows] == [(1, {'a': 1}), (3, None), (5, [2])]
+  assert [p is None for _, _, p in rows] == [True, False, True]
+  assert rows[1][2].startswith('malformed JSON: ')
+  with pytest.raises(CorpusError, match='missing.jsonl not found'):
+    read_jsonl(str(tmp_path / 'missing.jsonl'))
 
 
 def test_declared_other_actions_vote_not_hirable_and_undeclared_words_name_the_line(

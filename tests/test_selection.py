@@ -56,6 +56,13 @@ def test_nan_metric_never_wins():
   assert metrics.select_epoch(history, 'roc_auc') == 0
 
 
+def test_one_validation_class_at_every_epoch_selects_the_first_epoch():
+  # ROC AUC is undefined (NaN) at every epoch: however the loss moves, none beats the first.
+  history = [entry(e, float('nan'), 0.7 - 0.1 * e, 0.5 + 0.1 * e) for e in range(4)]
+  assert metrics.select_epoch(history, 'roc_auc') == 0
+  assert not any(metrics.is_better(h, history[0], 'roc_auc') for h in history[1:])
+
+
 def test_threshold_without_constant_predictions():
   labels = np.array([1, 1, 1, 0, 1, 0, 1, 1])
   scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])

@@ -578,6 +578,10 @@ def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
       manifest=manifest,
       format_version=FORMAT_VERSION,
   ) | extra
+  attributes = {s: [dict(interview.attributes) for interview, _ in by_split[s]]
+                for s in splits}
+  if any(a for s in splits for a in attributes[s]):  # Beside the records, never in them.
+    meta['attributes'] = attributes
   # The format meta.json has always had: a rebuilt dataset is byte-identical.
   run_log.write_json(os.path.join(out_assets, 'meta.json'), meta, indent=1, sort_keys=False,
                      ensure_ascii=False)

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 from data_prep.errors import CorpusError
 from data_prep.errors import Problem
 from data_prep.errors import read_jsonl
+from hirenet_jax.core import fairness
 from hirenet_jax.hirenet import dataset_spec
 
 INTERVIEWS_FILE = 'interviews.jsonl'
@@ -81,6 +82,9 @@ class Interview:
   answers: tuple[Answer, ...]
   line: int  # 1-based line number in interviews.jsonl.
   split: str | None = None  # Optional fixed split (data_prep.hirenet.build --split=given).
+  # Group attributes for bias audits (docs/fairness.md): carried beside the data into
+  # meta.json and predictions.csv, never into the features.
+  attributes: dict = dataclasses.field(default_factory=dict, hash=False)
 
 
 def label_from_decisions(decisions: Sequence[str],
@@ -169,6 +173,7 @@ def _parse_record(record, line: int, corpus_dir: str, decisions: Decisions,
   if not isinstance(record['answers'], list) or not record['answers']:
     raise ValueError('"answers" must be a non-empty list')
   label = _parse_label(record, decisions)
+  attributes = fairness.parse_attributes(record.get('attributes'))
   split = record.get('split')
   if split is not None and split not in dataset_spec.SPLITS:
     raise ValueError(f'"split" must be one of {", ".join(dataset_spec.SPLITS)}, got '
@@ -177,7 +182,8 @@ def _parse_record(record, line: int, corpus_dir: str, decisions: Decisions,
                   for i, a in enumerate(record['answers']))
   return Interview(
       candidate_id=record['candidate_id'], position_id=record['position_id'],
-      job_title=record['job_title'], label=label, answers=answers, line=line, split=split)
+      job_title=record['job_title'], label=label, answers=answers, line=line, split=split,
+      attributes=attributes)
 
 
 def read_corpus(corpus_dir: str, *, decisions: Decisions = DEFAULT_DECISIONS,

@@ -18,6 +18,9 @@ import numpy as np
 
 from data_prep.errors import CorpusError
 from data_prep.errors import Problem
+from data_prep.errors import read_jsonl
+from hirenet_jax.core import fairness
+from hirenet_jax.core import run_log
 from hirenet_jax.pjf.corpus import SPLITS
 from hirenet_jax.pjf.corpus import Corpus
 from hirenet_jax.pjf.corpus import Job
@@ -80,17 +83,6 @@ def _problem(file: str, line: int | None, reason: str, *, candidate_id: str | No
                        line=line, job_id=job_id)
 
 
-def _read_lines(corpus_dir: str, name: str) -> list[tuple[int, str]]:
-  path = os.path.join(corpus_dir, name)
-  if not os.path.isfile(path):
-    raise CorpusError(Problem(path, '-', f'{name} not found'))
-  try:
-    with open(path, encoding='utf-8') as f:
-      return [(i, t) for i, t in enumerate(f, start=1) if t.strip()]
-  except (OSError, UnicodeDecodeError) as e:
-    raise CorpusError(Problem(path, '-', f'cannot read: {e}')) from None
-
-
 def _id_of(record: Any, key: str) -> str | None:
   value = record.get(key) if isinstance(record, dict) else None
   return value if isinstance(value, str) and value else None
@@ -145,12 +137,10 @@ def _parse_lines(corpus_dir: str, name: str, parse, problems: list[Problem],
   """(line, parsed record) for each line `parse` accepts (the others become problems),
   and the number of non-blank lines read."""
   out = []
-  lines = _read_lines(corpus_dir, name)
-  for line_no, text in lines:
-    try:
-      record = json.loads(text)
-    except json.JSONDecodeError as e:
-      problems.append(_problem(name, line_no, f'malformed JSON: {e.msg}'))
+  lines = read_jsonl(os.path.join(corpus_dir, name))
+  for line_no, record, malformed in lines:
+    if malformed:
+      problems.append(_problem(name, line_no, malformed))
       continue
     ids = {k: _id_of(record, k) for k in id_keys}
     try:
@@ -169,7 +159,8 @@ def _parse_job(record: dict) -> Job:
 
 def _parse_resume(record: dict) -> Resume:
   return Resume(candidate_id=_require_id(record, 'candidate_id'),
-                text=_require_text(record, 'text'))
+                text=_require_text(record, 'text'),
+                attributes=fairness.parse_attributes(record.get('attributes')))
 
 
 def _parse_pair(record: dict) -> dict:
@@ -457,17 +448,6 @@ def write_manifest(path: str, problems) -> None:
     writer.writerows(manifest_row(p) for p in problems)
 
 
-def _jsonl(records) -> bytes:
-  return ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records).encode('utf-8')
-
-
-def atomic_write(path: str, data: bytes) -> None:
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'wb') as f:
-    f.write(data)
-  os.replace(tmp, path)
-
-
 def pair_record(pair: Pair) -> dict[str, Any]:
   record = {'candidate_id': pair.candidate_id, 'job_id': pair.job_id,
             'job_accepts': pair.job_accepts, 'candidate_accepts': pair.candidate_accepts,
@@ -484,12 +464,14 @@ def write_corpus(corpus: Corpus, out_dir: str) -> str:
   read_corpus(write_corpus(c, d))[0] equals c but for `source`, which becomes d.
   """
   os.makedirs(out_dir, exist_ok=True)
-  atomic_write(os.path.join(out_dir, JOBS_FILE), _jsonl(
+  run_log.write_jsonl(os.path.join(out_dir, JOBS_FILE), (
       {'job_id': j.job_id, 'title': j.title, 'description': j.description}
       for j in corpus.jobs.values()))
-  atomic_write(os.path.join(out_dir, RESUMES_FILE), _jsonl(
-      {'candidate_id': r.candidate_id, 'text': r.text} for r in corpus.resumes.values()))
-  atomic_write(os.path.join(out_dir, PAIRS_FILE), _jsonl(map(pair_record, corpus.pairs)))
+  run_log.write_jsonl(os.path.join(out_dir, RESUMES_FILE), (
+      {'candidate_id': r.candidate_id, 'text': r.text,
+       **({'attributes': r.attributes} if r.attributes else {})}
+      for r in corpus.resumes.values()))
+  run_log.write_jsonl(os.path.join(out_dir, PAIRS_FILE), map(pair_record, corpus.pairs))
   return out_dir
 
 

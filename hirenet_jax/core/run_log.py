@@ -1,5 +1,5 @@
 """Training progress: terminal lines, a JSONL metrics log, TensorBoard event files, and
-the run's JSON files (written atomically).
+the atomic file writers (JSON, JSONL, bytes) that the library and data_prep share.
 
 The library never prints: the terminal progress goes through absl logging. TensorBoard
 files are written with tensorboardX, which needs no TensorFlow. Only process 0 writes.
@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from absl import logging
 
@@ -19,13 +19,41 @@ METRICS_FILE = 'metrics.jsonl'
 TENSORBOARD_DIR = 'tensorboard'
 
 
-def write_json(path: str, obj: Any) -> None:
-  """Writes `obj` as JSON to `path` atomically: a reader (or a killed run) never sees
-  half a file."""
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
+def write_bytes(path: str, data: bytes) -> None:
+  """Writes `data` to `path` atomically: a reader (or a killed run) never sees half a
+  file. The temporary name carries the process id, so concurrent writers never share one."""
+  tmp = f'{path}.tmp{os.getpid()}'
+  with open(tmp, 'wb') as f:
+    f.write(data)
   os.replace(tmp, path)
+
+
+def write_json(path: str, obj: Any, *, indent: int | None = 2, sort_keys: bool = True,
+               ensure_ascii: bool = True, end: str = '') -> None:
+  """Writes `obj` as UTF-8 JSON to `path` atomically (`end` follows the document).
+
+  The format is a parameter so that each file keeps the bytes it has always had (a
+  prepared dataset's meta.json, a corpus's info.json), whoever writes it.
+  """
+  text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
+  write_bytes(path, (text + end).encode('utf-8'))
+
+
+def write_jsonl(path: str, records: Iterable[Any]) -> None:
+  """Writes one JSON document a line (non-ASCII kept) to `path` atomically."""
+  text = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records)
+  write_bytes(path, text.encode('utf-8'))
+
+
+def read_or_run(path: str, run: Callable[[], Any]) -> Any:
+  """The JSON a finished run wrote to `path`, else `run()` (which writes it): a grid
+  restarted after a kill reads back the runs it finished and runs only the others."""
+  if os.path.isfile(path):
+    logging.info('%s: done already', path)
+    with open(path, encoding='utf-8') as f:
+      return json.load(f)
+  logging.info('%s: not written yet, running', path)
+  return run()
 
 
 def _to_float(value: Any) -> float | None:

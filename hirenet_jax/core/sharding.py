@@ -17,6 +17,8 @@ from jax.sharding import Mesh
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from hirenet_jax.core.errors import ConfigError
+
 DATA_AXIS = 'data'
 
 
@@ -37,15 +39,16 @@ def data_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P(DATA_AXIS))
 
 
-def check_batch_size(global_batch_size: int, mesh: Mesh) -> None:
-  """Raises ValueError unless the global batch splits evenly over devices and processes."""
+def check_batch_size(global_batch_size: int, mesh: Mesh, name: str = 'batch_size') -> None:
+  """Raises ConfigError (a ValueError) naming `name` unless the global batch splits evenly
+  over devices and processes."""
   num_devices = mesh.devices.size
   if global_batch_size % num_devices:
-    raise ValueError(f'batch_size {global_batch_size} is not divisible by the '
-                     f'{num_devices} devices of the mesh')
+    raise ConfigError(f'{name} {global_batch_size} is not divisible by the '
+                      f'{num_devices} devices of the mesh')
   if global_batch_size % jax.process_count():
-    raise ValueError(f'batch_size {global_batch_size} is not divisible by the '
-                     f'{jax.process_count()} processes')
+    raise ConfigError(f'{name} {global_batch_size} is not divisible by the '
+                      f'{jax.process_count()} processes')
 
 
 def local_batch_size(global_batch_size: int) -> int:

@@ -25,6 +25,7 @@ import numpy as np
 from absl import logging
 
 from hirenet_jax.core import curves
+from hirenet_jax.core import fairness
 from hirenet_jax.core import run_log
 from hirenet_jax.core import trainer
 from hirenet_jax.hirenet import input_pipeline
@@ -79,9 +80,12 @@ def epoch_entry(evaluation: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_predictions(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
-  """predictions.csv: candidate_id, position_id, label, score, split."""
+  """predictions.csv: candidate_id, position_id, label, score, split, then an
+  `attr_<name>` column per group attribute the corpus carries (for audits)."""
+  columns = ['candidate_id', 'position_id', 'label', 'score', 'split']
+  columns += sorted({k for r in rows for k in r if k.startswith(fairness.ATTRIBUTE_PREFIX)})
   with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, ['candidate_id', 'position_id', 'label', 'score', 'split'])
+    writer = csv.DictWriter(f, columns, restval='')
     writer.writeheader()
     writer.writerows(rows)
 
@@ -169,15 +173,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                     'rank epochs: selected on validation log loss instead')
     selection_metric = 'log_loss'
   mesh = sharding.make_mesh()
-  try:
-    sharding.check_batch_size(config.batch_size, mesh)
-  except ValueError as e:
-    raise ConfigError(str(e)) from None
+  sharding.check_batch_size(config.batch_size, mesh)
   eval_batch_size = config.eval_batch_size or config.batch_size
-  try:
-    sharding.check_batch_size(eval_batch_size, mesh)
-  except ValueError as e:
-    raise ConfigError(f'eval {e}') from None
+  sharding.check_batch_size(eval_batch_size, mesh, name='eval batch_size')
   is_chief = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
   if is_chief:
@@ -253,11 +251,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       warnings.append(warning)
     writer.write_scalars(int(state.step), f'best_{split}', results[split])
     info = data.record_info(split)
+    attributes = info.get('attributes')
     for i, score in enumerate(evaluation['scores']):
       rows.append({'candidate_id': info['candidate_id'][i],
                    'position_id': info['position_id'][i],
                    'label': int(evaluation['labels'][i]), 'score': float(score),
-                   'split': split})
+                   'split': split,
+                   **({fairness.ATTRIBUTE_PREFIX + k: v for k, v in attributes[i].items()}
+                      if attributes else {})})
   writer.close()
   for warning in warnings:
     logging.warning('%s', warning)

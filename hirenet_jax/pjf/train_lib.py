@@ -246,10 +246,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, corpus: Corpus, workdi
     if not corpus.split(split):
       raise ConfigError(f'the {split} split of {corpus.source or "the corpus"} is empty')
   mesh = sharding.make_mesh()
-  try:
-    sharding.check_batch_size(config.batch_size, mesh)
-  except ValueError as e:
-    raise ConfigError(str(e)) from None
+  sharding.check_batch_size(config.batch_size, mesh)
   os.makedirs(workdir, exist_ok=True)
   is_chief = jax.process_index() == 0
   if is_chief:
