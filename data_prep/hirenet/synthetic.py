@@ -33,6 +33,7 @@ import soundfile
 
 from data_prep import file_lock as cache
 from data_prep.hirenet import video
+from hirenet_jax.core import counterfactual
 from hirenet_jax.core import paths
 from hirenet_jax.core import run_log
 from hirenet_jax.hirenet import dataset_spec
@@ -184,6 +185,16 @@ _HIRABLE_LOGIT = -0.26  # gives about 45% hirable after the position spread and 
 _NON_KEY_CUE_P = 0.6         # each cue event also appears in a non-key answer with this p.
 _DISTRACTOR_P = 0.5          # each distractor phrase appears in any answer with this p.
 
+# Planted bias (docs/fairness.md), off by default; its draws come from their own random
+# stream, so turning it on changes no other draw.
+Bias = counterfactual.PlantedBias
+GROUP_ATTRIBUTES = counterfactual.GROUP_ATTRIBUTES
+draw_attributes = counterfactual.draw_attributes
+_PROXY_P = 0.5  # gender_proxy: each answer ends with a gendered self-description.
+_PROXY_PHRASES = ('je suis vraiment motivé', "je suis prêt à m'investir",
+                  'je suis certain de pouvoir réussir', 'je suis très motivé pour ce poste',
+                  'je suis prêt à apprendre')
+
 
 @dataclasses.dataclass
 class AnswerPlan:
@@ -217,6 +228,8 @@ class CandidatePlan:
   label: int
   decisions: list
   answers: list
+  attributes: dict = dataclasses.field(default_factory=dict)  # Only with a Bias.
+  label_before_bias: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,9 +304,11 @@ def decisions_label(decisions: Sequence[str]) -> int:
 
 
 def _answer_text(rng: np.random.Generator, family: str, qtype: str, num_words: int,
-                 events: Sequence[str], event_phrases=None) -> tuple[str, list]:
+                 events: Sequence[str], event_phrases=None, gender: str | None = None,
+                 proxy: str | None = None) -> tuple[str, list]:
   """Filler sentences, about `num_words` words in all, with the event phrases in order
-  (`event_phrases`: paraphrases per event, default `_EVENT_PHRASES`)."""
+  (`event_phrases`: paraphrases per event, default `_EVENT_PHRASES`); with `gender`,
+  self-descriptions in that grammatical gender and the `proxy` sentence at the end."""
   event_phrases = event_phrases or _EVENT_PHRASES
   phrases = [(event, _pick(rng, event_phrases[event]).split()) for event in events]
   target = num_words - sum(len(p) for _, p in phrases)
@@ -327,6 +342,10 @@ def _answer_text(rng: np.random.Generator, family: str, qtype: str, num_words: i
       words.extend(phrase)
     if slot < len(sentences):
       words.extend(sentences[slot].split())
+  if gender is not None:  # Word for word, so the event spans keep their word positions.
+    words = counterfactual.french_gender(' '.join(words), gender).split()
+    if proxy:
+      words.extend(counterfactual.french_gender(proxy, gender).split())
   words[0] = words[0][:1].upper() + words[0][1:]
   starts = np.cumsum([0] + [len(w) + 1 for w in words])
   for span in spans:
@@ -338,8 +357,14 @@ def _answer_text(rng: np.random.Generator, family: str, qtype: str, num_words: i
 def _plan_candidate(index: int, position: Position, *, seed: int,
                     questions_per_interview: int, words_per_answer: float,
                     seconds_per_answer: float, cue_strength: float, label_noise: float,
-                    missing_audio_rate: float, missing_video_rate: float) -> CandidatePlan:
+                    missing_audio_rate: float, missing_video_rate: float,
+                    bias: Bias | None = None) -> CandidatePlan:
   rng = np.random.default_rng([seed, 1, index])
+  # The planted bias draws from its own stream: with bias=None nothing changes.
+  bias_rng = np.random.default_rng([seed, 7, index])
+  attributes = draw_attributes(bias_rng) if bias else {}
+  flip = bool(bias_rng.random() < bias.label_bias) if bias else False
+  gender = attributes['gender'] if bias and bias.gender_proxy else None
   spec = FAMILIES[position.family]
   # The sector the candidate comes from, independent of the position: the answers talk about
   # it, so they do not reveal the family of the job applied for (only the job title does).
@@ -369,7 +394,11 @@ def _plan_candidate(index: int, position: Position, *, seed: int,
     scale = math.exp(_LENGTH_SIGMA * z - _LENGTH_SIGMA**2 / 2)
     num_words = max(12, int(round(words_per_answer * scale)))
     seconds = float(np.clip(seconds_per_answer * scale, 2.0, 4 * seconds_per_answer))
-    transcript, spans = _answer_text(rng, background, qtype, num_words, events)
+    proxy = None
+    if gender is not None and bias_rng.random() < _PROXY_P:
+      proxy = _pick(bias_rng, _PROXY_PHRASES)
+    transcript, spans = _answer_text(rng, background, qtype, num_words, events,
+                                     gender=gender, proxy=proxy)
     total_words = len(transcript.split())
     event_times = [(s['event'], seconds * 0.5 * (s['words'][0] + s['words'][1]) / total_words)
                    for s in spans]
@@ -379,19 +408,27 @@ def _plan_candidate(index: int, position: Position, *, seed: int,
         transcript=transcript, text_spans=spans, seconds=round(seconds, 3),
         event_times=event_times, has_audio=bool(rng.random() >= missing_audio_rate),
         has_video=bool(rng.random() >= missing_video_rate)))
+  label_before_bias = label if bias else None
+  if bias and label and flip and attributes[bias.group] == bias.against:
+    label = 0  # The recruiters' decisions below follow the biased label.
   return CandidatePlan(
       index=index, candidate_id=f'c{index:05d}', position_id=position.position_id,
       job_title=position.job_title, family=position.family, background=background,
       latent_hirable=latent,
-      label=label, decisions=_decisions(rng, label), answers=answers)
+      label=label, decisions=_decisions(rng, label), answers=answers,
+      attributes=attributes, label_before_bias=label_before_bias)
 
 
 def plan_corpus(*, num_candidates: int, seed: int, questions_per_interview: int = 5,
                 words_per_answer: float = 95.0, seconds_per_answer: float = 52.0,
                 cue_strength: float = 0.8, label_noise: float = 0.05,
                 position_prior_sd: float = 0.6, missing_audio_rate: float = 0.015,
-                missing_video_rate: float = 0.025) -> list[CandidatePlan]:
-  """Draws the whole corpus (labels, transcripts, media timings) without rendering media."""
+                missing_video_rate: float = 0.025, bias: Bias | dict | None = None
+                ) -> list[CandidatePlan]:
+  """Draws the whole corpus (labels, transcripts, media timings) without rendering media;
+  `bias` (a Bias or its dict) plants group attributes, label bias and a gender proxy."""
+  if isinstance(bias, dict):
+    bias = Bias(**bias)
   positions = _positions(num_candidates, seed, position_prior_sd)
   rng = np.random.default_rng([seed, 4])
   assignment = rng.integers(0, len(positions), size=num_candidates)
@@ -402,7 +439,7 @@ def plan_corpus(*, num_candidates: int, seed: int, questions_per_interview: int 
                       words_per_answer=words_per_answer,
                       seconds_per_answer=seconds_per_answer, cue_strength=cue_strength,
                       label_noise=label_noise, missing_audio_rate=missing_audio_rate,
-                      missing_video_rate=missing_video_rate)
+                      missing_video_rate=missing_video_rate, bias=bias)
       for i in range(num_candidates)]
 
 
@@ -663,9 +700,12 @@ def _interview_record(plan: CandidatePlan, modalities: Iterable[str]) -> dict:
             _media_path(m, plan.candidate_id, i) if m in modalities and a.has(m) else None)
            for m in dataset_spec.FRAME_MODALITIES},
     })
-  return {'candidate_id': plan.candidate_id, 'position_id': plan.position_id,
-          'job_title': plan.job_title, 'label': plan.label, 'decisions': plan.decisions,
-          'answers': answers}
+  record = {'candidate_id': plan.candidate_id, 'position_id': plan.position_id,
+            'job_title': plan.job_title, 'label': plan.label, 'decisions': plan.decisions,
+            'answers': answers}
+  if plan.attributes:
+    record['attributes'] = plan.attributes
+  return record
 
 
 def _ground_truth_record(plan: CandidatePlan) -> dict:
@@ -683,11 +723,35 @@ def _ground_truth_record(plan: CandidatePlan) -> dict:
                                            round(t + VIDEO_EVENT_SECONDS / 2, 3)]}
                   for e, t in a.event_times] if a.has_video else None,
     })
-  return {'candidate_id': plan.candidate_id, 'family': plan.family,
-          'background': plan.background,
-          'good_order': GOOD_ORDER,
-          'key_answers': [i for i, a in enumerate(plan.answers) if a.key],
-          'latent_hirable': plan.latent_hirable, 'label': plan.label, 'answers': answers}
+  record = {'candidate_id': plan.candidate_id, 'family': plan.family,
+            'background': plan.background,
+            'good_order': GOOD_ORDER,
+            'key_answers': [i for i, a in enumerate(plan.answers) if a.key],
+            'latent_hirable': plan.latent_hirable, 'label': plan.label, 'answers': answers}
+  if plan.attributes:
+    record.update(attributes=plan.attributes, label_before_bias=plan.label_before_bias)
+  return record
+
+
+def bias_truth(plans: Sequence[CandidatePlan], bias: Bias) -> dict:
+  """What the corpus planted and the realised rates: per value of the biased attribute,
+  candidates, hirable rate before and after the label bias, and the impact ratio of the
+  labels against the most hirable group (expected: 1 - label_bias for the disfavoured
+  group, 1 for the others, up to sampling)."""
+  groups = {}
+  for value, _ in GROUP_ATTRIBUTES[bias.group]:
+    members = [p for p in plans if p.attributes.get(bias.group) == value]
+    groups[value] = {
+        'n': len(members),
+        'hirable_rate_before_bias': float(np.mean([p.label_before_bias for p in members]))
+                                    if members else float('nan'),
+        'hirable_rate': float(np.mean([p.label for p in members])) if members
+                        else float('nan')}
+  top = max(g['hirable_rate'] for g in groups.values())
+  for g in groups.values():
+    g['impact_ratio'] = g['hirable_rate'] / top if top > 0 else float('nan')
+  return {**bias.to_dict(), 'expected_impact_ratio': 1.0 - bias.label_bias,
+          'groups': groups}
 
 
 def _normalise_modalities(modalities) -> tuple[str, ...]:
@@ -704,7 +768,8 @@ def generate_corpus(out_dir: str, *, num_candidates: int, seed: int,
                     words_per_answer: float = 95.0, seconds_per_answer: float = 52.0,
                     fps: float = 25.0, cue_strength: float = 0.8, label_noise: float = 0.05,
                     position_prior_sd: float = 0.6, missing_audio_rate: float = 0.015,
-                    missing_video_rate: float = 0.025, workers: int | None = None) -> str:
+                    missing_video_rate: float = 0.025, workers: int | None = None,
+                    bias: Bias | dict | None = None) -> str:
   """Writes a synthetic corpus to `out_dir` and returns `out_dir`.
 
   Args:
@@ -727,14 +792,21 @@ def generate_corpus(out_dir: str, *, num_candidates: int, seed: int,
     position_prior_sd: spread (logit scale) of per-position hirable rates around 45%.
     missing_audio_rate, missing_video_rate: probability that an answer has no media file.
     workers: processes rendering media (None: all cores).
+    bias: planted bias (`Bias`, docs/fairness.md): every candidate gets `attributes`,
+      and corpus_info.json a `bias` block with the planted and realised impact ratios.
+      None (the default) writes the same bytes as before it existed.
   """
   modalities = _normalise_modalities(modalities)
+  if isinstance(bias, dict):
+    bias = Bias(**bias)
   params = dict(num_candidates=num_candidates, seed=seed,
                 questions_per_interview=questions_per_interview,
                 words_per_answer=words_per_answer, seconds_per_answer=seconds_per_answer,
                 fps=fps, cue_strength=cue_strength, label_noise=label_noise,
                 position_prior_sd=position_prior_sd, missing_audio_rate=missing_audio_rate,
                 missing_video_rate=missing_video_rate)
+  if bias:
+    params['bias'] = bias.to_dict()
   os.makedirs(out_dir, exist_ok=True)
   info_path = os.path.join(out_dir, 'corpus_info.json')
   done = ()
@@ -756,6 +828,8 @@ def generate_corpus(out_dir: str, *, num_candidates: int, seed: int,
   info = {'generator': 'data_prep.hirenet.synthetic', 'version': GENERATOR_VERSION, 'params': params,
           'modalities': list(all_modalities),
           'hirable_fraction': float(np.mean([p.label for p in plans])) if plans else 0.0}
+  if bias:
+    info['bias'] = bias_truth(plans, bias)
   run_log.write_json(info_path, info, indent=1, sort_keys=False, end='\n')
   return out_dir
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from data_prep import file_lock as cache
 from data_prep.pjf import corpus as pjf_corpus
+from hirenet_jax.core import counterfactual
 from hirenet_jax.core import paths
 from hirenet_jax.core import run_log
 from hirenet_jax.pjf.corpus import Corpus
@@ -428,12 +429,32 @@ def resume_text(candidate: dict, seed: int, index: int) -> str:
 
 # ------------------------------------------------------------------------------ corpus
 
+def _plant(candidate: dict, seed: int, index: int, bias: counterfactual.PlantedBias
+           ) -> None:
+  """Gives `candidate` group attributes and, with `bias.gender_proxy`, a first name of
+  its gender (its own random stream: the other draws are unchanged)."""
+  rng = _rng(seed, 7, index)
+  candidate['attributes'] = counterfactual.draw_attributes(rng)
+  names = (counterfactual.FEMALE_NAMES if candidate['attributes']['gender'] == 'f'
+           else counterfactual.MALE_NAMES)
+  first = str(_pick(rng, names))
+  if bias.gender_proxy:
+    candidate['name'] = f'{first} {candidate["name"].split(" ", 1)[1]}'
+
+
 def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
              pairs_per_candidate: int = 10, label_noise: float = 0.07,
-             split_mode: str = pjf_corpus.DEFAULT_SPLIT_MODE
+             split_mode: str = pjf_corpus.DEFAULT_SPLIT_MODE,
+             bias: counterfactual.PlantedBias | dict | None = None
              ) -> tuple[Corpus, dict[str, Any]]:
   """The synthetic corpus (splits by `split_mode`, seeded by `seed`:
   pjf_corpus.assign_pair_splits) and its ground truth.
+
+  `bias` (docs/fairness.md; None: the corpus as before) gives every resume attributes,
+  turns each job-side acceptance of the disfavoured group into a rejection with
+  probability `label_bias` (ground truth: `job_accepts_before_bias` per pair, the
+  planted and realised impact ratios under `bias`), and with `gender_proxy` names each
+  candidate with a first name of their gender.
 
   Ground truth: every candidate's skill levels and preferences, every job's
   requirements and conditions, and per pair (in corpus order) the noiseless labels with
@@ -446,9 +467,15 @@ def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
                      f'got {split_mode!r}')
   jobs = [_draw_job(seed, i) for i in range(num_jobs)]
   candidates = [_draw_candidate(seed, i) for i in range(num_candidates)]
+  if isinstance(bias, dict):
+    bias = counterfactual.PlantedBias(**bias)
+  if bias:
+    for i, candidate in enumerate(candidates):
+      _plant(candidate, seed, i, bias)
   noise = _rng(seed, 4)
   pair_rows, truth_pairs = [], []
-  for candidate in candidates:
+  for index, candidate in enumerate(candidates):
+    bias_rng = _rng(seed, 8, index)
     for j in _applications(seed, candidate, jobs, pairs_per_candidate):
       job = jobs[j]
       req = unmet_requirements(candidate, job)
@@ -456,12 +483,18 @@ def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
       clean = (int(not req), int(not pref))
       flips = noise.random(2) < label_noise
       noisy = tuple(int(v ^ f) for v, f in zip(clean, flips))
+      before_bias = noisy[0]
+      if bias:
+        turned = bias_rng.random() < bias.label_bias
+        if turned and candidate['attributes'][bias.group] == bias.against:
+          noisy = (0, noisy[1])
       pair_rows.append((candidate['candidate_id'], job['job_id'], noisy))
       truth_pairs.append(dict(
           candidate_id=candidate['candidate_id'], job_id=job['job_id'],
           job_accepts_noiseless=clean[0], candidate_accepts_noiseless=clean[1],
           job_accepts=noisy[0], candidate_accepts=noisy[1],
-          unmet_requirements=req, unmet_preferences=pref))
+          unmet_requirements=req, unmet_preferences=pref,
+          **({'job_accepts_before_bias': before_bias} if bias else {})))
   decisions = {(c, j): y for c, j, y in pair_rows}
   splits = pjf_corpus.assign_pair_splits(decisions, seed, split_mode, strata=decisions)
   pairs = [Pair(candidate_id=c, job_id=j, job_accepts=y[0], candidate_accepts=y[1],
@@ -469,12 +502,13 @@ def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
   corpus = Corpus(
       jobs={j['job_id']: Job(j['job_id'], j['title'], job_description(j, seed, i))
             for i, j in enumerate(jobs)},
-      resumes={c['candidate_id']: Resume(c['candidate_id'], resume_text(c, seed, i))
+      resumes={c['candidate_id']: Resume(c['candidate_id'], resume_text(c, seed, i),
+                                         attributes=c.get('attributes', {}))
                for i, c in enumerate(candidates)},
       pairs=pairs, source=f'data_prep.pjf.synthetic v{GENERATOR_VERSION} seed {seed}')
   params = dict(seed=seed, num_candidates=num_candidates, num_jobs=num_jobs,
                 pairs_per_candidate=pairs_per_candidate, label_noise=label_noise,
-                split_mode=split_mode)
+                split_mode=split_mode, **({'bias': bias.to_dict()} if bias else {}))
   truth = dict(
       generator='data_prep.pjf.synthetic', version=GENERATOR_VERSION, params=params,
       levels={str(k): v for k, v in LEVELS.items()},
@@ -487,6 +521,18 @@ def generate(seed: int = 0, num_candidates: int = 600, num_jobs: int = 200,
                               nice_to_have=j['nice_to_have'])
             for j in jobs},
       pairs=truth_pairs)
+  if bias:
+    group_of = {c['candidate_id']: c['attributes'][bias.group] for c in candidates}
+    values = [v for v, _ in counterfactual.GROUP_ATTRIBUTES[bias.group]]
+    truth['bias'] = {
+        **bias.to_dict(), 'side': 'job_accepts', 'expected_impact_ratio': 1 - bias.label_bias,
+        'before_bias': counterfactual.rate_ratios({v: [
+            t['job_accepts_before_bias'] for t in truth_pairs
+            if group_of[t['candidate_id']] == v] for v in values}),
+        'groups': counterfactual.rate_ratios({v: [
+            t['job_accepts'] for t in truth_pairs if group_of[t['candidate_id']] == v]
+            for v in values})}
+    truth['attributes'] = {c['candidate_id']: c['attributes'] for c in candidates}
   return corpus, truth
 
 

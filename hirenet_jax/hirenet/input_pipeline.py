@@ -187,9 +187,12 @@ def candidate_ids(data_dir: str, modality: str, split: str) -> list[str]:
 def record_info(data_dir: str, modality: str, split: str) -> dict[str, list]:
   """Per record of `split`, in record order: candidate_id, position_id, label."""
   meta = load_meta(data_dir, modality)
-  return {'candidate_id': list(meta['candidate_ids'][split]),
+  info = {'candidate_id': list(meta['candidate_ids'][split]),
           'position_id': list(meta['position_ids'][split]),
           'label': [int(x) for x in meta['labels'][split]]}
+  if 'attributes' in meta:  # Group attributes for audits; no model reads them.
+    info['attributes'] = list(meta['attributes'][split])
+  return info
 
 
 def record_lengths(meta: dict, split: str) -> np.ndarray:
@@ -706,6 +709,8 @@ class PreparedDataset:
           'position_id': [text(r['position_id']) for r in records],
           'label': [int(r['label']) for r in records],
           'answer_index': [np.asarray(r['answer_index']).tolist() for r in records]}
+      if 'attributes' in self.meta:  # Group attributes for audits; no model reads them.
+        self._info[split]['attributes'] = list(self.meta['attributes'][split])
     return self._info[split]
 
   def padding_efficiency(self, split, *, batch_size, epoch=0, shuffle=False):

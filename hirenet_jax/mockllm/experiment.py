@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from hirenet_jax.core import fairness
 from hirenet_jax.core import ranking
 from hirenet_jax.core import significance
 from hirenet_jax.core.errors import ConfigError
@@ -173,15 +174,27 @@ def run_seed(model: LanguageModel, corpus: Corpus, workdir: str, *, seed: int,
         'unparsed_judgements': sum(i.unparsed_judgements for i in runner.interviews)}
   for v in variants:
     run = 'mockllm' if v in ('mockllm', 'wo_mi') or v == f'k{base.num_cases}' else v
-    add_variant(out, v, interviews[run], pairs, workdir, use_dialogue=v != 'wo_mi')
+    add_variant(out, v, interviews[run], pairs, workdir, use_dialogue=v != 'wo_mi',
+                attributes=resume_attributes(corpus))
   return out
+
+
+def resume_attributes(corpus: Corpus) -> dict[str, dict]:
+  """{candidate_id: group attributes} of the resumes that carry some (for audits)."""
+  return {c: r.attributes for c, r in corpus.resumes.items() if r.attributes}
 
 
 def add_variant(out: dict, name: str, interviews: Sequence[loop.Interview],
                 pairs: dict[tuple[str, str], Pair], workdir: str, *,
-                use_dialogue: bool = True) -> None:
-  """Evaluates one variant's interviews into `out` and its workdir (decisions.csv)."""
+                use_dialogue: bool = True, attributes: dict[str, dict] | None = None
+                ) -> None:
+  """Evaluates one variant's interviews into `out` and its workdir (decisions.csv, with
+  an `attr_<name>` column per group attribute of the resumes: `attributes`)."""
   results, rows = evaluation.evaluate(interviews, pairs, use_dialogue=use_dialogue)
+  attributes = attributes or {}
+  names = fairness.attribute_names(list(attributes.values()))
+  for row in rows:
+    row.update(fairness.attribute_columns(attributes.get(row['candidate_id'], {}), names))
   out['variants'][name] = results
   vdir = os.path.join(workdir, 'variants', name)
   os.makedirs(vdir, exist_ok=True)
@@ -748,7 +761,8 @@ def _finish_seed(out: dict, model: LanguageModel, corpus: Corpus, config, seed_d
   by_key = {(p.candidate_id, p.job_id): p for p in corpus.pairs}
   for name, scores in (('learned', learned), ('learned_wo_mi', documents)):
     if scores:
-      add_variant(out, name, rescored(full, scores), by_key, seed_dir)
+      add_variant(out, name, rescored(full, scores), by_key, seed_dir,
+                  attributes=resume_attributes(corpus))
       out['variants'][name]['learned_scores'] = sorted(scores)
   with open(os.path.join(seed_dir, 'variants', 'mockllm', 'decisions.csv'),
             encoding='utf-8') as f:

@@ -23,6 +23,8 @@ class Job:
 class Resume:
   candidate_id: str
   text: str
+  # Group attributes for bias audits (docs/fairness.md); no judge or model reads them.
+  attributes: dict = dataclasses.field(default_factory=dict, hash=False)
 
 
 @dataclasses.dataclass(frozen=True)
