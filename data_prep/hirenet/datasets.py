@@ -31,7 +31,7 @@ class PrepareError(ValueError):
 
 def frame_pooling(config) -> int | None:
   """LLD frames averaged per step for `config`'s modality (None: not audio)."""
-  if config.modality != 'audio':
+  if not dataset_spec.modality(config.modality).pools_frames:
     return None
   value = config.get('frame_pooling', 0) or AUDIO_FRAME_POOLING
   if value < 1:

@@ -66,7 +66,7 @@ class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     ids = lambda: tfds.features.Tensor(shape=(None,), dtype=np.int32)
-    if self.builder_config.modality == 'text':
+    if dataset_spec.modality(self.builder_config.modality).words:
       answers = ids()
     else:
       answers = tfds.features.Tensor(shape=(None, self._feature_dim),

@@ -14,24 +14,46 @@ DATASET_VERSION = '1.0.0'  # TFDS version directory of the shards.
 
 @dataclasses.dataclass(frozen=True)
 class Modality:
-  """What the code needs to know about one input modality.
+  """What the code needs to know about one input modality; code asks these, never the name.
 
-  words: answers are word ids into a vocabulary (text); otherwise float feature frames.
+  words: answers are word ids into the dataset's vocabulary, embedded by the model (text);
+    otherwise float feature frames [T, D] extracted from one media file per answer and
+    normalised with the training split's statistics.
   media_key: the answer field of interviews.jsonl that names its input.
   unit: what one time step of an answer is, for reports.
+  length_unit: the unit of the paper's Table 2 lengths ('words' or 'seconds').
+  pools_frames: consecutive frames may be averaged into one step (`frame_pooling`; the
+    100 frames/s eGeMAPS LLDs).
+  non_sequential: the paper's non-sequential baseline: 'doc2vec' (of the transcript),
+    'frame_functionals' (statistics of the prepared frames) or 'audio_functionals'
+    (eGeMAPS functionals, computed from the audio files).
   """
   name: str
   words: bool
   media_key: str
   unit: str
+  length_unit: str
+  pools_frames: bool
+  non_sequential: str
+
+  @property
+  def frame_features(self) -> bool:
+    """Answers are float frames from media files: a feature_dim, normalisation statistics."""
+    return not self.words
 
 
 MODALITY_SPECS = {
-    'text': Modality('text', words=True, media_key='transcript', unit='word'),
-    'audio': Modality('audio', words=False, media_key='audio', unit='eGeMAPS frame'),
-    'video': Modality('video', words=False, media_key='video', unit='OpenFace window'),
+    'text': Modality('text', words=True, media_key='transcript', unit='word',
+                     length_unit='words', pools_frames=False, non_sequential='doc2vec'),
+    'audio': Modality('audio', words=False, media_key='audio', unit='eGeMAPS frame',
+                      length_unit='seconds', pools_frames=True,
+                      non_sequential='audio_functionals'),
+    'video': Modality('video', words=False, media_key='video', unit='OpenFace window',
+                      length_unit='seconds', pools_frames=False,
+                      non_sequential='frame_functionals'),
 }
 MODALITIES = tuple(MODALITY_SPECS)
+FRAME_MODALITIES = tuple(m for m, spec in MODALITY_SPECS.items() if spec.frame_features)
 
 
 def modality(name: str) -> Modality:

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn import feature_extraction, linear_model, pipeline, preprocessing
 
 from hirenet_jax.hirenet.baselines import paper as baseline_features
+from hirenet_jax.hirenet import dataset_spec
 from hirenet_jax.hirenet import input_pipeline
 from hirenet_jax.core import metrics
 from hirenet_jax.hirenet.baselines import classifiers as shallow_models
@@ -122,7 +123,7 @@ def fit(data_dir: str, modality: str, *, seed: int = 0) -> dict[str, dict[str, A
   out = {'majority_vote': _evaluate(labels, majority, metrics.DEFAULT_THRESHOLD)}
   out['majority_vote']['time_s'] = time.perf_counter() - start
   start = time.perf_counter()
-  if modality == 'text':
+  if dataset_spec.modality(modality).words:
     name, (params, scores) = 'tfidf_logreg', tfidf_logreg_scores(splits, seed=seed)
   else:
     name = 'functionals_logreg'

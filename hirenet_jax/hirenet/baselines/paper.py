@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from hirenet_jax.hirenet.baselines import classifiers as shallow_models
+from hirenet_jax.hirenet import dataset_spec
 from hirenet_jax.hirenet import input_pipeline
 from hirenet_jax.core import metrics
 from hirenet_jax.hirenet.dataset_spec import SPLITS
@@ -189,11 +190,12 @@ def run_baselines(data_dir: str, modality: str, *, seed: int = 0, num_clusters: 
     log(f'{name}: best {sel.family} {sel.params}, validation F1 '
         f'{sel.validation["f1"]:.3f}, test F1 {sel.test["f1"]:.3f}')
 
+  spec = dataset_spec.modality(modality)
   if 'non_sequential' in which:
-    if modality == 'text':
+    if spec.non_sequential == 'doc2vec':
       classify('non_sequential', doc2vec_features(
           splits, input_pipeline.load_vocab(data_dir, modality), seed=seed))
-    elif modality == 'video':
+    elif spec.non_sequential == 'frame_functionals':
       classify('non_sequential', video_functional_features(
           splits, meta['feature_names'], feature_stats(data_dir, modality),
           float(meta['frame_rate'])))
@@ -203,7 +205,7 @@ def run_baselines(data_dir: str, modality: str, *, seed: int = 0, num_clusters: 
       results['non_sequential'] = {'skipped': 'eGeMAPS functionals need the audio files'}
   if 'bow' in which:
     embeddings = (input_pipeline.load_embeddings(data_dir, modality)
-                  if modality == 'text' else None)
+                  if spec.words else None)
     classify('bow', bow_features(splits, embeddings=embeddings, num_clusters=num_clusters,
                                  seed=seed))
   return results
