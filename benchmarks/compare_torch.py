@@ -339,10 +339,11 @@ def end_to_end_benchmark(config, *, prepared_cache_dir: str, batch_size: int = 3
 
   from data_prep.hirenet import datasets
   from hirenet_jax.core import sharding
+  from hirenet_jax.hirenet import dataset_spec
   from hirenet_jax.hirenet import input_pipeline
   from hirenet_jax.hirenet import steps as steps_lib
 
-  if config.modality != 'text' or config.model.variant != 'hirenet':
+  if not dataset_spec.modality(config.modality).words or config.model.variant != 'hirenet':
     raise ValueError('the torch comparison needs --modality=text --variant=hirenet, got '
                      f'{config.modality} / {config.model.variant}')
   config = copy.deepcopy(config)

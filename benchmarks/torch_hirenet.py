@@ -7,10 +7,8 @@ encode variable-length sequences the correct masked way in PyTorch:
 `pack_padded_sequence`. They read the same batches as ours, with the packed answer rows
 turned back into padded [B, Q, T] answers (`padded_batch`).
 
-Weight layouts: torch's `nn.GRU` stacks the gates (r, z, n) along rows,
-`weight_ih_l0` [3H, D]; ours (`gru.MaskedGRU`) along columns, `w_i` [S, D, 3H] with S the
-direction, in the same gate order and with the same reset-gate placement (r multiplies
-`W_hn h + b_hn`), so `load_masked_gru` copies ours into torch by transposing.
+Weight layouts: `load_masked_gru` copies ours into torch through
+`torch_weights.masked_gru_state` (the mapping, in numpy, tested without torch).
 """
 
 from __future__ import annotations
@@ -21,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import rnn as rnn_utils
+
+from benchmarks import torch_weights
 
 
 def _packed_gru(gru: nn.GRU, x_NxTxD: torch.Tensor, lengths_N: torch.Tensor,
@@ -166,12 +166,8 @@ def load_masked_gru(gru: nn.GRU, params: Mapping[str, np.ndarray]) -> None:
   if np.shape(params['w_i'])[0] != directions:
     raise ValueError(f'{np.shape(params["w_i"])[0]} directions in params, {directions} in gru')
   with torch.no_grad():
-    for s, suffix in enumerate(['_l0', '_l0_reverse'][:directions]):
-      for ours, theirs, transpose in (('w_i', 'weight_ih', True), ('w_h', 'weight_hh', True),
-                                      ('b_i', 'bias_ih', False), ('b_h', 'bias_hh', False)):
-        value = np.asarray(params[ours][s], np.float32)
-        value = np.ascontiguousarray(value.T if transpose else value).copy()  # Writable.
-        getattr(gru, theirs + suffix).copy_(torch.from_numpy(value))
+    for name, value in torch_weights.masked_gru_state(params).items():
+      getattr(gru, name).copy_(torch.from_numpy(value))
 
 
 def encoder_outputs(gru: nn.GRU, x_NxTxD: torch.Tensor, lengths_N: torch.Tensor,

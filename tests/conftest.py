@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-import fake_llm_server
-import helpers
+# Every test, and every command a test runs (they inherit the environment), raises on
+# implicit rank promotion: a broadcast between arrays of different ranks is written out.
+os.environ['JAX_NUMPY_RANK_PROMOTION'] = 'raise'
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+import fake_llm_server  # pylint: disable=g-import-not-at-top,wrong-import-position
+import helpers  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+jax.config.update('jax_numpy_rank_promotion', 'raise')  # In case jax was imported first.
 
 
 @pytest.fixture(scope='session')

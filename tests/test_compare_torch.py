@@ -82,6 +82,17 @@ def test_packed_rows_match_torch_packed(setup):
                              theirs_grad_x, atol=1e-5)
 
 
+def test_numpy_reference_of_torch_is_torchs_packed_gru(setup):
+  """tests/test_torch_weights.py checks the weight mapping against this reference
+  where torch is absent; here the reference meets torch itself."""
+  from test_torch_weights import torch_gru_reference  # pylint: disable=g-import-not-at-top
+  _, _, gru, x_NxTxD = setup
+  state = {k: v.detach().numpy().astype(np.float64) for k, v in gru.state_dict().items()}
+  ours, _ = torch_gru_reference(state, x_NxTxD.astype(np.float64), LENGTHS, H)
+  theirs, _ = _torch_packed(gru, x_NxTxD)
+  np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
 def test_torch_padded_matches_forward_direction_only(setup):
   """Without packing torch's backward direction reads the padding: only the forward
   half agrees (why the padded torch figure is a speed reference, not a correct model)."""

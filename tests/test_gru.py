@@ -164,5 +164,5 @@ def test_hand_written_backward_matches_autodiff(bidirectional):
   np.testing.assert_allclose(ours(params, x)[0], ref(params, x)[0], atol=1e-5)
   g_ours = jax.grad(loss(ours), argnums=(0, 1))(params, x)
   g_ref = jax.grad(loss(ref), argnums=(0, 1))(params, x)
-  for a, b in zip(jax.tree.leaves(g_ours), jax.tree.leaves(g_ref)):
+  for a, b in zip(jax.tree.leaves(g_ours), jax.tree.leaves(g_ref), strict=True):
     np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)

@@ -1,8 +1,15 @@
 """The HTML report renders the right words, in order, shaded by attention."""
 
 import html.parser
+import re
 
 from hirenet_jax.hirenet.analysis import html as html_report
+
+
+def _labels(page):
+  """(the candidate's label, each section's decision), read from their own elements."""
+  return (re.findall(r'<br>Label: ([^<]*)</p>', page),
+          re.findall(r'</b> \(([^)]*) at threshold [0-9.]+\)</p>', page))
 
 
 class _Words(html.parser.HTMLParser):
@@ -39,7 +46,12 @@ def test_html_renders_words_in_order_with_their_shading():
   assert '&lt;vendeur&gt;' in page  # Escaped, not injected.
   assert 'Présentez-vous.' in page and 'No features for this answer' in page
   assert page.index('Présentez-vous.') < page.index('Pourquoi nous') < page.index('Et ensuite')
-  assert '0.730' in page and 'hirable' in page
+  assert '0.730' in page
+  assert _labels(page) == (['hirable'], ['hirable'])
+  assert _labels(html_report.render_candidate('c1', 0.3, answers, label=0)) == (
+      ['not hirable'], ['not hirable'])
+  assert _labels(html_report.render_candidate('c1', 0.3, answers, threshold=0.2)) == (
+      [], ['hirable'])  # No label given: none shown.
 
 
 def test_one_page_holds_every_modality_in_order():
@@ -51,4 +63,5 @@ def test_one_page_holds_every_modality_in_order():
   assert page.count('<html>') == 1 and page.count('<h1>') == 1 and page.count('<hr>') == 1
   assert page.index('text (hirenet)') < page.index('bonjour') < page.index('audio (hirenet)')
   assert page.index('audio (hirenet)') < page.index('data:image/png;base64,iVBORw0KGgo=')
-  assert '0.800' in page and '0.200' in page and 'not hirable' in page
+  assert '0.800' in page and '0.200' in page
+  assert _labels(page) == (['not hirable'], ['hirable', 'not hirable'])

@@ -324,4 +324,8 @@ def test_bfloat16_compute_keeps_a_float32_state_and_close_scores():
   s16 = np.asarray(models.candidate_scores(logits16, batch))
   assert logits16.dtype == jnp.float32
   assert state['intermediates']['interview_vector'][0].dtype == jnp.float32
-  np.testing.assert_allclose(s16, s32, atol=2e-2)
+  # Measured: 1.1e-4 here, at most 2.8e-4 over 12 seeds of batch and parameters; the
+  # candidates' scores lie 3e-2 apart, so 1e-3 still tells them apart.
+  gap = np.abs(s16 - s32).max()
+  assert 0 < gap < 1e-3  # Not 0: the compute really is bfloat16.
+  assert np.ptp(s32) > 10 * 1e-3

@@ -65,7 +65,7 @@ def test_padding_does_not_change_the_encodings_and_empty_ones_are_finite(name, c
   base = apply(batch)
   for extra in [(9, 2, 5)]:  # More words, sentences and words per sentence.
     padded = apply(_pad(batch, *extra))
-    for a, b in zip(jax.tree.leaves(base), jax.tree.leaves(padded)):
+    for a, b in zip(jax.tree.leaves(base), jax.tree.leaves(padded), strict=True):
       np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
   # Empty documents (no word, no sentence) give finite outputs, never NaN.
   empty = dict(batch)

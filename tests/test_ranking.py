@@ -127,6 +127,31 @@ def test_side_metrics_group_by_the_side_owner():
     ranking.pjf_side_metrics(pairs, scores, 'both')
 
 
+def _best_handshake_f1(job, cand, matches, *, allow_none=False):
+  """Brute force: the best macro F1 over every pair of thresholds at a distinct score
+  (each side accepts at least one), and above every score where `allow_none`."""
+  extra = [np.inf] if allow_none else []
+  return max(ranking.macro_prf(matches, ranking.handshake(job, cand, tj, tc))['f1']
+             for tj in [*np.unique(job), *extra] for tc in [*np.unique(cand), *extra])
+
+
+def test_handshake_thresholds_reach_the_brute_force_best_f1():
+  # Up to 41 distinct scores a side, the quantile grid holds a threshold below each one;
+  # it offers a side that accepts nobody only through 0.5 (scores all below it).
+  for seed in range(60):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 20))
+    job_labels, cand_labels = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    signal = rng.uniform(0, 1)
+    job = np.round(signal * job_labels + rng.uniform(0, 1, n), 2)  # Rounded: ties too.
+    cand = np.round(signal * cand_labels + rng.uniform(0, 1, n), 2)
+    matches = job_labels * cand_labels
+    tj, tc, f1 = ranking.select_handshake_thresholds(job, cand, matches)
+    assert f1 >= _best_handshake_f1(job, cand, matches) - 1e-12, seed
+    assert f1 <= _best_handshake_f1(job, cand, matches, allow_none=True) + 1e-12, seed
+    assert ranking.macro_prf(matches, ranking.handshake(job, cand, tj, tc))['f1'] == f1
+
+
 def test_handshake_thresholds_reach_the_best_grid_f1():
   rng = np.random.default_rng(2)
   job_labels, cand_labels = rng.integers(0, 2, 200), rng.integers(0, 2, 200)

@@ -48,7 +48,7 @@ def rope(x_BxTxHxK: jax.Array, positions_BxT: jax.Array, base: float) -> jax.Arr
   RoPE, matching the GGUF converter's permutation of the q/k rows."""
   k = x_BxTxHxK.shape[-1]
   inv_freq = base ** (-jnp.arange(0, k, 2, dtype=jnp.float32) / k)
-  angle_BxTxK2 = positions_BxT.astype(jnp.float32)[..., None] * inv_freq
+  angle_BxTxK2 = positions_BxT.astype(jnp.float32)[..., None] * inv_freq[None, None]
   cos = jnp.cos(angle_BxTxK2)[:, :, None, :]
   sin = jnp.sin(angle_BxTxK2)[:, :, None, :]
   x = x_BxTxHxK.astype(jnp.float32)
@@ -101,14 +101,17 @@ def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS):
 
 def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
             pads_B: jax.Array, kv: dict[str, jax.Array] | None = None,
-            start: jax.Array | int = 0) -> tuple[jax.Array, dict[str, jax.Array] | None]:
+            start: jax.Array | int = 0, final_norm: bool = True
+            ) -> tuple[jax.Array, dict[str, jax.Array] | None]:
   """Hidden states (after the final norm) of tokens placed at cache columns start..start+T-1.
 
   With `kv`, the new keys/values are written into the cache and attention reads the whole
   cache; without, the T tokens attend to themselves (teacher forcing, scoring).
   `weights['layers']` is stacked (a scan over layers) or a tuple of per-layer dicts
   (`unstack_layers`: unrolled); `kv` is LxBxSxNxK arrays or, with per-layer weights,
-  tuples of BxSxNxK arrays, and comes back in the form it was given.
+  tuples of BxSxNxK arrays, and comes back in the form it was given. `final_norm=False`
+  returns the residual stream after the last layer given, unnormalised: with the layers
+  cut to the first L, the states of layer L (what a frozen encoder reads).
   Returns (h_BxTxD, kv).
   """
   b, t = tokens_BxT.shape
@@ -153,7 +156,7 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
       stacked = not isinstance(kv['k'], (list, tuple))
       kv = {'k': jnp.stack(ks) if stacked else tuple(ks),
             'v': jnp.stack(vs) if stacked else tuple(vs)}
-  return rms_norm(x, weights['final_norm_D'], config.rms_eps), kv
+  return (rms_norm(x, weights['final_norm_D'], config.rms_eps) if final_norm else x), kv
 
 
 def logits(weights: dict[str, Any], h_BxTxD: jax.Array, pad_rows: bool = False) -> jax.Array:
