@@ -16,9 +16,6 @@ SCANNED = ('hirenet_jax', 'data_prep', 'experiments', 'benchmarks')
 SPEC_MODULE = ROOT / 'hirenet_jax' / 'hirenet' / 'dataset_spec.py'
 # Files that still compare names, each to be mended by its owner; listed here only while
 # it does (test_pending_files_still_need_listing keeps the list honest).
-PENDING = {'hirenet_jax/hirenet/train_lib.py'}
-
-
 def _is_modality_literal(node: ast.AST) -> bool:
   if isinstance(node, ast.Constant):
     return node.value in dataset_spec.MODALITIES
@@ -101,14 +98,10 @@ def test_scan_names_the_line_of_a_planted_comparison():
 
 
 def test_no_modality_name_is_compared_outside_the_spec():
-  violations = {f: v for f, v in _tree_violations().items() if f not in PENDING}
+  violations = _tree_violations()
   assert not violations, (
       'ask the Modality spec (hirenet_jax/hirenet/dataset_spec.py) instead of comparing '
       f'names: {violations}')
-
-
-def test_pending_files_still_need_listing():
-  assert PENDING <= set(_tree_violations()), 'a PENDING file is mended: drop it from PENDING'
 
 
 def test_specs_are_keyed_by_their_names_and_agree_with_each_other():

@@ -30,6 +30,7 @@ from hirenet_jax.core import run_log
 from hirenet_jax.core import trainer
 from hirenet_jax.hirenet import input_pipeline
 from hirenet_jax.core import metrics as metrics_lib
+from hirenet_jax.hirenet import dataset_spec
 from hirenet_jax.hirenet import models
 from hirenet_jax.core import sharding
 from hirenet_jax.hirenet import steps as steps_lib
@@ -120,8 +121,9 @@ def resolve_train_embeddings(config: ml_collections.ConfigDict,
     return config
   data_dir = getattr(data, 'data_dir', None)
   source = ((getattr(data, 'meta', None) or {}).get('embeddings') or {}).get('source', '')
-  if config.modality != 'text' or not data_dir:
-    decision, why = 'false', 'no word vectors to tune' if config.modality != 'text' else (
+  words = dataset_spec.modality(config.modality).words
+  if not words or not data_dir:
+    decision, why = 'false', 'no word vectors to tune' if not words else (
         'no prepared dataset to count words in')
   elif source and 'training split' not in source:
     decision, why = 'false', f'pretrained vectors from {source}'
