@@ -2,8 +2,10 @@
 
 It records every request body, answers /v1/chat/completions, /v1/completions, /v1/models
 and vLLM's /tokenize deterministically (a character is a token, its id is ord(c)), can be
-told to fail the next requests on purpose, and can hold requests until several are in
-flight at once, which proves the client overlaps them without timing anything.
+told to fail the next requests on purpose, can hold requests until several are in
+flight at once, which proves the client overlaps them without timing anything, and can
+answer one request at a time (`one_at_a_time`, each taking `delay_s`), as a server with
+one slot does however many requests wait.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class FakeLLMServer:
     self.authorizations: list[str | None] = []  # Each POST's Authorization header.
     self.logprobs = True
     self.delay_s = 0.0
+    self.one_at_a_time = False
+    self._slot = threading.Lock()  # Held while answering when one_at_a_time.
+    self.answered = 0
     self._failures: list[tuple[int, str | None]] = []
     self._lock = threading.Lock()
     self._in_flight = 0
@@ -99,12 +104,17 @@ class FakeLLMServer:
     if self._gate is not None and not self._gate.wait(timeout=5):
       self.gate_timed_out = True  # The client does not overlap requests: stop holding them.
       self._gate.set()
+    if self.one_at_a_time:
+      self._slot.acquire()
     if self.delay_s:
       time.sleep(self.delay_s)
 
   def _leave(self) -> None:
+    if self.one_at_a_time:
+      self._slot.release()
     with self._lock:
       self._in_flight -= 1
+      self.answered += 1
 
   def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """(status, JSON) for a POST; GETs go through `answer_get`."""

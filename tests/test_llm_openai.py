@@ -165,6 +165,23 @@ def test_a_dead_server_gives_one_clear_line_without_retrying():
   assert model.waits == []
 
 
+def test_the_command_against_a_dead_server_ends_with_one_error_line(tmp_path):
+  from data_prep.pjf import corpus as pjf_corpus  # pylint: disable=g-import-not-at-top
+  from helpers import run_cli  # pylint: disable=g-import-not-at-top
+  from mockllm_tiny import tiny_corpus  # pylint: disable=g-import-not-at-top
+  pjf_corpus.write_corpus(tiny_corpus(num_candidates=6, num_jobs=3), str(tmp_path / 'corpus'))
+  url = dead_url()
+  proc = run_cli('experiments.mockllm', '--backend=openai', f'--base_url={url}',
+                 '--model=m', '--server=llamacpp', f'--corpus_dir={tmp_path / "corpus"}',
+                 f'--workdir={tmp_path / "work"}', check=False)
+  assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+  errors = [line for line in proc.stderr.splitlines() if 'error: ' in line]
+  assert len(errors) == 1 and errors[0] == proc.stderr.strip().splitlines()[-1]
+  last = errors[0][errors[0].index('error: '):]  # After a progress bar's carriage return.
+  assert last.startswith(f'error: cannot reach {url}/chat/completions (connection refused)')
+  assert 'llama-server -m model.gguf' in last and 'rerun the same command' in last
+
+
 def test_an_unknown_model_names_it_and_lists_the_served_ones(server):
   with pytest.raises(openai_client.ModelNotServedError) as raised:
     client(server.base_url, model='SmolLM2-16B').chat(chats(1))
@@ -182,6 +199,52 @@ def test_a_timeout_is_named(server):
   server.delay_s = 2.0
   with pytest.raises(openai_client.ServerTimeoutError, match='timeout_s=0.2'):
     client(server.base_url, timeout_s=0.2).chat(chats(1))
+
+
+def test_adaptive_limit_halves_once_per_cut_and_grows_back_after_a_run_of_answers():
+  limit = openai_client.AdaptiveLimit(8)
+  sent = [limit.acquire() for _ in range(8)]
+  for s in sent[:3]:  # Three timeouts of requests sent before any cut: one cut.
+    limit.release(s, answered=False, timed_out=True)
+  for s in sent[3:]:  # Other failures neither cut nor grow.
+    limit.release(s, answered=False)
+  assert (limit.limit, limit.lowest, limit.in_flight) == (4, 4, 0)
+  limit.release(limit.acquire(), answered=False, timed_out=True)  # Sent after the cut.
+  assert limit.limit == 2
+  for _ in range(2 + 3):  # Two answers in a row at limit 2 raise it to 3, three to 4.
+    limit.release(limit.acquire(), answered=True)
+  assert limit.limit == 4
+  for _ in range(4 + 5 + 6 + 7 + 20):
+    limit.release(limit.acquire(), answered=True)
+  assert (limit.limit, limit.lowest, limit.in_flight) == (8, 2, 0)  # Never past the maximum.
+
+
+def test_a_server_slower_than_the_concurrency_is_survived(server):
+  """One slot, 50 ms an answer, 16 requests in flight and 0.3 s to answer: the queued
+  ones time out until fewer are sent at once; every request is answered, in order."""
+  server.one_at_a_time, server.delay_s = True, 0.05
+  requests = chats(24)
+  model = openai_client.OpenAIChatModel(server.base_url, 'fake-model', max_concurrency=16,
+                                        timeout_s=0.3, backoff_s=0.05, max_retries=8)
+  assert model.chat(requests) == [expected_reply(r) for r in requests]
+  assert model.timeouts > 0 and model.concurrency.lowest < 16
+
+
+def test_a_run_that_still_times_out_ends_with_one_line_saying_how_to_resume(server,
+                                                                           tmp_path):
+  with cache_lib.ResponseCache(tmp_path / 'cache.jsonl') as cache:
+    model = client(server.base_url, cache=cache, max_concurrency=4, max_retries=1,
+                   timeout_s=0.3)
+    model.chat(chats(2))
+    server.delay_s = 1.0
+    with pytest.raises(openai_client.ServerTimeoutError) as raised:
+      model.chat(chats(4))
+  message = str(raised.value)
+  assert '\n' not in message
+  for part in ('did not answer within timeout_s=0.3 s (2 attempts, requests in flight '
+               'lowered from 4 to', '--max_concurrency', '2 answers received so far are kept',
+               'cache.jsonl: rerun the same command to resume'):
+    assert part in message, message
 
 
 # ------------------------------------------------------------------ scores

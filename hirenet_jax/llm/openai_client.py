@@ -1,8 +1,11 @@
 """A client for OpenAI-compatible servers (vLLM, llama.cpp's llama-server, Ollama, OpenAI).
 
 Standard library only (urllib and a thread pool): many requests in flight at once, results
-in request order, retries with exponential backoff on 429/5xx and dropped connections, and
-one-line errors for a server that is down, a model it does not serve, or a timeout.
+in request order, retries with exponential backoff on 429/5xx, dropped connections and
+timeouts, and one-line errors for a server that is down, a model it does not serve, or a
+run that still fails. A timeout means the server is behind: the number of requests in
+flight is halved and grows back by one after a run of answers (AIMD, `AdaptiveLimit`), so
+a server slower than `max_concurrency` is driven at the rate it keeps up with.
 
 What each server is sent (docs/llm_served.md has the table):
 
@@ -80,11 +83,60 @@ class ServerResponseError(ServedModelError):
 
 
 class _Retryable(Exception):
-  """An attempt that may succeed if repeated after `wait_s` (None: use the backoff)."""
+  """An attempt that may succeed if repeated after `wait_s` (None: use the backoff);
+  `timeout`: the server did not answer in time (it is behind: send fewer at once)."""
 
-  def __init__(self, description: str, wait_s: float | None = None):
+  def __init__(self, description: str, wait_s: float | None = None, timeout: bool = False):
     super().__init__(description)
     self.wait_s = wait_s
+    self.timeout = timeout
+
+
+class _Cancelled(ServedModelError):
+  """Another request of the same call failed; this one stops at its next attempt."""
+
+
+class AdaptiveLimit:
+  """How many requests may be in flight, additive increase / multiplicative decrease as
+  TCP does on a congested link: a timeout halves the limit (once per cut: a request sent
+  before the last cut does not cut again), `limit` answers in a row raise it by one, up
+  to `maximum`. Thread-safe; `lowest` is the smallest limit it came down to."""
+
+  def __init__(self, maximum: int):
+    self.maximum = maximum
+    self.limit = maximum
+    self.lowest = maximum
+    self.in_flight = 0
+    self._successes = 0
+    self._cuts = 0
+    self._condition = threading.Condition()
+
+  def acquire(self, abort: threading.Event | None = None) -> int:
+    """Waits for a free slot; returns the cut count the request is sent under."""
+    with self._condition:
+      while self.in_flight >= self.limit:
+        if abort is not None and abort.is_set():
+          raise _Cancelled('cancelled: another request failed')
+        self._condition.wait(0.05)
+      self.in_flight += 1
+      return self._cuts
+
+  def release(self, sent_under: int, *, answered: bool, timed_out: bool = False) -> None:
+    """Frees the slot; `answered` counts toward an increase, `timed_out` cuts."""
+    with self._condition:
+      self.in_flight -= 1
+      if timed_out:
+        self._successes = 0
+        if sent_under == self._cuts:
+          self.limit = max(1, self.limit // 2)
+          self.lowest = min(self.lowest, self.limit)
+          self._cuts += 1
+      elif answered:
+        self._successes += 1
+        if self._successes >= self.limit and self.limit < self.maximum:
+          self.limit += 1
+          self._successes = 0
+      self._condition.notify_all()
 
 
 def _error_message(text: str) -> str:
@@ -149,9 +201,11 @@ class OpenAIChatModel:
     api_key: sent as a Bearer token when given.
     server: 'vllm', 'llamacpp', 'ollama' or 'openai'; decides the parameter spelling
       and how `score` works (module docstring).
-    max_concurrency: requests in flight at once.
+    max_concurrency: requests in flight at once, at most; timeouts lower it for a while
+      (`AdaptiveLimit`).
     timeout_s: seconds to wait for one answer.
-    max_retries: retries of one request on 429/500/502/503/504 or a dropped connection.
+    max_retries: retries of one request on 429/500/502/503/504, a dropped connection or
+      a timeout.
     backoff_s: first retry waits backoff_s * (1 + jitter), doubling each retry, unless the
       server's Retry-After says how long.
     cache: answers are looked up there first and recorded as they arrive.
@@ -186,7 +240,10 @@ class OpenAIChatModel:
     self._rng = random.Random(retry_seed)
     self._lock = threading.Lock()
     self._warned: set[str] = set()
+    self._abort = threading.Event()
+    self.concurrency = AdaptiveLimit(max_concurrency)
     self.retries = 0
+    self.timeouts = 0
     self.scores_without_logprobs = 0
 
   # ----------------------------------------------------------------- LanguageModel
@@ -200,8 +257,13 @@ class OpenAIChatModel:
     return self._score_by_top_logprobs(requests)
 
   def list_models(self) -> list[str]:
-    """Ids of the models the server says it serves (GET /v1/models)."""
-    data = self._send('GET', f'{self.base_url}/models', None, retry=False)
+    """Ids of the models the server says it serves (GET /v1/models). Asked once and
+    outside `concurrency`: an error report asks it while its own request holds a slot."""
+    url = f'{self.base_url}/models'
+    try:
+      data = self._attempt('GET', url, None)
+    except _Retryable as e:
+      raise ServerResponseError(f'{url}: {e}') from None
     return [str(m.get('id')) for m in data.get('data') or [] if isinstance(m, dict)]
 
   # ----------------------------------------------------------------- request bodies
@@ -340,10 +402,12 @@ class OpenAIChatModel:
     return results
 
   def _pool(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """work(item) for every item on up to max_concurrency threads, in item order; the
-    first failure cancels what has not started and is raised."""
+    """work(item) for every item on up to max_concurrency threads (fewer in flight while
+    `concurrency` is lowered), in item order; the first failure cancels what has not
+    started, stops the others at their next attempt, and is raised."""
     if not items:
       return []
+    self._abort.clear()
     workers = min(self.max_concurrency, len(items))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix='llm-http') as pool:
       futures = [pool.submit(work, item) for item in items]
@@ -351,6 +415,7 @@ class OpenAIChatModel:
         for future in concurrent.futures.as_completed(futures):
           future.result()
       except BaseException:
+        self._abort.set()
         for future in futures:
           future.cancel()
         raise
@@ -360,22 +425,56 @@ class OpenAIChatModel:
 
   def _send(self, method: str, url: str, body: dict[str, Any] | None, *,
             retry: bool = True) -> dict[str, Any]:
-    """One JSON request, retried with backoff on 429/5xx and dropped connections."""
+    """One JSON request, retried with backoff on 429/5xx, dropped connections and
+    timeouts; each attempt holds a slot of `concurrency`."""
     attempts = self.max_retries + 1 if retry else 1
     for attempt in range(attempts):
+      if self._abort.is_set():
+        raise _Cancelled('cancelled: another request failed')
+      sent_under = self.concurrency.acquire(self._abort)
+      answered = timed_out = False
       try:
-        return self._attempt(method, url, body)
+        answer = self._attempt(method, url, body)
+        answered = True
+        return answer
       except _Retryable as e:
+        timed_out = e.timeout
+        if timed_out:
+          with self._lock:
+            self.timeouts += 1
         if attempt + 1 >= attempts:
-          raise ServerResponseError(f'{url}: {e} (gave up after {attempts} attempts)') from None
+          raise self._gave_up(url, e, attempts) from None
         wait_s = e.wait_s if e.wait_s is not None else self._backoff_s(attempt)
         wait_s = min(wait_s, MAX_WAIT_S)
-        logging.info('%s: %s; retrying in %.2f s (%d of %d)', url, e, wait_s, attempt + 1,
-                     self.max_retries)
-        with self._lock:
-          self.retries += 1
-        self._sleep(wait_s)
+        cause = str(e)
+      finally:
+        self.concurrency.release(sent_under, answered=answered, timed_out=timed_out)
+      logging.info('%s: %s; retrying in %.2f s (%d of %d; %d in flight at most now)', url,
+                   cause, wait_s, attempt + 1, self.max_retries, self.concurrency.limit)
+      with self._lock:
+        self.retries += 1
+      self._sleep(wait_s)
     raise AssertionError('unreachable')
+
+  def _gave_up(self, url: str, error: _Retryable, attempts: int) -> ServedModelError:
+    """The one line a run ends with when retries did not help: cause and how to resume."""
+    if error.timeout:
+      limit = self.concurrency
+      lowered = (f', requests in flight lowered from {limit.maximum} to {limit.lowest}'
+                 if limit.lowest < limit.maximum else '')
+      return ServerTimeoutError(
+          f'{url} did not answer within timeout_s={self.timeout_s:g} s ({attempts} attempts'
+          f'{lowered}); the server is too slow for this load: raise timeout_s (--timeout_s) '
+          f'or lower max_concurrency (--max_concurrency); {self.resume_hint()}')
+    return ServerResponseError(f'{url}: {error} (gave up after {attempts} attempts); '
+                               f'{self.resume_hint()}')
+
+  def resume_hint(self) -> str:
+    """How to go on after a failure: the response cache keeps every answer received."""
+    if self.cache is not None:
+      return (f'the {len(self.cache)} answers received so far are kept in {self.cache.path}: '
+              'rerun the same command to resume')
+    return 'rerun the same command to try again'
 
   def _backoff_s(self, attempt: int) -> float:
     with self._lock:
@@ -417,17 +516,15 @@ class OpenAIChatModel:
   def _connection_error(self, url: str, error: OSError) -> Exception:
     reason = error.reason if isinstance(error, urllib.error.URLError) else error
     if isinstance(reason, TimeoutError) or 'timed out' in str(reason):
-      return ServerTimeoutError(
-          f'{url} did not answer within timeout_s={self.timeout_s:g} s; the server may be '
-          f'overloaded: lower max_concurrency or raise timeout_s')
+      return _Retryable(f'no answer within timeout_s={self.timeout_s:g} s', timeout=True)
     if isinstance(reason, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
       return _Retryable(f'connection dropped ({type(reason).__name__})')
     if isinstance(reason, ConnectionRefusedError):
       return ServerUnreachableError(
           f'cannot reach {url} (connection refused): no server is listening there; '
-          f'{START_HINT[self.server]} (docs/llm_served.md)')
+          f'{START_HINT[self.server]} (docs/llm_served.md); {self.resume_hint()}')
     return ServerUnreachableError(f'cannot reach {url} ({reason}); {START_HINT[self.server]} '
-                                  '(docs/llm_served.md)')
+                                  f'(docs/llm_served.md); {self.resume_hint()}')
 
   def _status_error(self, url: str, status: int, message: str) -> ServedModelError:
     if _is_model_missing(status, message):
