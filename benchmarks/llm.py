@@ -1,5 +1,9 @@
 """Embedded-LLM speed behind `python -m experiments.benchmark_llm` (no flags here).
 
+Two workloads. `run_mockllm`: whole MockLLM interviews (3 turns, 4 judges) through the
+loop, as a user runs them: interviews per hour, tokens, prefix-cache hit rate and
+compilations. `run` (below), the decode workload:
+
 The mock-interview workload: a ~400-token interviewer prompt (job, candidate, the
 interview so far) answered with fixed-length ~60-token turns (stop tokens ignored, so
 every row decodes the same number of steps). `run` measures our engine and, with a
@@ -220,4 +224,86 @@ def format_table(result: dict[str, Any]) -> str:
               f'{best / theirs:.2f}x']
   elif 'llama_cpp_error' in result:
     lines.append(f'llama.cpp: not measured ({result["llama_cpp_error"]})')
+  return '\n'.join(lines)
+
+
+# ----------------------------------------------------------------- the MockLLM workload
+
+
+def cpu_model() -> str:
+  """The CPU's name from /proc/cpuinfo ('unknown' elsewhere)."""
+  try:
+    with open('/proc/cpuinfo', encoding='utf-8') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return 'unknown'
+
+
+def run_mockllm(model, corpus, pairs, workdir: str, num_turns: int = 3) -> dict[str, Any]:
+  """`pairs` interviewed (`num_turns` questions) and judged (four judges) through the
+  MockLLM loop on `model` (a JaxLanguageModel) in a fresh `workdir`: wall time, tokens,
+  the prefix cache's hit rate and the compilations, in one dict. Compilation is part of
+  the wall time, as a user's first run sees it; `compile_seconds` says how much."""
+  from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.mockllm import loop  # pylint: disable=g-import-not-at-top
+  before = model.stats()
+  runner = loop.MockInterviewer(model, corpus, loop.LoopConfig(num_turns=num_turns),
+                                workdir)
+  start = time.perf_counter()
+  interviews = runner.run(pairs, learn=True)
+  seconds = time.perf_counter() - start
+  after = model.stats()
+  totals = {k: after['totals'][k] - before['totals'][k] for k in after['totals']}
+  cache = after.get('prefix_cache') or {}
+  return {
+      'workload': 'mockllm', 'model': model.name, 'cpu': cpu_model(),
+      'bf16_dot': engine.cpu_has_bf16_dot(), 'cpu_count': os.cpu_count(),
+      'devices': model.num_devices, 'interviews': len(interviews), 'turns': num_turns,
+      'seconds': seconds, 'interviews_per_hour': len(interviews) / seconds * 3600,
+      'interviews_per_hour_compiled': len(interviews) / max(
+          seconds - (after['compile_seconds'] - before['compile_seconds']), 1e-9) * 3600,
+      'prompt_tokens': totals['prompt_tokens'],
+      'prefill_tokens': totals['prompt_tokens'] - totals['reused_tokens'],
+      'reused_tokens': totals['reused_tokens'],
+      'decode_tokens': totals['generated_tokens'],
+      'prefill_seconds': totals['prefill_seconds'],
+      'decode_seconds': totals['decode_seconds'],
+      'prefix_cache_hit_rate': (totals['reused_tokens'] / totals['prompt_tokens']
+                                if totals['prompt_tokens'] else 0.0),
+      'prefix_cache': cache,
+      'shapes': after['shapes'],
+      'compiled': after['compiled'] - before['compiled'],
+      'compiled_loaded': after['compiled_loaded'] - before['compiled_loaded'],
+      'compile_seconds': after['compile_seconds'] - before['compile_seconds'],
+      'peak_rss_bytes': peak_rss_bytes(),
+  }
+
+
+def format_mockllm(result: dict[str, Any]) -> str:
+  """The MockLLM workload's figures, the CPU named beside them."""
+  cpu = (f'{result["cpu"]} ({"with" if result["bf16_dot"] else "without"} bf16 dot '
+         f'products), {result["cpu_count"]} CPUs, {result["devices"]} device(s)')
+  lines = [
+      f'{result["model"]}; {cpu}',
+      f'{result["interviews"]} interviews ({result["turns"]} turns, 4 judges) in '
+      f'{result["seconds"]:.1f} s: {result["interviews_per_hour"]:.0f} interviews/hour '
+      f'({result["compile_seconds"]:.1f} s of it compiling; '
+      f'{result["interviews_per_hour_compiled"]:.0f} an hour once compiled)',
+      f'prefill: {result["prefill_tokens"]} tokens computed of {result["prompt_tokens"]} '
+      f'prompt tokens ({result["prefill_seconds"]:.1f} s of generation prefill); '
+      f'decode: {result["decode_tokens"]} tokens ({result["decode_seconds"]:.1f} s)',
+      f'prefix-cache hit rate: {100 * result["prefix_cache_hit_rate"]:.1f}% of prompt '
+      'tokens' + (f' ({result["prefix_cache"].get("blocks", 0)} blocks, '
+                  f'{result["prefix_cache"].get("bytes", 0) / 2**20:.0f} MiB, '
+                  f'{result["prefix_cache"].get("evicted_blocks", 0)} evicted)'
+                  if result['prefix_cache'] else ' (cache off)'),
+      f'compiled shapes: {result["shapes"]}; XLA compilations this run: '
+      f'{result["compiled"]} (read from the persistent cache: {result["compiled_loaded"]})',
+      f'peak RSS {result["peak_rss_bytes"] / 2**30:.2f} GiB']
+  cpp = result.get('llama_cpp_error')
+  if cpp:
+    lines.append(f'llama.cpp server: not measured ({cpp})')
   return '\n'.join(lines)

@@ -56,3 +56,21 @@ def test_rounds_alternate_and_ratios_are_per_round():
   table = llm_benchmark.format_table(result)
   assert 'batch 4 / single stream in each round: 2.0x, 4.0x, 0.8x' in table
   assert 'best batch 10.00x' in table
+
+
+def test_mockllm_figures_name_the_cpu_and_the_compilations():
+  result = {'model': 'scripted', 'cpu': 'AMD EPYC', 'bf16_dot': False, 'cpu_count': 2,
+            'devices': 1, 'interviews': 4, 'turns': 3, 'seconds': 36.0,
+            'interviews_per_hour': 400.0, 'interviews_per_hour_compiled': 480.0,
+            'compile_seconds': 6.0, 'prompt_tokens': 1000, 'prefill_tokens': 250,
+            'reused_tokens': 750, 'decode_tokens': 90, 'prefill_seconds': 2.0,
+            'decode_seconds': 3.0, 'prefix_cache_hit_rate': 0.75,
+            'prefix_cache': {'blocks': 10, 'bytes': 2 ** 21, 'evicted_blocks': 1},
+            'shapes': 5, 'compiled': 0, 'compiled_loaded': 5, 'peak_rss_bytes': 2 ** 30,
+            'llama_cpp_error': 'not installed'}
+  text = llm_benchmark.format_mockllm(result)
+  for part in ('AMD EPYC (without bf16 dot products)', '400 interviews/hour',
+               '480 an hour once compiled', '250 tokens computed of 1000',
+               'hit rate: 75.0%', 'XLA compilations this run: 0', 'llama.cpp server: not '
+               'measured (not installed)'):
+    assert part in text, text

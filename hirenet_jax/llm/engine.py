@@ -13,6 +13,11 @@ then top-p (the smallest set of most likely tokens whose mass reaches top_p). A 
 random numbers come from its own seed and its own token count, so a request draws the
 same answer whatever else shares its batch. temperature=0 decodes greedily.
 
+A prefix cache (`prefix_cache.PrefixCache`, vLLM's automatic prefix caching) keeps the
+keys and values of prompt blocks between calls: a prompt whose start was seen before is
+prefilled from where its longest cached prefix ends (the uncached rest padded to a power
+of two), with the cached keys and values placed in front of it.
+
 The batch axis is sharded over the devices of `sharding.make_mesh()`, the weights are
 replicated. By default the matrices are bfloat16 (float32 on a CPU without bf16 dot
 products) and activations and cache float32 on CPU, bfloat16 on accelerators.
@@ -37,6 +42,7 @@ from jax.sharding import PartitionSpec as P
 from hirenet_jax.core import sharding
 from hirenet_jax.llm import gguf_loader
 from hirenet_jax.llm import llama
+from hirenet_jax.llm import prefix_cache as prefix_cache_lib
 from hirenet_jax.llm.api import ChatRequest
 from hirenet_jax.llm.api import SamplingParams
 from hirenet_jax.llm.api import ScoreRequest
@@ -58,6 +64,50 @@ def bucket_length(n: int, minimum: int = MIN_LENGTH_BUCKET) -> int:
   return -(-n // step) * step
 
 
+def bucket_window(n: int, total: int) -> int:
+  """Columns computed by a prefill whose rows have at most `n` uncached tokens: a power
+  of two (at least 16), at most the `total` columns of the batch. Powers of two keep the
+  number of (total, window) programs small."""
+  return min(1 << (max(n, MIN_LENGTH_BUCKET) - 1).bit_length(), total)
+
+
+class CompileCounter:
+  """XLA compilations in this process, from JAX's monitoring events: `compiled` counts
+  programs compiled here, `loaded` those read from the persistent compilation cache."""
+
+  _instance: CompileCounter | None = None
+
+  def __init__(self):
+    self.requests = 0
+    self.loaded = 0
+    self.seconds = 0.0  # Spent compiling or loading.
+
+  @property
+  def compiled(self) -> int:
+    return self.requests - self.loaded
+
+  @classmethod
+  def get(cls) -> CompileCounter:
+    """The process's counter (listening from its first call on)."""
+    if cls._instance is None:
+      counter = cls._instance = cls()
+
+      def on_duration(event, duration, **kwargs):
+        del kwargs
+        if event == '/jax/core/compile/backend_compile_duration':
+          counter.requests += 1
+          counter.seconds += duration
+
+      def on_event(event, **kwargs):
+        del kwargs
+        if event == '/jax/compilation_cache/cache_hits':
+          counter.loaded += 1
+
+      jax.monitoring.register_event_duration_secs_listener(on_duration)
+      jax.monitoring.register_event_listener(on_event)
+    return cls._instance
+
+
 def bucket_batch(n: int, num_devices: int) -> int:
   """Rows of a batch of `n` requests: a power of two, a multiple of the device count."""
   b = 1 << max(0, (n - 1).bit_length())
@@ -69,6 +119,7 @@ class GenerationStats:
   """What one `generate_tokens` call did, for the benchmark: time includes waiting for
   the device. `decode_steps` counts model steps after the prefill, for the longest row."""
   prompt_tokens: int = 0
+  reused_tokens: int = 0  # Prompt tokens read from the prefix cache, not computed.
   generated_tokens: int = 0
   prefill_seconds: float = 0.0
   decode_seconds: float = 0.0
@@ -262,16 +313,19 @@ class JaxLanguageModel:
     name: 'jax:', the file's name without '.gguf' and the precision; labels every output.
     config, tokenizer: the model's sizes and its tokenizer / chat template.
     traces: how many times each jitted function was traced (one per compiled shape).
+    shapes: the distinct (program, shape) keys traced.
+    prefix_cache: the keys and values of prompt blocks kept between calls (None: off).
   """
 
   def __init__(self, gguf_path: str | None = None, *, dtype: Any = None,
                weight_dtype: Any = None, max_batch: int = 32, decode_chunk: int = 8,
-               mesh: Any = None):
+               mesh: Any = None, prefix_cache_bytes: int = 2 ** 30,
+               prefix_block: int = 32):
     path = gguf_loader.embedded_model_path() if gguf_path is None else gguf_path
     config, weights, reader = gguf_loader.load(path)
     self._setup(path, config, weights, GGUFTokenizer(reader, path), dtype=dtype,
                 weight_dtype=weight_dtype, max_batch=max_batch, decode_chunk=decode_chunk,
-                mesh=mesh)
+                mesh=mesh, prefix_cache_bytes=prefix_cache_bytes, prefix_block=prefix_block)
 
   @classmethod
   def from_weights(cls, path: str, config: LlamaConfig, weights: dict[str, Any],
@@ -283,7 +337,8 @@ class JaxLanguageModel:
     return model
 
   def _setup(self, path, config, weights, tokenizer, *, dtype=None, weight_dtype=None,
-             max_batch=32, decode_chunk=8, mesh=None):
+             max_batch=32, decode_chunk=8, mesh=None, prefix_cache_bytes=2 ** 30,
+             prefix_block=32):
     self.path = path
     self.config = config
     self.tokenizer = tokenizer
@@ -304,10 +359,17 @@ class JaxLanguageModel:
     self._stop_ids = np.asarray(self.tokenizer.stop_ids, np.int32)
     self._pad_id = int(self._stop_ids[0]) if len(self._stop_ids) else 0
     self.traces: collections.Counter[str] = collections.Counter()
-    self._prefill = jax.jit(self._prefill_fn, static_argnames=('cache_length',
-                                                              'max_answer'))
+    self.shapes: set[tuple] = set()
+    self.prefix_cache = (prefix_cache_lib.PrefixCache(prefix_block, prefix_cache_bytes)
+                         if prefix_cache_bytes > 0 else None)
+    self._prefix_rows = NamedSharding(self.mesh, P(None, None, sharding.DATA_AXIS))
+    self.compiles = CompileCounter.get()
+    self.totals = GenerationStats()  # Every call's, summed (scoring adds prompt tokens).
+    self._prefill = jax.jit(self._prefill_fn, static_argnames=(
+        'window', 'cache_length', 'max_answer', 'keep_window'))
     self._decode = jax.jit(self._decode_fn, donate_argnums=(1,))
-    self._score = jax.jit(self._score_fn, static_argnames=('continuation_length',))
+    self._score = jax.jit(self._score_fn, static_argnames=(
+        'window', 'continuation_length', 'keep_window'))
 
   def _pad_rows(self, rows: int) -> bool:
     """Whether a product of `rows` rows (over all devices) needs `llama.dense`'s padding:
@@ -321,12 +383,44 @@ class JaxLanguageModel:
     return {key: jax.lax.with_sharding_constraint(value, self._rows)
             if key != 'column' else value for key, value in state.items()}
 
-  def _prefill_fn(self, weights, tokens_BxT, pads_B, params, *, cache_length, max_answer):
-    """Prompt into a fresh cache and the first token: the decode state."""
+  def _with_prefix(self, prefix_kv, b, t):
+    """Per-layer caches of `t` columns (BxTxNxK): the cached prefix
+    (Lx2xBxCxNxK, or None for C=0) in the first C columns, zeros after."""
+    n, kd = self.config.num_kv_heads, self.config.head_dim
+    c = 0 if prefix_kv is None else prefix_kv.shape[3]
+    empty = jnp.zeros((b, t - c, n, kd), self.dtype)
+
+    def layer(i, which):
+      if prefix_kv is None:
+        return empty
+      return jnp.concatenate([prefix_kv[i, which].astype(self.dtype), empty], axis=1)
+
+    layers = range(self.config.num_layers)
+    return {'k': tuple(layer(i, 0) for i in layers), 'v': tuple(layer(i, 1) for i in layers)}
+
+  def _forward_window(self, weights, prefix_kv, tokens_BxT, pads_B, window, keep_window):
+    """The last `window` columns of the prompts through the model, the columns before
+    them read from `prefix_kv`: (h_BxWxD, per-layer kv of all columns, the window's
+    keys and values as Lx2xBxWxNxK when `keep_window`, else None)."""
+    b, t = tokens_BxT.shape
+    c = t - window
+    kv = self._with_prefix(prefix_kv, b, t)
+    h, kv = llama.forward(weights, self.config, tokens_BxT[:, c:], pads_B, kv, start=c)
+    new = None
+    if keep_window:
+      new = jnp.stack([jnp.stack([k[:, c:], v[:, c:]]) for k, v in zip(kv['k'], kv['v'])])
+    return h, kv, new
+
+  def _prefill_fn(self, weights, prefix_kv, tokens_BxT, pads_B, params, *, window,
+                  cache_length, max_answer, keep_window):
+    """Prompt into a fresh cache and the first token: (the decode state, the window's
+    keys and values for the prefix cache or None). The prompt's first `t - window`
+    columns come from `prefix_kv` (None when there are none)."""
     self.traces['prefill'] += 1
     b, t = tokens_BxT.shape
-    kv = {key: tuple(c) for key, c in llama.init_kv(self.config, b, t, self.dtype).items()}
-    h, kv = llama.forward(weights, self.config, tokens_BxT, pads_B, kv)
+    self.shapes.add(('prefill', b, t, window, cache_length, keep_window))
+    h, kv, new = self._forward_window(weights, prefix_kv, tokens_BxT, pads_B, window,
+                                      keep_window)
     kv = decode_cache(kv, cache_length)
     logits = llama.logits(weights, h[:, -1], self._pad_rows(b))
     prompt_BxT = jnp.arange(t)[None] >= pads_B[:, None]
@@ -338,7 +432,7 @@ class JaxLanguageModel:
              'done': params['max_new'] <= 0,
              'answer': jnp.full((b, max_answer), self._pad_id, jnp.int32),
              'token': jnp.zeros((b,), jnp.int32)}
-    return self._constrain_state(self._emit(state, logits))
+    return self._constrain_state(self._emit(state, logits)), new
 
   def _emit(self, state, logits_BxV):
     """Samples each live row's next token and records it."""
@@ -357,6 +451,7 @@ class JaxLanguageModel:
   def _decode_fn(self, weights, state):
     """Up to `decode_chunk` steps, fewer when every row is done."""
     self.traces['decode'] += 1
+    self.shapes.add(('decode',) + state['answer'].shape + (state['kv']['v'][0].shape[2],))
 
     def step(carry):
       i, state = carry
@@ -373,18 +468,29 @@ class JaxLanguageModel:
     _, state = jax.lax.while_loop(more, step, (jnp.asarray(0, jnp.int32), state))
     return state
 
-  def _score_fn(self, weights, tokens_BxT, pads_B, lengths_B, *, continuation_length):
-    """Sum of log p(token) over each row's last `lengths_B` tokens (teacher forcing)."""
+  def _score_fn(self, weights, prefix_kv, tokens_BxT, pads_B, lengths_B, *, window,
+                continuation_length, keep_window):
+    """Sum of log p(token) over each row's last `lengths_B` tokens (teacher forcing),
+    and the window's keys and values as for `_prefill_fn`. Without a prefix cache
+    (`window` None) the rows attend to themselves, no cache is built."""
     self.traces['score'] += 1
     t = tokens_BxT.shape[1]
+    self.shapes.add(('score', tokens_BxT.shape[0], t, window, continuation_length,
+                     keep_window))
     c = continuation_length
-    h, _ = llama.forward(weights, self.config, tokens_BxT, pads_B)
-    logp = jax.nn.log_softmax(llama.logits(weights, h[:, t - c - 1:t - 1],
+    new = None
+    if window is None:
+      h, _ = llama.forward(weights, self.config, tokens_BxT, pads_B)
+    else:
+      h, _, new = self._forward_window(weights, prefix_kv, tokens_BxT, pads_B, window,
+                                       keep_window)
+    w = h.shape[1]
+    logp = jax.nn.log_softmax(llama.logits(weights, h[:, w - c - 1:w - 1],
                                            self._pad_rows(tokens_BxT.shape[0] * c)), axis=-1)
     targets_BxC = tokens_BxT[:, t - c:]
     picked = jnp.take_along_axis(logp, targets_BxC[..., None], axis=-1)[..., 0]
     mine = jnp.arange(c)[None] >= (c - lengths_B)[:, None]
-    return jnp.sum(jnp.where(mine, picked, 0.0), axis=-1)
+    return jnp.sum(jnp.where(mine, picked, 0.0), axis=-1), new
 
   # -- host side ----------------------------------------------------------------------
 
@@ -423,6 +529,80 @@ class JaxLanguageModel:
       pads[r] = t - len(ids)
     return tokens, pads
 
+  # -- prefix cache -------------------------------------------------------------------
+
+  def _plan_prefix(self, rows: Sequence[Sequence[int]], b: int, t: int,
+                   reusable: Sequence[int]):
+    """How a batch of left-padded `rows` (`t` columns) is prefilled: (window, prefix_kv,
+    plan). Each row's longest cached run of blocks, within its first `reusable[r]`
+    tokens, is looked up; the last `window` columns are computed and the columns before
+    them are filled from the cache (prefix_kv: Lx2xBxCxNxK on the devices, None when the
+    whole prompt is computed). `plan` (None without a cache) is what `_store_prefix`
+    needs afterwards: each row's block keys and number of cached tokens."""
+    cache = self.prefix_cache
+    if cache is None:
+      return t, None, None
+    size = cache.block_size
+    matches = [cache.match(row, limit) for row, limit in zip(rows, reusable)]
+    cached = [len(blocks) * size for _, blocks in matches]
+    window = bucket_window(max(len(r) - c for r, c in zip(rows, cached)), t)
+    used = [max(0, len(r) - window) for r in rows]
+    if not any(used):
+      window = t
+    plan = {'keys': [keys for keys, _ in matches], 'cached': cached, 'window': window,
+            'reused': sum(used) if window < t else 0}
+    c = t - window
+    if c == 0:
+      return window, None, plan
+    cache.count_reused(plan['reused'])
+    prefix = np.zeros((self.config.num_layers, 2, b, c, self.config.num_kv_heads,
+                       self.config.head_dim), self.dtype)
+    for r, u in enumerate(used):
+      for j in range(-(-u // size)):
+        lo, hi = j * size, min(u, (j + 1) * size)
+        prefix[:, :, r, c - u + lo:c - u + hi] = matches[r][1][j][:, :, :hi - lo]
+    return window, jax.device_put(prefix, self._prefix_rows), plan
+
+  def _store_prefix(self, rows: Sequence[Sequence[int]], plan, storable: Sequence[int],
+                    window_kv) -> None:
+    """Gives the cache each row's new full blocks within its first `storable[r]`
+    tokens, cut from the computed window's keys and values (Lx2xBxWxNxK)."""
+    cache = self.prefix_cache
+    if cache is None or window_kv is None:
+      return
+    size, window = cache.block_size, plan['window']
+    spans = []
+    for r, row in enumerate(rows):
+      keys = plan['keys'][r][:storable[r] // size]
+      first = plan['cached'][r] // size
+      if any(key not in cache for key in keys[first:]):
+        spans.append((r, keys, first))
+    if not spans:
+      return
+    window_kv = np.asarray(jax.device_get(window_kv))
+    for r, keys, first in spans:
+      start = len(rows[r]) - window  # The row's position at the window's first column.
+      blocks = [np.ascontiguousarray(window_kv[:, :, r, j * size - start:(j + 1) * size - start])
+                for j in range(first, len(keys))]
+      cache.insert(keys, blocks)
+
+  def stats(self) -> dict[str, Any]:
+    """What the engine has done: the prefix cache's counts, the programs traced (one per
+    shape) and XLA's compilations in this process (new, and read from the persistent
+    compilation cache)."""
+    out: dict[str, Any] = {'traces': dict(self.traces), 'shapes': len(self.shapes),
+                           'compiled': self.compiles.compiled,
+                           'compiled_loaded': self.compiles.loaded,
+                           'compile_seconds': self.compiles.seconds,
+                           'totals': dataclasses.asdict(self.totals)}
+    cache = self.prefix_cache
+    if cache is not None:
+      out['prefix_cache'] = dict(
+          dataclasses.asdict(cache.stats), hit_rate=cache.stats.hit_rate,
+          block_size=cache.block_size, blocks=len(cache), bytes=cache.bytes,
+          max_bytes=cache.max_bytes)
+    return out
+
   def generate_tokens(self, prompts: Sequence[Sequence[int]],
                       params: Sequence[SamplingParams], *, ignore_stop: bool = False
                       ) -> tuple[list[list[int]], GenerationStats]:
@@ -441,6 +621,9 @@ class JaxLanguageModel:
                                   ignore_stop, stats)
       for i, ids in zip(batch, rows):
         answers[i] = ids
+    for field in dataclasses.fields(stats):
+      setattr(self.totals, field.name,
+              getattr(self.totals, field.name) + getattr(stats, field.name))
     return answers, stats
 
   def _generate_batch(self, prompts, params, ignore_stop, stats):
@@ -462,11 +645,17 @@ class JaxLanguageModel:
       table['max_new'][r] = p.max_new_tokens
     put = lambda x: jax.device_put(x, self._rows)
     start = time.perf_counter()
-    state = self._prefill(self.weights, put(tokens), put(pads), jax.tree.map(put, table),
-                          cache_length=t + max_answer, max_answer=max_answer)
+    window, prefix_kv, plan = self._plan_prefix(prompts, b, t, [len(p) - 1 for p in prompts])
+    state, window_kv = self._prefill(
+        self.weights, prefix_kv, put(tokens), put(pads), jax.tree.map(put, table),
+        window=window, cache_length=t + max_answer, max_answer=max_answer,
+        keep_window=self.prefix_cache is not None)
+    self._store_prefix(prompts, plan, [len(p) for p in prompts], window_kv)
+    del window_kv
     done, count, answer = jax.device_get((state['done'], state['count'], state['answer']))
     stats.prefill_seconds += time.perf_counter() - start
     stats.prompt_tokens += sum(len(p) for p in prompts)
+    stats.reused_tokens += 0 if plan is None else plan['reused']
     stats.batches += 1
     stops = [p.stop for p in params] + [()] * (b - n)
     start = time.perf_counter()
@@ -524,21 +713,45 @@ class JaxLanguageModel:
       if len(p) + len(c) > self.config.context_length:
         raise ValueError(f'request {i}: {len(p) + len(c)} tokens exceed the context of '
                          f'{self.config.context_length} tokens of {self.path}')
-    scores: list[float | None] = [0.0] * len(requests)
-    rows = [p + c for p, c in zip(prompts, continuations)]
+    if self.prefix_cache is not None:
+      # A prompt scored more than once (a judge's Yes and No) is computed once first;
+      # its scoring rows then read it from the cache and compute little more than their
+      # continuations.
+      counts = collections.Counter(tuple(p) for p in prompts)
+      shared = [list(p) for p, n in counts.items()
+                if n > 1 and len(p) > self.prefix_cache.block_size]
+      if shared:
+        self._score_rows([p[:-1] for p in shared], [p[-1:] for p in shared])
+    return self._score_rows(prompts, continuations)
+
+  def _score_rows(self, prompts: Sequence[Sequence[int]],
+                  continuations: Sequence[Sequence[int]]) -> list[float | None]:
+    """`score` on token ids: log p(continuation | prompt) of each row, by batches."""
+    scores: list[float | None] = [0.0] * len(prompts)
+    rows = [list(p) + list(c) for p, c in zip(prompts, continuations)]
     for batch in self._batches([len(r) for r in rows]):
       b = bucket_batch(len(batch), self.num_devices)
       t = bucket_length(max(len(rows[i]) for i in batch))
       longest = max(len(continuations[i]) for i in batch)
       if longest == 0:
         continue
-      c = min(bucket_length(longest, minimum=1), t - 1)
-      tokens, pads = self._left_pad([rows[i] for i in batch], b, t)
+      batch_rows = [rows[i] for i in batch]
+      window, prefix_kv, plan = self._plan_prefix(
+          batch_rows, b, t, [len(prompts[i]) - 1 for i in batch])
+      c = min(bucket_length(longest, minimum=1), window - 1)
+      tokens, pads = self._left_pad(batch_rows, b, t)
       lengths = np.zeros(b, np.int32)
       lengths[:len(batch)] = [len(continuations[i]) for i in batch]
       put = lambda x: jax.device_put(x, self._rows)
-      values = jax.device_get(self._score(self.weights, put(tokens), put(pads),
-                                          put(lengths), continuation_length=c))
+      values, window_kv = self._score(
+          self.weights, prefix_kv, put(tokens), put(pads), put(lengths),
+          window=None if plan is None else window, continuation_length=c,
+          keep_window=self.prefix_cache is not None)
+      self._store_prefix(batch_rows, plan, [len(prompts[i]) for i in batch], window_kv)
+      values = jax.device_get(values)
+      self.totals.prompt_tokens += sum(len(r) for r in batch_rows)
+      self.totals.reused_tokens += 0 if plan is None else plan['reused']
+      self.totals.batches += 1
       for i, v in zip(batch, values):
         scores[i] = float(v)
     return scores

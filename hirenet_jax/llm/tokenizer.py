@@ -81,6 +81,13 @@ class GGUFTokenizer:
     """Token ids of `text`, special tokens recognised, no BOS added."""
     return self._tokenizer.encode(text, add_special_tokens=False).ids
 
+  def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """`encode`'s ids and each token's (start, end) character span in `text`; a token's
+    span includes the space it starts with, and the byte tokens of one character share
+    that character's span."""
+    encoding = self._tokenizer.encode(text, add_special_tokens=False)
+    return encoding.ids, [tuple(o) for o in encoding.offsets]
+
   def decode(self, ids: Sequence[int], skip_special: bool = True) -> str:
     return self._tokenizer.decode(list(ids), skip_special_tokens=skip_special)
 

@@ -1,0 +1,118 @@
+"""Keys and values of prompt prefixes, kept between calls: automatic prefix caching.
+
+As in vLLM, a prompt is cut into blocks of `block_size` tokens; block j is keyed by a
+hash of block j-1's key and block j's tokens, so a key names the whole prefix up to the
+end of its block, and two prompts share exactly the blocks of their common prefix. A
+block holds the keys and values of its tokens at their own positions (RoPE applied), as
+one host array `[layers, 2 (k, v), block_size, kv_heads, head_dim]`.
+
+The engine owns one `PrefixCache`: before a prefill it asks `match` for the longest
+cached run of blocks of each prompt (the prefill then starts after it) and afterwards
+gives the new full blocks to `insert`. Memory is bounded by `max_bytes`; the least
+recently used blocks go first, deepest first (a prompt's blocks are touched from its end
+to its start), so a block is never kept after the prefix it extends. Evicting a block only
+means it is computed again: results never depend on what the cache holds.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+from typing import Sequence
+
+import numpy as np
+
+_ROOT = b'prefix-cache-root'
+
+
+@dataclasses.dataclass
+class PrefixCacheStats:
+  """Counts since the cache was made: blocks found or not at `match`, prompt tokens whose
+  keys and values came from the cache, blocks stored and evicted."""
+  hit_blocks: int = 0
+  missed_blocks: int = 0
+  reused_tokens: int = 0
+  prompt_tokens: int = 0
+  stored_blocks: int = 0
+  evicted_blocks: int = 0
+
+  @property
+  def hit_rate(self) -> float:
+    """Share of the prompts' tokens read from the cache instead of computed."""
+    return self.reused_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
+
+
+class PrefixCache:
+  """Blocks of keys and values by prefix hash, LRU-evicted within `max_bytes`."""
+
+  def __init__(self, block_size: int = 32, max_bytes: int = 2 ** 30):
+    if block_size < 1 or max_bytes < 0:
+      raise ValueError(f'need block_size >= 1 and max_bytes >= 0, got {block_size} and '
+                       f'{max_bytes}')
+    self.block_size = block_size
+    self.max_bytes = max_bytes
+    self.bytes = 0
+    self._blocks: collections.OrderedDict[bytes, np.ndarray] = collections.OrderedDict()
+    self.stats = PrefixCacheStats()
+
+  def __len__(self) -> int:
+    return len(self._blocks)
+
+  def keys(self, tokens: Sequence[int]) -> list[bytes]:
+    """The key of every full block of `tokens`, in order."""
+    keys, previous = [], _ROOT
+    ids = np.asarray(tokens, np.int32)
+    for start in range(0, len(ids) - self.block_size + 1, self.block_size):
+      previous = hashlib.blake2b(previous + ids[start:start + self.block_size].tobytes(),
+                                 digest_size=16).digest()
+      keys.append(previous)
+    return keys
+
+  def match(self, tokens: Sequence[int], limit: int | None = None
+            ) -> tuple[list[bytes], list[np.ndarray]]:
+    """(keys of every full block of `tokens`, the cached blocks of its longest cached
+    prefix of at most `limit` tokens), counting hits and misses; the matched blocks
+    become the most recently used."""
+    keys = self.keys(tokens)
+    most = len(keys) if limit is None else min(len(keys), max(limit, 0) // self.block_size)
+    blocks = []
+    for key in keys[:most]:
+      block = self._blocks.get(key)
+      if block is None:
+        break
+      blocks.append(block)
+    self._touch(keys[:len(blocks)])
+    self.stats.hit_blocks += len(blocks)
+    self.stats.missed_blocks += len(keys) - len(blocks)
+    self.stats.prompt_tokens += len(tokens)
+    return keys, blocks
+
+  def count_reused(self, tokens: int) -> None:
+    """Records that a prefill read `tokens` prompt tokens from the cache."""
+    self.stats.reused_tokens += tokens
+
+  def __contains__(self, key: bytes) -> bool:
+    return key in self._blocks
+
+  def insert(self, keys: Sequence[bytes], blocks: Sequence[np.ndarray]) -> None:
+    """Stores the blocks of one prompt's last `len(blocks)` keys of `keys` (its run of
+    blocks from the start; `keys[i]` extends `keys[i - 1]`), makes the whole run the most
+    recently used, then evicts the least recently used blocks beyond `max_bytes`."""
+    for key, block in zip(keys[len(keys) - len(blocks):], blocks):
+      if key in self._blocks or block.nbytes > self.max_bytes:
+        continue
+      self._blocks[key] = block
+      self.bytes += block.nbytes
+      self.stats.stored_blocks += 1
+    self._touch(keys)
+    while self.bytes > self.max_bytes:
+      _, block = self._blocks.popitem(last=False)
+      self.bytes -= block.nbytes
+      self.stats.evicted_blocks += 1
+
+  def _touch(self, keys: Sequence[bytes]) -> None:
+    """Most recently used: the first block last, so a prefix outlives its extensions."""
+    for key in reversed(keys):
+      if key in self._blocks:
+        self._blocks.move_to_end(key)

