@@ -242,7 +242,7 @@ def test_a_run_that_still_times_out_ends_with_one_line_saying_how_to_resume(serv
   message = str(raised.value)
   assert '\n' not in message
   for part in ('did not answer within timeout_s=0.3 s (2 attempts, requests in flight '
-               'lowered from 4 to', '--max_concurrency', '2 answers received so far are kept',
+               'lowered from 4 to', 'config.backend.max_concurrency', '2 answers received so far are kept',
                'cache.jsonl: rerun the same command to resume'):
     assert part in message, message
 

@@ -464,8 +464,9 @@ class OpenAIChatModel:
                  if limit.lowest < limit.maximum else '')
       return ServerTimeoutError(
           f'{url} did not answer within timeout_s={self.timeout_s:g} s ({attempts} attempts'
-          f'{lowered}); the server is too slow for this load: raise timeout_s (--timeout_s) '
-          f'or lower max_concurrency (--max_concurrency); {self.resume_hint()}')
+          f'{lowered}); the server is too slow for this load: raise timeout_s '
+          f'(config.backend.timeout_s) or lower max_concurrency '
+          f'(config.backend.max_concurrency); {self.resume_hint()}')
     return ServerResponseError(f'{url}: {error} (gave up after {attempts} attempts); '
                                f'{self.resume_hint()}')
 
@@ -532,7 +533,8 @@ class OpenAIChatModel:
                                  f'({message}); {self._served_models_hint()}')
     if status in (401, 403):
       return ServerResponseError(f'{url} refused the request ({status} {message}); pass the '
-                                 'server\'s API key with api_key (--api_key)', status)
+                                 'server\'s API key in $OPENAI_API_KEY or a file named by '
+                                 'config.backend.api_key_file', status)
     if status == 404:
       return ServerResponseError(f'{url} does not exist (404 {message}); is base_url right? '
                                  'It usually ends in /v1', status)
