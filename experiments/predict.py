@@ -5,7 +5,9 @@ r"""Scores every candidate of a raw corpus with a trained run's selected checkpo
 Writes one JSON line per candidate: candidate_id, position_id, score, hirable (score >=
 the run's selected threshold), question_attention (one weight per answer that has
 this modality), answer_attention (per such answer, one weight per word or feature frame)
-and answer_index (the 0-based position of each of those answers in the raw interview).
+and answer_index (the 0-based position of each of those answers in the raw interview),
+and, when the corpus carries group attributes, one `attr_<name>` entry per attribute, as
+in predictions.csv (for `experiments.audit`; docs/fairness.md).
 The corpus is featurised with the training dataset's vocabulary and normalisation
 statistics.
 """

@@ -10,6 +10,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 
 from data_prep.pjf import synthetic as pjf_synthetic
 from hirenet_jax.core import bias_audit
@@ -93,6 +94,44 @@ def test_audit_command_writes_the_report(tmp_path):
   proc = run_cli('experiments.audit', f'--workdir={tmp_path}', '--num_bootstrap=100')
   assert 'FLAG' in proc.stdout
   assert os.path.exists(os.path.join(run, 'audit.json'))
+
+
+def test_rate_threshold_selects_as_many_as_are_positive(tmp_path):
+  run = _hirenet_run(str(tmp_path / 'run'), 0.2, n=301)
+  own = bias_audit.audit_run(run, num_bootstrap=50)
+  at_rate = bias_audit.audit_run(run, num_bootstrap=50, threshold='rate')
+  sets = bias_audit.decision_sets(run, threshold='rate')['hirable']
+  assert sum(sets['y_pred']) == sum(sets['y_true'])
+  assert 'selects the base rate' in at_rate['audits']['hirable']['what']
+  # The run's own audit stays; the other threshold's goes beside it.
+  assert at_rate['written_to'] == os.path.join(run, 'audit_threshold_rate')
+  with open(os.path.join(run, 'audit.json')) as f:
+    assert json.load(f)['audits']['hirable']['what'] == own['audits']['hirable']['what']
+  assert bias_audit.selection_threshold([0.2, 0.9], [0, 1], 0.5, '0.3')[0] == 0.3
+  with pytest.raises(ValueError, match='rate'):
+    bias_audit.selection_threshold([0.2], [0], 0.5, 'median')
+
+
+def test_audit_command_probes_a_mockllm_experiment(tmp_path):
+  """`--probe` on a MockLLM experiment judges its test pairs again with the names
+  swapped: the scripted role-player, which ignores names, moves by exactly 0."""
+  corpus = pjf_synthetic.write(str(tmp_path / 'pjf'), seed=1, num_candidates=60,
+                               num_jobs=20, pairs_per_candidate=4,
+                               bias={'gender_proxy': True})
+  work = tmp_path / 'mock'
+  run_cli('experiments.mockllm', f'--corpus_dir={corpus}', f'--workdir={work}',
+          '--config.max_pairs=40', '--config.variants=mockllm,wo_mi')
+  proc = run_cli('experiments.audit', f'--workdir={work}', '--probe', '--num_bootstrap=100')
+  assert 'Counterfactual probe of the judges' in proc.stdout
+  with open(work / 'seed_0' / 'variants' / 'mockllm' / 'audit.json') as f:
+    probe = json.load(f)['probe']
+  with open(work / 'seed_0' / 'variants' / 'mockllm' / 'decisions.csv') as f:
+    tests = sum(r['split'] == 'test' for r in csv.DictReader(f))
+  assert probe['n'] == tests > 0
+  assert probe['sensitive'] == []
+  assert all(d['changed'] == 0 and d['value'] == 0 for d in probe['judges'].values())
+  with open(work / 'seed_0' / 'variants' / 'wo_mi' / 'audit.json') as f:
+    assert 'probe' not in json.load(f)  # The same judges: probed once per seed.
 
 
 class NameSensitive:

@@ -4,6 +4,7 @@ with the ground truth the generators say, and off by default."""
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import os
@@ -96,6 +97,54 @@ def test_attributes_never_reach_the_features(tmp_path):
   assert genders[0] != genders[1] and 'x' in genders[1]
 
 
+def test_scored_rows_carry_attributes_that_do_not_move_the_scores(tmp_path):
+  """A trained run's predictions.csv, scoring.score_dataset's rows and experiments.predict
+  carry each candidate's attributes; changing them changes those columns, not a score."""
+  from experiments import common  # pylint: disable=g-import-not-at-top
+  from helpers import run_cli, tiny_config  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import train_lib  # pylint: disable=g-import-not-at-top
+  corpus = synthetic.generate_corpus(str(tmp_path / 'c'), **SMALL,
+                                     bias=synthetic.Bias(gender_proxy=True))
+  data_dir = str(tmp_path / 'd')
+  build.build_dataset(corpus, 'text', data_dir, workers=1)
+  run = str(tmp_path / 'run')
+  train_lib.train_and_evaluate(tiny_config(data_dir, num_epochs=1), run)
+  with open(os.path.join(corpus, 'interviews.jsonl'), encoding='utf-8') as f:
+    gender = {r['candidate_id']: r['attributes']['gender'] for r in map(json.loads, f)}
+  with open(os.path.join(run, 'predictions.csv'), encoding='utf-8') as f:
+    written = list(csv.DictReader(f))
+  assert written and all(r['attr_gender'] == gender[r['candidate_id']] for r in written)
+  _, _, rows = common.score_corpus(run, None, str(tmp_path / 'scratch'))
+  assert len(rows) == len(gender)
+  assert all(r['attr_gender'] == gender[r['candidate_id']] for r in rows)
+  other = str(tmp_path / 'other')
+  os.makedirs(other)
+  flip = {'f': 'm', 'm': 'f'}
+  with open(os.path.join(corpus, 'interviews.jsonl'), encoding='utf-8') as f:
+    records = [json.loads(line) for line in f]
+  with open(os.path.join(other, 'interviews.jsonl'), 'w', encoding='utf-8') as f:
+    for r in records:
+      r['attributes']['gender'] = flip[r['attributes']['gender']]
+      f.write(json.dumps(r, ensure_ascii=False) + '\n')
+  output = str(tmp_path / 'predicted.jsonl')
+  run_cli('experiments.predict', f'--workdir={run}', f'--corpus_dir={other}',
+          f'--output={output}')
+  with open(output, encoding='utf-8') as f:
+    predicted = {r['candidate_id']: r for r in map(json.loads, f)}
+  assert set(predicted) == set(gender)
+  for row in rows:
+    assert predicted[row['candidate_id']]['attr_gender'] == flip[row['attr_gender']]
+    assert predicted[row['candidate_id']]['score'] == pytest.approx(row['score'], abs=1e-6)
+  # The audit of the run's selections on that corpus: every candidate, its groups.
+  run_cli('experiments.audit', f'--workdir={run}', f'--score_corpus={other}',
+          '--num_bootstrap=50', '--attributes=gender')
+  with open(os.path.join(run, 'audit_on_other', 'audit.json'), encoding='utf-8') as f:
+    report = json.load(f)['audits']['hirable']
+  assert report['num_candidates'] == len(gender)
+  assert {g: m['n'] for g, m in report['groupings']['gender']['groups'].items()} == {
+      g: sum(flip[v] == g for v in gender.values()) for g in 'fm'}
+
+
 def test_default_corpora_carry_no_attributes(tmp_path):
   corpus = synthetic.generate_corpus(str(tmp_path / 'c'), **SMALL)
   with open(os.path.join(corpus, 'interviews.jsonl'), encoding='utf-8') as f:
@@ -150,6 +199,29 @@ def test_gender_proxy_marks_each_group_and_only_it():
     names = (counterfactual.FEMALE_NAMES if resume.attributes['gender'] == 'f'
              else counterfactual.MALE_NAMES)
     assert first in names
+
+
+def test_gendered_transcripts_name_their_candidate_in_their_gender():
+  # Every name the filler can draw has a pair, so no name escapes the swap.
+  assert set(synthetic._SLOTS['prenom']) == {n for pair in counterfactual.FRENCH_NAMES
+                                             for n in pair}
+  names = {g: set(counterfactual.FRENCH_NAMES[i][k] for i in range(6))
+           for k, g in enumerate('mf')}
+  plans = synthetic.plan_corpus(num_candidates=150, seed=4,
+                                bias=synthetic.Bias(gender_proxy=True))
+  said = {'f': set(), 'm': set()}
+  for plan in plans:
+    for answer in plan.answers:
+      words = answer.transcript.split()
+      said[plan.attributes['gender']].update(
+          words[i + 1] for i, w in enumerate(words[:-1]) if w == "m'appelle")
+  assert said['f'] and said['f'] <= names['f']
+  assert said['m'] and said['m'] <= names['m']
+  # Attributes alone leave the transcripts as they were (names of both genders for all).
+  plain = synthetic.plan_corpus(num_candidates=150, seed=4, bias=synthetic.Bias())
+  default = synthetic.plan_corpus(num_candidates=150, seed=4)
+  assert [a.transcript for p in plain for a in p.answers] == [
+      a.transcript for p in default for a in p.answers]
 
 
 def test_bias_draws_keep_other_text_unchanged():

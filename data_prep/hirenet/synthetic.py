@@ -308,7 +308,7 @@ def _answer_text(rng: np.random.Generator, family: str, qtype: str, num_words: i
                  proxy: str | None = None) -> tuple[str, list]:
   """Filler sentences, about `num_words` words in all, with the event phrases in order
   (`event_phrases`: paraphrases per event, default `_EVENT_PHRASES`); with `gender`,
-  self-descriptions in that grammatical gender and the `proxy` sentence at the end."""
+  self-descriptions and first names in that gender and the `proxy` sentence at the end."""
   event_phrases = event_phrases or _EVENT_PHRASES
   phrases = [(event, _pick(rng, event_phrases[event]).split()) for event in events]
   target = num_words - sum(len(p) for _, p in phrases)

@@ -6,7 +6,8 @@ their score reaches the run's threshold. A MockLLM run (`decisions.csv` + the va
 threshold, against `job_accepts`), the candidate's (against `candidate_accepts`) and the
 handshake (against `match`); pairs are resampled by candidate. The group columns are the
 `attr_<name>` columns the corpus's attributes put there. Writes audit.json, audit.md
-and audit.png beside the file it read.
+and audit.png beside the file it read (at another threshold, `selection_threshold`, into
+audit_threshold_<how>/ there).
 """
 
 from __future__ import annotations
@@ -50,33 +51,60 @@ def find_runs(workdir: str) -> list[str]:
   return found
 
 
-def decision_sets(run_dir: str, split: str = 'test') -> dict[str, dict]:
-  """{name: {y_true, y_pred, scores, attributes, clusters}} of one run's `split`."""
+def selection_threshold(scores: Sequence[float], y_true: Sequence[int], run_threshold: float,
+                        how: str = 'run') -> tuple[float, str]:
+  """(threshold, what it is) of one audited decision. `how`: 'run', the run's own;
+  'rate', the highest threshold that selects the audited rows' base rate (as many
+  selected as there are positive labels: the selection-rate ratio is then not an
+  artefact of a lenient or strict threshold); or a number."""
+  if how == 'run':
+    return float(run_threshold), "the run's threshold"
+  if how == 'rate':
+    s_N = np.sort(np.asarray(scores, np.float64))[::-1]
+    k = int(round(float(np.mean(y_true)) * len(s_N))) if len(s_N) else 0
+    threshold = float(s_N[k - 1]) if k else float(np.inf)
+    return threshold, f'selects the base rate, {k} of {len(s_N)}'
+  try:
+    return float(how), 'given'
+  except ValueError:
+    raise ValueError(f"threshold must be 'run', 'rate' or a number, got {how!r}") from None
+
+
+def hirenet_set(rows: Sequence[dict], what: str, run_threshold: float,
+                threshold: str = 'run') -> dict[str, dict]:
+  """{'hirable': decision set} of HireNet's scored candidates (predictions.csv rows, or
+  scoring.score_dataset's), selected at `threshold` (selection_threshold's `how`)."""
+  scores = [float(r['score']) for r in rows]
+  y_true = [int(r['label']) for r in rows]
+  t, why = selection_threshold(scores, y_true, run_threshold, threshold)
+  return {'hirable': {
+      'what': f'HireNet, {what}: selected = score >= {t:.4f} ({why})',
+      'y_true': y_true, 'y_pred': [int(s >= t) for s in scores], 'scores': scores,
+      'attributes': [fairness.row_attributes(r) for r in rows], 'clusters': None}}
+
+
+def decision_sets(run_dir: str, split: str = 'test', threshold: str = 'run'
+                  ) -> dict[str, dict]:
+  """{name: {y_true, y_pred, scores, attributes, clusters}} of one run's `split`, the
+  scores selected at `threshold` (selection_threshold's `how`)."""
   results = _read_json(os.path.join(run_dir, RESULTS))
   if os.path.exists(os.path.join(run_dir, PREDICTIONS)):
     rows = [r for r in _read_csv(os.path.join(run_dir, PREDICTIONS)) if r['split'] == split]
-    threshold = float(results['threshold'])
-    scores = [float(r['score']) for r in rows]
-    return {'hirable': {
-        'what': f'HireNet, {split} candidates: selected = score >= {threshold:.4f}',
-        'y_true': [int(r['label']) for r in rows],
-        'y_pred': [int(s >= threshold) for s in scores], 'scores': scores,
-        'attributes': [fairness.row_attributes(r) for r in rows], 'clusters': None}}
+    return hirenet_set(rows, f'{split} candidates', results['threshold'], threshold)
   rows = [r for r in _read_csv(os.path.join(run_dir, DECISIONS)) if r['split'] == split]
   t = results['thresholds']
   attributes = [fairness.row_attributes(r) for r in rows]
   clusters = [r['candidate_id'] for r in rows]
   sides = {}
-  for name, e, label, threshold in (('interviewer', 'e_interviewer', 'job_accepts',
-                                     t['interviewer']),
-                                    ('candidate', 'e_candidate', 'candidate_accepts',
-                                     t['candidate'])):
+  for name, e, label in (('interviewer', 'e_interviewer', 'job_accepts'),
+                         ('candidate', 'e_candidate', 'candidate_accepts')):
     scores = [float(r[e]) for r in rows]
+    y_true = [int(r[label]) for r in rows]
+    side_t, why = selection_threshold(scores, y_true, t[name], threshold)
     sides[name] = {
-        'what': f'MockLLM {name} side, {split} pairs: accepts = {e} >= {threshold:.4f}, '
-                f'against {label}',
-        'y_true': [int(r[label]) for r in rows],
-        'y_pred': [int(s >= threshold) for s in scores], 'scores': scores,
+        'what': f'MockLLM {name} side, {split} pairs: accepts = {e} >= {side_t:.4f} '
+                f'({why}), against {label}',
+        'y_true': y_true, 'y_pred': [int(s >= side_t) for s in scores], 'scores': scores,
         'attributes': attributes, 'clusters': clusters}
   sides['handshake'] = {
       'what': f'MockLLM handshake, {split} pairs: both sides accept, against match',
@@ -132,13 +160,41 @@ def _audit(sets: dict, where: str, split: str, *, attributes: Sequence[str] | No
   return out
 
 
+def audit_dir(run_dir: str, threshold: str = 'run') -> str:
+  """Where the audit of `run_dir` at `threshold` goes: the run itself at its own
+  threshold, else its audit_threshold_<how>/ (the run's own audit stays)."""
+  return run_dir if threshold == 'run' else os.path.join(run_dir,
+                                                         f'audit_threshold_{threshold}')
+
+
 def audit_run(run_dir: str, *, attributes: Sequence[str] | None = None,
-              num_bootstrap: int = 1000, seed: int = 0, split: str = 'test'
-              ) -> dict[str, Any]:
-  """Audits one run directory; writes audit.json, audit.md and audit.png into it."""
-  return write(run_dir, _audit(decision_sets(run_dir, split), run_dir, split,
-                               attributes=attributes, num_bootstrap=num_bootstrap,
-                               seed=seed))
+              num_bootstrap: int = 1000, seed: int = 0, split: str = 'test',
+              threshold: str = 'run') -> dict[str, Any]:
+  """Audits one run directory at `threshold` (selection_threshold's `how`); writes
+  audit.json, audit.md and audit.png into audit_dir(run_dir, threshold)."""
+  out_dir = audit_dir(run_dir, threshold)
+  os.makedirs(out_dir, exist_ok=True)
+  report = _audit(decision_sets(run_dir, split, threshold), run_dir, split,
+                  attributes=attributes, num_bootstrap=num_bootstrap, seed=seed)
+  return write(out_dir, dict(report, threshold=threshold))
+
+
+def audit_scored(run_dir: str, corpus_dir: str, rows: Sequence[dict], *,
+                 threshold: str = 'run', **kwargs) -> dict[str, Any]:
+  """Audits a HireNet run's selections on another labelled corpus (`rows`: the run's
+  checkpoint scoring every candidate of `corpus_dir`, as scoring.score_dataset gives
+  them), which can be far larger than the run's test split; writes into
+  audit_dir(run_dir, threshold)/audit_on_<corpus folder name>/."""
+  rows = [r for r in rows if r.get('label') in (0, 1)]
+  if not rows:
+    raise ValueError(f'{corpus_dir}: no labelled candidate to audit')
+  out_dir = os.path.join(audit_dir(run_dir, threshold),
+                         f'audit_on_{os.path.basename(os.path.normpath(corpus_dir))}')
+  os.makedirs(out_dir, exist_ok=True)
+  sets = hirenet_set(rows, f'all {len(rows)} candidates of {os.path.abspath(corpus_dir)}',
+                     rows[0]['threshold'], threshold)
+  report = _audit(sets, run_dir, 'all', **kwargs)
+  return write(out_dir, dict(report, threshold=threshold, corpus=os.path.abspath(corpus_dir)))
 
 
 def write(run_dir: str, report: dict) -> dict:
@@ -166,10 +222,20 @@ def summary(report: dict) -> str:
 
 
 def probe_line(probe: dict) -> str:
-  """HireNet's counterfactual probe in one sentence."""
+  """A counterfactual probe in one sentence: HireNet's (one score, the attention on the
+  markers) or MockLLM's (`judges`: one paired difference per judge)."""
+  if 'judges' in probe:
+    name = lambda k: k[:1].upper() + k[1:]  # s_r -> S_r, as the paper writes them.
+    judges = '; '.join(f'{name(k)} {_cell(d, 4)}, moved for {d["changed"]:.0%}'
+                       for k, d in probe['judges'].items())
+    return (f'Counterfactual probe of the judges, first names and pronouns of the resumes '
+            f'swapped, {probe["n"]} pairs, model: {probe["model"]}. Score as feminine - '
+            f'as masculine: {judges}. Sensitive (interval excludes 0): '
+            f'{", ".join(name(k) for k in probe["sensitive"]) or "none"}.')
   d, a = probe['difference'], probe['attention']
-  return (f'Counterfactual probe (gendered forms, {probe["n"]} interviews): score as '
-          f'feminine - as masculine {_cell(d, 4)}, moved for {d["changed"]:.0%}; '
+  return (f'Counterfactual probe (gendered forms and first names, {probe["n"]} '
+          f'interviews): score as feminine - as masculine {_cell(d, 4)}, moved for '
+          f'{d["changed"]:.0%}; '
           f'attention on the marker words {a["marker_share"]:.3f} of the interview '
           f'against {a["chance_share"]:.3f} by word count.')
 

@@ -24,6 +24,10 @@ FRENCH_GENDERED = (
     ('fier', 'fière'), ('formé', 'formée'), ('serveur', 'serveuse'),
     ('caissier', 'caissière'), ('livreur', 'livreuse'), ('étudiant', 'étudiante'),
     ('animateur', 'animatrice'), ('hôte', 'hôtesse'))
+# French first names (HireNet's "je m'appelle ..."), paired (m, f) like the forms above, so
+# a gendered transcript names its candidate in the candidate's gender.
+FRENCH_NAMES = (('Thomas', 'Julie'), ('Karim', 'Nadia'), ('Lucas', 'Sophie'),
+                ('Hugo', 'Inès'), ('Mehdi', 'Camille'), ('Antoine', 'Laura'))
 
 # English first names by gender (resumes open with the candidate's name), paired for swaps.
 FEMALE_NAMES = ('Emma', 'Olivia', 'Sophie', 'Grace', 'Hannah', 'Chloe', 'Amelia', 'Lucy',
@@ -64,9 +68,9 @@ def _table(pairs: Sequence[tuple[str, str]], to: str) -> dict[str, str]:
 
 
 def french_gender(text: str, to: str = 'swap') -> str:
-  """`text` with its gendered self-description in the feminine ('f'), the masculine
-  ('m') or each form turned into the other ('swap')."""
-  return _swap(text, _table(FRENCH_GENDERED, to))
+  """`text` with its gendered self-description and first names in the feminine ('f'),
+  the masculine ('m') or each turned into the other ('swap')."""
+  return _swap(text, _table(FRENCH_GENDERED + FRENCH_NAMES, to))
 
 
 def english_gender(text: str, to: str = 'swap') -> str:
@@ -77,7 +81,7 @@ def english_gender(text: str, to: str = 'swap') -> str:
 
 
 def has_markers(text: str, language: str) -> bool:
-  """Whether a probe's swap changes `text` ('fr': gendered forms; 'en': names,
+  """Whether a probe's swap changes `text` ('fr': gendered forms, names; 'en': names,
   pronouns)."""
   swap = french_gender if language == 'fr' else english_gender
   return swap(text) != text

@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 
 from hirenet_jax.core import checkpointing
+from hirenet_jax.core import fairness
 from hirenet_jax.hirenet import input_pipeline
 from hirenet_jax.core import metrics as metrics_lib
 from hirenet_jax.hirenet import packing
@@ -124,7 +125,9 @@ def score_dataset(workdir: str, data_dir: str, splits, config: ml_collections.Co
 
   Returns (config, meta of the dataset, rows): one row per candidate with candidate_id,
   position_id, label, split, score, hirable, threshold, question_attention,
-  answer_attention and answer_index (raw interview position of each attended answer).
+  answer_attention and answer_index (raw interview position of each attended answer),
+  and an `attr_<name>` entry per group attribute the candidate carries, as in
+  predictions.csv (for audits; the model never sees them).
   """
   data = input_pipeline.PreparedDataset.from_config(config, data_dir)
   state, steps, threshold, config = load_for_prediction(workdir, data, config)
@@ -134,9 +137,12 @@ def score_dataset(workdir: str, data_dir: str, splits, config: ml_collections.Co
     if data.num_records(split) == 0:
       continue
     info = data.record_info(split)
+    attributes = info.get('attributes')
     batches = data.batches(split, batch_size=batch_size, epoch=0, shuffle=False)
     for row in predict_batches(steps, state, batches):
       i = row['index']
+      columns = ({fairness.ATTRIBUTE_PREFIX + k: v for k, v in attributes[i].items()}
+                 if attributes else {})
       rows.append({
           'candidate_id': info['candidate_id'][i],
           'position_id': info['position_id'][i],
@@ -148,5 +154,6 @@ def score_dataset(workdir: str, data_dir: str, splits, config: ml_collections.Co
           'question_attention': row['question_attention'],
           'answer_attention': row['answer_attention'],
           'answer_index': [info['answer_index'][i][q] for q in row['answer_slots']],
+          **columns,
       })
   return config, data.meta, rows

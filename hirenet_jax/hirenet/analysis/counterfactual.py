@@ -1,5 +1,5 @@
 """HireNet's counterfactual probe (docs/fairness.md): the same interviews scored with
-every gendered form in the feminine and then in the masculine, paired score differences
+every gendered form and first name in the feminine and then in the masculine, paired score differences
 with a bootstrap interval, and the attention the marker words receive.
 
 The scorer and tokenizer are passed in (experiments.audit gives the run's checkpoint
@@ -19,7 +19,8 @@ from hirenet_jax.core import counterfactual
 from hirenet_jax.core import fairness
 from hirenet_jax.core import run_log
 
-MARKERS = frozenset(w for pair in counterfactual.FRENCH_GENDERED for w in pair)
+MARKERS = frozenset(w.lower() for pair in counterfactual.FRENCH_GENDERED
+                    + counterfactual.FRENCH_NAMES for w in pair)  # As tokenized.
 
 
 def read_records(corpus_dir: str) -> list[dict]:
