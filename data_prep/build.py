@@ -2,7 +2,7 @@ r"""Builds the TFDS dataset of one modality from a raw corpus and prints Table 2
 
   python -m data_prep.build --corpus_dir=DIR --modality=text --data_dir=D \
       [--split=by_candidate|by_position|given] [--seed=0] [--on_error=fail|skip] \
-      [--embeddings=frWac.bin] [--num_shards=N] [--frame_pooling=K] [--workers=N]
+      [--embeddings=frWac.bin|cc.fr.300.vec] [--num_shards=N] [--frame_pooling=K] [--workers=N]
 
 Writes `{data_dir}/hirenet_interviews/{modality}/1.0.0/` (array_record shards) and
 `{data_dir}/assets/{modality}/` (meta.json, vocab.txt, embeddings.npy,
@@ -40,8 +40,10 @@ _ON_ERROR = flags.DEFINE_enum('on_error', 'fail', ['fail', 'skip'],
                               'fail: stop at the first bad record; skip: drop it and list '
                               'it in excluded_manifest.csv.')
 _EMBEDDINGS = flags.DEFINE_string('embeddings', None,
-                                  'word2vec file (.bin binary, .txt/.vec text); default: '
-                                  'train 200-d word2vec on the training transcripts.')
+                                  'Pretrained word vectors: word2vec binary or text, '
+                                  'fastText .vec/.bin or GloVe text (format read from the '
+                                  'file; .gz too); default: train 200-d word2vec on the '
+                                  'training split.')
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', None,
                                    'Shards per split (default: TFDS size rule).')
 _FRAME_POOLING = flags.DEFINE_integer('frame_pooling', None,

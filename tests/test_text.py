@@ -74,28 +74,6 @@ def test_word2vec_does_not_depend_on_python_hash_seed():
   assert len(outs) == 1
 
 
-@pytest.mark.parametrize('binary', [True, False])
-def test_load_word2vec_reads_bin_and_text_and_counts_missing(tmp_path, binary):
-  from gensim.models import KeyedVectors
-  kv = KeyedVectors(vector_size=4)
-  kv.add_vectors(['je', 'vends'], np.arange(8, dtype=np.float32).reshape(2, 4))
-  path = str(tmp_path / ('vec.bin' if binary else 'vec.vec'))
-  kv.save_word2vec_format(path, binary=binary)
-  vocab = text.Vocabulary(['vends', 'absent', 'je'])
-  matrix, missing = text.load_word2vec(path, vocab, seed=0)
-  assert matrix.shape == (5, 4) and missing == 1
-  np.testing.assert_array_equal(matrix[2], [4, 5, 6, 7])
-  np.testing.assert_array_equal(matrix[4], [0, 1, 2, 3])
-  assert not matrix[0].any() and matrix[3].any()
-
-
-def test_load_word2vec_rejects_a_file_that_is_not_word2vec(tmp_path):
-  path = tmp_path / 'bad.txt'
-  path.write_text('this is not\na word2vec file\n')
-  with pytest.raises(ValueError, match='not a word2vec'):
-    text.load_word2vec(str(path), text.Vocabulary(['a']))
-
-
 def test_token_offsets_point_at_the_tokens():
   from data_prep.hirenet import text as text_lib
   sentence = "Bonjour, j'aime l’entreprise Équipe-Vente !"

@@ -10,6 +10,7 @@ dropped and listed in `{data_dir}/excluded_manifest.csv`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -26,6 +27,7 @@ from data_prep.hirenet import corpus as corpus_lib
 from data_prep.hirenet import splits as splits_lib
 from data_prep.hirenet import text as text_lib
 from data_prep.hirenet import tfds_builder
+from data_prep.hirenet import vectors as vectors_lib
 from data_prep.errors import CorpusError
 from data_prep.errors import FeatureError
 from data_prep.errors import Problem
@@ -214,7 +216,9 @@ def _tokenize_all(interviews) -> dict[str, list[str]]:
 
 
 def _vocab_and_embeddings(train_interviews, tokens, *, embeddings, min_count, seed):
-  """Vocabulary of all training-split text and its [V, E] embedding table."""
+  """Vocabulary of all training-split text, its [V, E] embedding table and the
+  representation meta.json records: source 'word2vec' (trained on the split) or
+  'vectors:PATH' with the file's format, dimension and coverage of the vocabulary."""
   texts = []
   for interview in train_interviews:
     texts.append(tokens[interview.job_title])
@@ -224,13 +228,20 @@ def _vocab_and_embeddings(train_interviews, tokens, *, embeddings, min_count, se
         texts.append(tokens[answer.transcript])
   vocab = text_lib.Vocabulary.build(texts, min_count=min_count)
   if embeddings:
-    emb, num_missing = text_lib.load_word2vec(embeddings, vocab, seed=seed)
-    logging.info('%d of %d vocabulary words are not in %s (random vectors).',
-                 num_missing, len(vocab) - 2, embeddings)
-    return vocab, emb, dict(source=os.path.abspath(embeddings), missing_words=num_missing)
+    path = os.path.abspath(embeddings)
+    words = vocab.tokens[2:]  # Not <pad>, <unk>.
+    vectors = vectors_lib.read_vectors(path, words)
+    counts = collections.Counter(t for text in texts for t in text if t in vocab)
+    cov = vectors_lib.coverage(vectors, {w: counts[w] for w in words})
+    emb, _ = vectors_lib.embedding_table(vectors, vocab.tokens, seed=seed,
+                                         zero_rows=[text_lib.PAD_ID])
+    logging.info('%s: %s.', path, cov.summary())
+    return vocab, emb, dict(
+        source=f'vectors:{path}', format=vectors.format, dim=vectors.dim,
+        coverage=dataclasses.asdict(cov),
+        missing_words=cov.words - cov.words_found - cov.words_from_subwords)
   emb = text_lib.train_word2vec(texts, vocab, seed=seed)
-  return vocab, emb, dict(source='word2vec trained on the training split',
-                          missing_words=0)
+  return vocab, emb, dict(source='word2vec', dim=int(emb.shape[1]), missing_words=0)
 
 
 def _example(interview, answers, features, tokens, vocab, stats) -> dict:
@@ -614,6 +625,8 @@ def format_table2(summary: dict) -> str:
                  f'{100 * oov.get("validation", 0):.2f} % / '
                  f'{100 * oov.get("test", 0):.2f} %'))
   emb = summary.get('embeddings') or {}
+  if emb.get('source'):
+    rows.append(('Word vectors', _representation_text(emb)))
   if emb.get('missing_words'):
     rows.append(('Words missing from embeddings', emb['missing_words']))
   width = max(len(r[0]) for r in rows)
@@ -624,8 +637,20 @@ def format_table2(summary: dict) -> str:
       f'{c["candidates_excluded"]} excluded. Answers ({t["modality"]}): '
       f'{c["answers_kept"]} kept, {c["answers_excluded"]} excluded, '
       f'{c["answers_without_modality"]} without this modality.')
+  if emb.get('coverage'):
+    lines.append(f'Vector coverage: {vectors_lib.Coverage(**emb["coverage"]).summary()}.')
   if summary.get('manifest'):
     lines.append(f'Exclusions listed in {summary["manifest"]}')
   if summary.get('cached'):
     lines.append('(already built with the same corpus and settings; nothing redone)')
   return '\n'.join(lines)
+
+
+def _representation_text(emb: dict) -> str:
+  """meta.json's `embeddings` entry in words (older datasets wrote the source in words)."""
+  source = emb['source']
+  if source == 'word2vec':
+    return f'word2vec trained on the training split ({emb.get("dim", "?")}-d)'
+  if source.startswith('vectors:'):
+    return f'{source} ({emb.get("format")}, {emb.get("dim")}-d)'
+  return source

@@ -145,35 +145,6 @@ def train_word2vec(sentences: Sequence[Sequence[str]], vocab: Vocabulary, *,
   return matrix
 
 
-def load_word2vec(path: str, vocab: Vocabulary, *, seed: int = 0
-                  ) -> tuple[np.ndarray, int]:
-  """Embeddings for `vocab` from a word2vec file (.bin binary, .txt/.vec text).
-
-  Returns (<float32>[V, D], number of vocabulary words missing from the file); missing
-  words get small seeded random vectors, padding is zero.
-
-  Raises:
-    ValueError: the file cannot be parsed as word2vec.
-  """
-  from gensim.models import KeyedVectors  # pylint: disable=g-import-not-at-top
-  binary = path.endswith('.bin') or path.endswith('.bin.gz')
-  try:
-    kv = KeyedVectors.load_word2vec_format(path, binary=binary,
-                                           unicode_errors='ignore')
-  except Exception as e:  # gensim raises many kinds on a bad file.
-    raise ValueError(f'{path}: not a word2vec {"binary" if binary else "text"} '
-                     f'file ({type(e).__name__}: {e})') from None
-  matrix = _random_rows(len(vocab), kv.vector_size, seed,
-                        scale=float(np.std(kv.vectors)) or 0.1)
-  missing = 0
-  for i, token in enumerate(vocab.tokens[2:], start=2):
-    if token in kv.key_to_index:
-      matrix[i] = kv[token]
-    else:
-      missing += 1
-  return matrix, missing
-
-
 def _random_rows(n: int, dim: int, seed: int, scale: float = 0.1) -> np.ndarray:
   rng = np.random.default_rng([seed, 7])
   matrix = (scale * rng.standard_normal((n, dim))).astype(np.float32)

@@ -27,6 +27,10 @@ def get_config() -> ml_collections.ConfigDict:
   # (10, 0.1 s steps: at 100 frames/s the answer GRU memorises and learns nothing), 1 = raw.
   config.frame_pooling = 0
   config.pretrained_embeddings = True  # Load the dataset's word vectors into the table.
+  # Word vectors the dataset must have been prepared with: 'word2vec' (trained on its
+  # training split), 'vectors' (any pretrained file), 'vectors:PATH', or 'auto' (the
+  # dataset's, recorded in results.json). Pretrained vectors set model.embedding_dim.
+  config.text_representation = 'auto'
 
   # --- model (paper: Model section). The paper gives no sizes; ours follow the
   # hierarchical attention network HireNet builds on (Yang et al. 2016): 50 GRU units

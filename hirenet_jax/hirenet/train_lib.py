@@ -107,6 +107,58 @@ def median_training_word_count(data_dir: str, modality: str) -> float:
   return float(np.median(counts[2:])) if counts.size > 2 else 0.0  # 0, 1: pad, unknown.
 
 
+def dataset_representation(meta: Mapping[str, Any]) -> str:
+  """The word vectors a dataset was prepared with: 'word2vec' (trained on its training
+  split) or 'vectors:PATH' (a pretrained file); from meta.json's `embeddings` entry,
+  which datasets built before this was recorded wrote in words or as a bare path."""
+  source = (meta.get('embeddings') or {}).get('source') or 'word2vec'
+  if source.startswith('vectors:'):
+    return source
+  if source == 'word2vec' or 'training split' in source:
+    return 'word2vec'
+  return f'vectors:{source}'
+
+
+def _same_representation(wanted: str, have: str) -> bool:
+  if wanted == 'vectors':
+    return have.startswith('vectors:')
+  if wanted.startswith('vectors:') and have.startswith('vectors:'):
+    return os.path.abspath(wanted[8:]) == os.path.abspath(have[8:])
+  return wanted == have
+
+
+def resolve_representation(config: ml_collections.ConfigDict,
+                           data: DataSource) -> ml_collections.ConfigDict:
+  """`config` checked against the dataset's word vectors, with `text_representation`
+  'auto' replaced by the dataset's and, for pretrained vectors, `model.embedding_dim`
+  set to their dimension: a 300-d file needs no override (split-trained word2vec keeps
+  the config's, checked when the table is loaded).
+
+  Raises:
+    ConfigError: the dataset was prepared with another representation than the config's.
+  """
+  meta = getattr(data, 'meta', None) or {}
+  have = dataset_representation(meta)
+  wanted = str(config.get('text_representation', 'auto') or 'auto')
+  if wanted != 'auto' and not _same_representation(wanted, have):
+    raise ConfigError(
+        f'the dataset was prepared with text representation {have!r} but '
+        f'config.text_representation is {wanted!r}; rebuild the dataset or set '
+        f'--config.text_representation={have}')
+  dim = int(meta.get('embedding_dim') or 0)
+  set_dim = (have.startswith('vectors:') and config.pretrained_embeddings and dim
+             and dim != config.model.embedding_dim)
+  if (wanted == have or 'text_representation' not in config) and not set_dim:
+    return config
+  config = ml_collections.ConfigDict(config.to_dict())
+  if 'text_representation' in config:
+    config.text_representation = have
+  if set_dim:
+    logging.info('model.embedding_dim: %d, the dimension of %s', dim, have)
+    config.model.embedding_dim = dim
+  return config
+
+
 def resolve_train_embeddings(config: ml_collections.ConfigDict,
                              data: DataSource) -> ml_collections.ConfigDict:
   """`config` with `model.train_embeddings` 'auto' replaced by 'true' or 'false' (and
@@ -120,13 +172,13 @@ def resolve_train_embeddings(config: ml_collections.ConfigDict,
       raise ConfigError(f'config.model.train_embeddings: {e}') from None
     return config
   data_dir = getattr(data, 'data_dir', None)
-  source = ((getattr(data, 'meta', None) or {}).get('embeddings') or {}).get('source', '')
+  source = dataset_representation(getattr(data, 'meta', None) or {})
   words = dataset_spec.modality(config.modality).words
   if not words or not data_dir:
     decision, why = 'false', 'no word vectors to tune' if not words else (
         'no prepared dataset to count words in')
-  elif source and 'training split' not in source:
-    decision, why = 'false', f'pretrained vectors from {source}'
+  elif source.startswith('vectors:'):
+    decision, why = 'false', f'pretrained {source}'
   else:
     median = median_training_word_count(data_dir, config.modality)
     trainable = median < AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT
@@ -168,6 +220,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   for split in SPLITS:
     if data.num_records(split) == 0:
       raise ConfigError(f'the {split} split of the {config.modality} dataset is empty')
+  config = resolve_representation(config, data)
   config = resolve_train_embeddings(config, data)
   selection_metric, warnings = config.selection_metric, []
   if selection_metric != 'log_loss' and len(set(data.record_info('validation')['label'])) < 2:
