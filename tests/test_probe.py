@@ -76,3 +76,19 @@ def test_scores_follow_the_beside_run_interface():
   assert set(scores) == {'validation', 'test'}
   assert scores['test'].shape == (80,) and np.all((scores['test'] >= 0) & (scores['test'] <= 1))
   assert set(params) == {'C', 'num_features'}
+
+
+def test_candidate_word_vectors_are_invariant_to_padding():
+  """A candidate's pooled vector is the mean over all its words: padded words and wholly
+  padded answers change nothing, and answers count by their words."""
+  table = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+  table[0] = 1e3  # Were padding read, it would dominate the mean.
+  plain = probe.candidate_word_vectors(
+      [np.asarray([2, 3]), np.asarray([4]), np.asarray([5, 1, 1])], np.asarray([0, 0, 1]), 2,
+      table)
+  padded = probe.candidate_word_vectors(
+      [np.asarray([2, 3, 0, 0]), np.asarray([0, 0, 0]), np.asarray([4, 0]),
+       np.asarray([5, 1, 1, 0]), np.asarray([0])], np.asarray([0, 0, 0, 1, 1]), 2, table)
+  np.testing.assert_allclose(padded, plain, rtol=1e-6)
+  np.testing.assert_allclose(plain[0], table[[2, 3, 4]].mean(axis=0), rtol=1e-6)
+  np.testing.assert_allclose(plain[1], table[[5, 1, 1]].mean(axis=0), rtol=1e-6)

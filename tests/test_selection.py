@@ -139,7 +139,12 @@ def test_constant_predictor_is_reported(tiny, tmp_path, monkeypatch):
 def test_baselines_on_the_runs_split(tiny, tmp_path):
   _, data_dir = tiny
   baselines = quick_baselines.fit(data_dir, 'text')
-  assert set(baselines) == {'majority_vote', 'tfidf_logreg'}
+  assert set(baselines) == {'majority_vote', 'tfidf_logreg', 'probe_logreg'}
+  # The probe of the dataset's own embedding table is a row like TF-IDF's.
+  assert set(baselines['probe_logreg']) == set(baselines['tfidf_logreg'])
+  assert baselines['probe_logreg']['name'] == 'probe (mean vectors) + LR'
+  assert baselines['probe_logreg']['num_features'] == \
+      input_pipeline.load_embeddings(data_dir, 'text').shape[1]
   info = input_pipeline.record_info(data_dir, 'text', 'test')
   for b in baselines.values():
     assert b['test']['num_examples'] == len(info['label'])
@@ -151,6 +156,19 @@ def test_baselines_on_the_runs_split(tiny, tmp_path):
   assert any('below the' in w for w in results['warnings'])
   with open(tmp_path / 'results.json') as f:
     assert set(json.load(f)['baselines']) == set(baselines)
+
+
+def test_warning_names_the_probe_when_only_the_probe_is_above(tmp_path):
+  row = lambda name, auc: {'name': name, 'test': {'roc_auc': auc}}
+  baselines = {'majority_vote': row('majority vote', 0.5), 'tfidf_logreg': row('TF-IDF + LR', 0.6),
+               'probe_logreg': row('probe (mean vectors) + LR', 0.8)}
+  results = train_lib.add_baselines({'test': {'roc_auc': 0.7}, 'warnings': []}, baselines,
+                                    str(tmp_path))
+  assert len(results['warnings']) == 1 and 'probe (mean vectors) + LR' in results['warnings'][0]
+  baselines['probe_logreg'] = row('probe (mean vectors) + LR', 0.65)
+  results = train_lib.add_baselines({'test': {'roc_auc': 0.7}, 'warnings': []}, baselines,
+                                    str(tmp_path))
+  assert not results['warnings']
 
 
 @pytest.mark.parametrize('meta', [{}, {'feature_names': ['pitch', 'AU12_c'], 'frame_rate': 4.0}],

@@ -47,10 +47,12 @@ def test_train_then_predict_commands(tiny, tmp_path):
     assert {'precision', 'recall', 'f1', 'accuracy', 'roc_auc'} <= set(results[split])
   assert results['config']['seed'] == 3
   # Baselines beside the run, on its test split, as rows of the printed table.
-  assert set(results['baselines']) == {'majority_vote', 'tfidf_logreg'}
+  assert set(results['baselines']) == {'majority_vote', 'tfidf_logreg', 'probe_logreg'}
+  assert set(results['baselines']['probe_logreg']) == set(results['baselines']['tfidf_logreg'])
   for baseline in results['baselines'].values():
     assert baseline['test']['num_examples'] == results['test']['num_examples']
   assert 'test: majority vote' in proc.stdout and 'test: TF-IDF + LR' in proc.stdout
+  assert 'test: probe (mean vectors) + LR' in proc.stdout
   assert isinstance(results['warnings'], list)
   assert proc.stdout.count('WARNING: ') == len(results['warnings'])
   history = results['history']

@@ -4,6 +4,11 @@ user sees at once whether the neural model adds anything over a simple one.
 - `majority_vote`: the paper's position-wise majority vote.
 - `tfidf_logreg` (text): TF-IDF of each candidate's answer words (unigrams and bigrams)
   and logistic regression.
+- `probe_logreg` (text): the linear probe of the run's own representation (`probe`): the
+  prepared dataset's embedding table, which the model starts from (split-trained
+  word2vec or a pretrained vector file), averaged over each candidate's answer words,
+  padding left out; standardised + logistic regression. It says whether the hierarchy
+  adds anything over the pooled representation.
 - `functionals_logreg` (audio, video): the non-sequential baseline's per-answer
   functionals of the shard's frames (`shallow_models.video_functionals`; audio has no
   binary descriptors) and logistic regression trained answer-wise, a candidate's score
@@ -31,7 +36,7 @@ from hirenet_jax.hirenet.dataset_spec import SPLITS
 
 C_GRID = (0.1, 1.0, 10.0)  # Inverse L2 strengths of logistic regression.
 NAMES = {'majority_vote': 'majority vote', 'tfidf_logreg': 'TF-IDF + LR',
-         'functionals_logreg': 'functionals + LR'}
+         'probe_logreg': 'probe (mean vectors) + LR', 'functionals_logreg': 'functionals + LR'}
 
 
 def _evaluate(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray],
@@ -112,6 +117,21 @@ def functionals_logreg_scores(splits: Mapping[str, baseline_features.SplitAnswer
   return {'C': c, 'num_features': int(features['train'].shape[1])}, scores
 
 
+def word_vector_probe_scores(splits: Mapping[str, baseline_features.SplitAnswers],
+                             data_dir: str, modality: str, *, seed: int = 0
+                             ) -> tuple[dict, dict[str, np.ndarray]]:
+  """The probe of the dataset's embedding table: each candidate's mean word vector."""
+  # Imported here: probe imports this module.
+  from hirenet_jax.hirenet.baselines import probe  # pylint: disable=g-import-not-at-top
+  table_VxD = input_pipeline.load_embeddings(data_dir, modality)
+  skip_ids = (int(input_pipeline.load_meta(data_dir, modality).get('pad_id', 0)),)
+  features = {s: probe.candidate_word_vectors(a.sequences, a.candidate, len(a.labels),
+                                              table_VxD, skip_ids=skip_ids)
+              for s, a in splits.items()}
+  return probe.probe_logreg_scores(features, {s: a.labels for s, a in splits.items()},
+                                   seed=seed)
+
+
 def fit(data_dir: str, modality: str, *, seed: int = 0) -> dict[str, dict[str, Any]]:
   """The baselines of one prepared dataset: {name: {validation, test, threshold, ...}}."""
   splits = {s: baseline_features.load_split_answers(data_dir, modality, s) for s in SPLITS}
@@ -131,6 +151,11 @@ def fit(data_dir: str, modality: str, *, seed: int = 0) -> dict[str, dict[str, A
         splits, input_pipeline.load_meta(data_dir, modality),
         baseline_features.feature_stats(data_dir, modality), seed=seed)
   out[name] = {**_evaluate(labels, scores), **params, 'time_s': time.perf_counter() - start}
+  if dataset_spec.modality(modality).words:
+    start = time.perf_counter()
+    params, scores = word_vector_probe_scores(splits, data_dir, modality, seed=seed)
+    out['probe_logreg'] = {**_evaluate(labels, scores), **params,
+                           'time_s': time.perf_counter() - start}
   for key, baseline in out.items():
     baseline['name'] = NAMES[key]
   return out

@@ -61,6 +61,21 @@ def by_candidate(answer_features_AxD: np.ndarray, candidate_A: np.ndarray,
   return (out / np.maximum(total, 1e-12)[:, None] * (total > 0)[:, None]).astype(np.float32)
 
 
+def candidate_word_vectors(sequences: Sequence[np.ndarray], candidate_A: np.ndarray,
+                           num_candidates: int, embeddings_VxD: np.ndarray, *,
+                           skip_ids: Sequence[int] = (0,)) -> np.ndarray:
+  """<float32>[C, D] mean embedding over all of each candidate's answer words.
+
+  Answers are weighted by their words left after `skip_ids`, so padding (padded words or
+  wholly padded answers) changes nothing.
+  """
+  means_AxD = mean_word_vectors(sequences, embeddings_VxD, skip_ids=skip_ids)
+  counts_A = np.asarray([np.count_nonzero(~np.isin(np.asarray(ids), skip_ids))
+                         for ids in sequences], np.float64)
+  return by_candidate(means_AxD, np.asarray(candidate_A, np.int64), num_candidates,
+                      weights_A=counts_A)
+
+
 def probe_logreg_scores(features: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
                         *, seed: int = 0) -> tuple[dict, dict[str, np.ndarray]]:
   """(params, {validation, test: scores}) of standardised features + logistic regression.
