@@ -36,14 +36,7 @@ _SPLIT = flags.DEFINE_enum('split', 'by_candidate', list(splits_lib.METHODS),
                            'by_candidate: 80/10/10 stratified; by_position: whole '
                            'positions; given: each line\'s "split".')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the split and of word2vec.')
-_ON_ERROR = flags.DEFINE_enum('on_error', 'fail', ['fail', 'skip'],
-                              'fail: stop at the first bad record; skip: drop it and list '
-                              'it in excluded_manifest.csv.')
-_EMBEDDINGS = flags.DEFINE_string('embeddings', None,
-                                  'Pretrained word vectors: word2vec binary or text, '
-                                  'fastText .vec/.bin or GloVe text (format read from the '
-                                  'file; .gz too); default: train 200-d word2vec on the '
-                                  'training split.')
+_ON_ERROR, _EMBEDDINGS = read_flags.define_build_flags()
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', None,
                                    'Shards per split (default: TFDS size rule).')
 _FRAME_POOLING = flags.DEFINE_integer('frame_pooling', None,

@@ -1,5 +1,6 @@
-"""The flags data_prep.build and data_prep.validate share for reading a raw HireNet
-corpus: extra decision words and media outside the corpus directory."""
+"""The flags data_prep.build, data_prep.validate and experiments.train share for reading a
+raw HireNet corpus (extra decision words, media outside the corpus directory), and the
+build options data_prep.build and experiments.train share (`define_build_flags`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,29 @@ _NOT_HIRABLE = flags.DEFINE_list(
     'recruiter actions).')
 _EXTERNAL_MEDIA = flags.DEFINE_bool('allow_external_media', False, 'Accept audio/video '
                                     'paths that resolve outside the corpus directory.')
+
+
+def define_build_flags(on_error_default: str | None = 'fail'):
+  """Defines `--on_error` and `--embeddings`; returns their holders. experiments.train
+  passes None as the default: unset flags leave its config's fields alone."""
+  on_error = flags.DEFINE_enum(
+      'on_error', on_error_default, ['fail', 'skip'],
+      'fail: stop at the first bad record; skip: drop it and list it in '
+      'excluded_manifest.csv.')
+  embeddings = flags.DEFINE_string(
+      'embeddings', None, 'Pretrained word vectors: word2vec binary or text, fastText '
+      '.vec/.bin or GloVe text (format read from the file; .gz too); default: train 200-d '
+      'word2vec on the training split.')
+  return on_error, embeddings
+
+
+def decision_words() -> tuple[list[str], list[str]]:
+  """The extra (hirable, not-hirable) decision words given on the command line."""
+  return list(_HIRABLE.value), list(_NOT_HIRABLE.value)
+
+
+def external_media() -> bool:
+  return _EXTERNAL_MEDIA.value
 
 
 def read_options() -> dict:

@@ -98,8 +98,15 @@ def entry_point(main: Callable[[], None], *,
 
 
 def apply_shorthands(config, *, modality=None, variant=None, seed=None, corpus_dir=None,
-                     data_dir=None) -> None:
-  """Copies the shorthand flags that were given into the (locked) config."""
+                     data_dir=None, **build_options) -> None:
+  """Copies the shorthand flags that were given into the (locked) config; `build_options`
+  are config fields of the same names (embeddings, on_error, decision words, ...)."""
+  for name, value in build_options.items():
+    if value is None:
+      continue
+    if isinstance(value, (list, tuple)):
+      value = ','.join(value)
+    config[name] = value
   if modality is not None:
     config.modality = modality
   if variant is not None:
@@ -120,6 +127,22 @@ def prepare_data(config) -> str:
   return datasets.prepare(config, PREPARED_CACHE_DIR.value)
 
 
+def data_report(data_dir: str, modality: str) -> str:
+  """The prepared dataset's exclusions as data_prep.build prints them ('' when it excluded
+  nothing and kept no manifest): the counts line and where the manifest is."""
+  from data_prep.hirenet import build  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import input_pipeline  # pylint: disable=g-import-not-at-top
+  meta = input_pipeline.load_meta(data_dir, modality)
+  counts = meta.get('counts') or {}
+  if not (meta.get('manifest') or counts.get('candidates_excluded')
+          or counts.get('answers_excluded')):
+    return ''
+  lines = [build.format_counts(meta)]
+  if meta.get('manifest'):
+    lines.append(f'Exclusions listed in {meta["manifest"]}')
+  return '\n'.join(lines)
+
+
 def write_results(path: str, results) -> str:
   """Writes a command's results as indented JSON (keys in their order) atomically, making
   the folder first; returns `path`."""
@@ -138,10 +161,10 @@ def format_results(results: dict) -> str:
   rows of the baselines fitted beside the run (results['baselines'])."""
   def row(name, m):
     auc = 'n/a' if m.get('roc_auc') is None else f'{m["roc_auc"]:.3f}'
-    return (f'{name:<24} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f} '
+    return (f'{name:<32} {m["precision"]:>9.3f} {m["recall"]:>7.3f} {m["f1"]:>7.3f} '
             f'{m["accuracy"]:>8.3f} {auc:>7}')
 
-  lines = [f'{"split":<24} {"precision":>9} {"recall":>7} {"f1":>7} {"accuracy":>8} '
+  lines = [f'{"split":<32} {"precision":>9} {"recall":>7} {"f1":>7} {"accuracy":>8} '
            f'{"roc_auc":>7}']
   lines += [row(split, results[split]) for split in ('validation', 'test')]
   for name, baseline in results.get('baselines', {}).items():

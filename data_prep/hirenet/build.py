@@ -601,7 +601,7 @@ def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
 
 def format_table2(summary: dict) -> str:
   """The paper's Table 2 (one modality column) plus exclusion counts, as text."""
-  t, c = summary['table2'], summary['counts']
+  t = summary['table2']
   if t['unit'] == 'words':
     total = f'{t["total_length"] / 1e6:.3f} M words'
     per_q = f'{t["length_per_question"]:.1f} words'
@@ -632,11 +632,7 @@ def format_table2(summary: dict) -> str:
   width = max(len(r[0]) for r in rows)
   lines = [f'{name:<{width}}  {value}' for name, value in rows]
   lines.append('')
-  lines.append(
-      f'Candidates: {c["candidates_read"]} read, {c["candidates_kept"]} kept, '
-      f'{c["candidates_excluded"]} excluded. Answers ({t["modality"]}): '
-      f'{c["answers_kept"]} kept, {c["answers_excluded"]} excluded, '
-      f'{c["answers_without_modality"]} without this modality.')
+  lines.append(format_counts(summary))
   if emb.get('coverage'):
     lines.append(f'Vector coverage: {vectors_lib.Coverage(**emb["coverage"]).summary()}.')
   if summary.get('manifest'):
@@ -644,6 +640,15 @@ def format_table2(summary: dict) -> str:
   if summary.get('cached'):
     lines.append('(already built with the same corpus and settings; nothing redone)')
   return '\n'.join(lines)
+
+
+def format_counts(summary: dict) -> str:
+  """The candidates and answers kept and excluded (a summary or a meta.json), one line."""
+  c = summary['counts']
+  return (f'Candidates: {c["candidates_read"]} read, {c["candidates_kept"]} kept, '
+          f'{c["candidates_excluded"]} excluded. Answers ({summary["modality"]}): '
+          f'{c["answers_kept"]} kept, {c["answers_excluded"]} excluded, '
+          f'{c["answers_without_modality"]} without this modality.')
 
 
 def _representation_text(emb: dict) -> str:

@@ -10,6 +10,7 @@ import os
 from absl import logging
 
 from data_prep.hirenet import build
+from data_prep.hirenet import corpus as corpus_lib
 from data_prep.hirenet import synthetic
 from data_prep.errors import CorpusError
 from hirenet_jax.hirenet import dataset_spec
@@ -39,11 +40,54 @@ def frame_pooling(config) -> int | None:
   return int(value)
 
 
+def _words(value) -> list[str]:
+  """Decision words from a comma-separated string (or a list)."""
+  items = value.split(',') if isinstance(value, str) else list(value or ())
+  return [w.strip() for w in items if w.strip()]
+
+
+def build_options(config) -> dict:
+  """data_prep.hirenet.build.build_dataset's options that `config` asks for: `embeddings`,
+  `on_error`, `decisions`, `allow_external_media` (the defaults where it has no field)."""
+  on_error = config.get('on_error', '') or 'fail'
+  if on_error not in ('fail', 'skip'):
+    raise PrepareError(f'on_error must be fail or skip, got {on_error!r}')
+  embeddings = config.get('embeddings', '') or None
+  try:
+    decisions = corpus_lib.DEFAULT_DECISIONS.extended(
+        _words(config.get('hirable_decisions', '')),
+        _words(config.get('not_hirable_decisions', '')))
+  except ValueError as e:
+    raise PrepareError(str(e)) from None
+  return dict(embeddings=os.path.abspath(embeddings) if embeddings else None,
+              on_error=on_error, decisions=decisions,
+              allow_external_media=bool(config.get('allow_external_media', False)))
+
+
+def cache_key(corpus_dir: str, split: str, pooling: int | None, options: dict) -> str:
+  """The cached dataset's name suffix. Only non-default options enter it, so a default
+  run keeps finding the dataset it built before they existed; an edited vector file
+  keeps its name and is rebuilt in place (build's fingerprint stamps the file)."""
+  key = f'{corpus_dir}|{split}' + (f'|frame_pooling={pooling}' if pooling else '')
+  if options['on_error'] != 'fail':
+    key += f'|on_error={options["on_error"]}'
+  if options['embeddings']:
+    key += f'|embeddings={options["embeddings"]}'
+  decisions = options['decisions']
+  if decisions != corpus_lib.DEFAULT_DECISIONS:
+    key += (f'|decisions={",".join(sorted(decisions.hirable))}'
+            f'/{",".join(sorted(decisions.not_hirable))}')
+  if options['allow_external_media']:
+    key += '|allow_external_media'
+  return hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
 def prepare(config, prepared_cache_dir: str) -> str:
   """The prepared dataset directory for `config`, building it if needed.
 
   `config.data_dir` wins; otherwise `config.corpus_dir` (or the default synthetic corpus)
-  is built once into `prepared_cache_dir`, audio pooled by `frame_pooling(config)`.
+  is built once into `prepared_cache_dir`, audio pooled by `frame_pooling(config)`, with
+  `build_options(config)`.
   Multi-host: process 0 builds, the others wait.
   """
   import jax  # pylint: disable=g-import-not-at-top
@@ -59,23 +103,26 @@ def prepare(config, prepared_cache_dir: str) -> str:
   if not os.path.exists(os.path.join(corpus_dir, 'interviews.jsonl')) and is_chief:
     raise PrepareError(f'{corpus_dir} is not a corpus (no interviews.jsonl)')
   pooling = frame_pooling(config)
-  key = f'{corpus_dir}|{config.split}' + (f'|frame_pooling={pooling}' if pooling else '')
-  key = hashlib.sha1(key.encode()).hexdigest()[:12]
+  options = build_options(config)
+  key = cache_key(corpus_dir, config.split, pooling, options)
   data_dir = os.path.join(prepared_cache_dir, f'{os.path.basename(corpus_dir)}_{key}')
   if is_chief:
     try:
       try:
         build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
-                            frame_pooling=pooling, overwrite=False)
+                            frame_pooling=pooling, overwrite=False, **options)
       except FileExistsError:
         # Our own cache, built from an older state of the corpus (e.g. the default
         # corpus gained its audio files since): rebuild it in place.
         logging.warning('the cached %s dataset in %s is stale; rebuilding it',
                         config.modality, data_dir)
         build.build_dataset(corpus_dir, config.modality, data_dir, split=config.split,
-                            frame_pooling=pooling, overwrite=True)
+                            frame_pooling=pooling, overwrite=True, **options)
     except (CorpusError, ValueError) as e:
-      raise PrepareError(f'cannot prepare the {config.modality} data of {corpus_dir}: {e}')
+      hint = ('' if options['on_error'] == 'skip' or not isinstance(e, CorpusError) else
+              f' (--on_error=skip drops bad records and lists them in {build.MANIFEST})')
+      raise PrepareError(
+          f'cannot prepare the {config.modality} data of {corpus_dir}: {e}{hint}') from None
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     multihost_utils.sync_global_devices('hirenet_prepare_data')

@@ -31,6 +31,13 @@ def get_config() -> ml_collections.ConfigDict:
   # training split), 'vectors' (any pretrained file), 'vectors:PATH', or 'auto' (the
   # dataset's, recorded in results.json). Pretrained vectors set model.embedding_dim.
   config.text_representation = 'auto'
+  # How a corpus_dir is built (data_prep.build's options and the train command's flags of
+  # the same names); non-default values get their own cached dataset.
+  config.embeddings = ''  # Pretrained word-vector file; '' = word2vec on the training split.
+  config.on_error = 'fail'  # fail | skip: drop bad records, list them in excluded_manifest.csv.
+  config.hirable_decisions = ''  # Extra decision words counted as hirable, comma-separated.
+  config.not_hirable_decisions = ''  # Extra not-hirable decision words, comma-separated.
+  config.allow_external_media = False  # Accept media paths outside the corpus directory.
 
   # --- model (paper: Model section). The paper gives no sizes; ours follow the
   # hierarchical attention network HireNet builds on (Yang et al. 2016): 50 GRU units
