@@ -67,6 +67,16 @@ def run_cli(module: str, *args: str, num_devices: int = 1, check: bool = True
   return proc
 
 
+def run_python_json(script: str, timeout: int = 600):
+  """Runs `python -c script` in the repository on CPU with the script's own XLA_FLAGS (it
+  sets them before importing jax) and returns the JSON object its last line prints."""
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  env.pop('XLA_FLAGS', None)
+  out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                       env=env, timeout=timeout, check=True, cwd=REPO)
+  return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def tiny_flags(**overrides) -> list[str]:
   """The command-line form of `tiny_config(data_dir, **overrides)`."""
   return TINY_FLAGS + [f'--config.{key}={value}' for key, value in overrides.items()]

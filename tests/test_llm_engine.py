@@ -4,16 +4,14 @@ equals the full forward, scoring, stop strings, seeds, bounded compilation, devi
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+import helpers
 
 from hirenet_jax.llm import engine as engine_lib
 from hirenet_jax.llm import llama
@@ -279,12 +277,7 @@ def test_eight_devices_give_the_same_answers_as_one():
         results[name] = {'devices': m.num_devices, 'answers': answers, 'scores': scores}
       print(json.dumps(results))
   """ % (QUESTIONS,))
-  env = dict(os.environ, JAX_PLATFORMS='cpu')
-  env.pop('XLA_FLAGS', None)
-  out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                       env=env, timeout=300, check=True,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  results = json.loads(out.stdout.strip().splitlines()[-1])
+  results = helpers.run_python_json(script, timeout=300)
   one, eight = results['one'], results['eight']
   assert (one['devices'], eight['devices']) == (1, 8)
   assert eight['answers'] == one['answers'] and all(one['answers'])

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+import helpers
 
 from hirenet_jax.llm import prefix_cache as prefix_cache_lib
 from hirenet_jax.llm.api import ChatRequest
@@ -190,11 +188,6 @@ def test_eight_devices_with_the_cache_give_the_answers_of_one_without(uncached):
       model = t._engine(t._parts(), mesh=sharding.make_mesh(jax.devices()))
       print(json.dumps({'devices': model.num_devices, 'results': t._run(model)}))
   """)
-  env = dict(os.environ, JAX_PLATFORMS='cpu')
-  env.pop('XLA_FLAGS', None)
-  out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                       env=env, timeout=600, check=True,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-  data = json.loads(out.stdout.strip().splitlines()[-1])
+  data = helpers.run_python_json(script, timeout=600)
   assert data['devices'] == 8
   _assert_same([tuple(r) for r in data['results']], uncached)
