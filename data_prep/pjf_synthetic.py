@@ -12,9 +12,9 @@ from __future__ import annotations
 from absl import app
 from absl import flags
 
+from data_prep import bias_flags
 from data_prep.pjf import corpus as pjf_corpus
 from data_prep.pjf import synthetic
-from hirenet_jax.core import counterfactual
 
 _DEFAULT = synthetic.DEFAULT_CORPUS
 _OUT_DIR = flags.DEFINE_string('out_dir', None, 'Corpus directory to write (default: the '
@@ -33,16 +33,12 @@ _SPLIT = flags.DEFINE_enum('split', _DEFAULT['split_mode'], pjf_corpus.SPLIT_MOD
                            'test candidates with half their pairs in training; candidate: '
                            'every pair of a candidate in one split, 80/10/10 '
                            '(docs/pjf_format.md).')
-_BIAS_GROUP = flags.DEFINE_enum('bias_group', None, list(counterfactual.GROUP_ATTRIBUTES),
-                                'Plant bias (docs/fairness.md): every resume gets gender '
-                                'and age_band attributes; the label bias hits this '
-                                'attribute. Default: no attributes, no bias.')
-_BIAS_AGAINST = flags.DEFINE_string('bias_against', '', 'The disfavoured value of '
-                                    '--bias_group (default: f for gender, 45+ for age_band).')
-_LABEL_BIAS = flags.DEFINE_float('label_bias', 0.0, 'Probability that a job-side '
-                                 'acceptance of the disfavoured group becomes a rejection.')
-_GENDER_PROXY = flags.DEFINE_bool('gender_proxy', False, 'Resumes open with a first name of '
-                                  "the candidate's gender; implies attributes.")
+_PLANTED_BIAS = bias_flags.define_bias_flags(
+    who='resume',
+    label_bias_help='Probability that a job-side acceptance of the disfavoured group '
+                    'becomes a rejection.',
+    proxy_help="Resumes open with a first name of the candidate's gender; implies "
+               'attributes.')
 _CHECK = flags.DEFINE_bool('check', False, 'Print the ROC AUCs of word overlap against the '
                            'requirement rule, and the label balance.')
 
@@ -53,10 +49,9 @@ def main(argv):
   params = dict(seed=_SEED.value, num_candidates=_NUM_CANDIDATES.value,
                 num_jobs=_NUM_JOBS.value, pairs_per_candidate=_PAIRS.value,
                 label_noise=_LABEL_NOISE.value, split_mode=_SPLIT.value)
-  if _BIAS_GROUP.value or _GENDER_PROXY.value or _LABEL_BIAS.value:
-    params['bias'] = counterfactual.PlantedBias(
-        group=_BIAS_GROUP.value or 'gender', against=_BIAS_AGAINST.value,
-        label_bias=_LABEL_BIAS.value, gender_proxy=_GENDER_PROXY.value).to_dict()
+  bias = _PLANTED_BIAS()
+  if bias is not None:
+    params['bias'] = bias.to_dict()
   if not _OUT_DIR.value and params != _DEFAULT:
     raise app.UsageError('--out_dir is needed for a corpus other than the default')
   out = synthetic.write_or_default(_OUT_DIR.value, **params)

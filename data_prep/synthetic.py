@@ -17,6 +17,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from data_prep import bias_flags
 from data_prep.hirenet import synthetic
 from hirenet_jax.hirenet.dataset_spec import MODALITIES
 
@@ -43,25 +44,12 @@ _MISSING_VIDEO = flags.DEFINE_float('missing_video_rate', 0.025,
                                     'Fraction of answers without video.')
 _WORKERS = flags.DEFINE_integer('workers', None,
                                 'Media rendering processes (default: all cores).')
-_BIAS_GROUP = flags.DEFINE_enum('bias_group', None, list(synthetic.GROUP_ATTRIBUTES),
-                                'Plant bias (docs/fairness.md): every candidate gets '
-                                'gender and age_band attributes; the label bias hits '
-                                'this attribute. Default: no attributes, no bias.')
-_BIAS_AGAINST = flags.DEFINE_string('bias_against', '', 'The disfavoured value of '
-                                    '--bias_group (default: f for gender, 45+ for age_band).')
-_LABEL_BIAS = flags.DEFINE_float('label_bias', 0.0, 'Probability that a hirable candidate '
-                                 'of the disfavoured group is labelled not hirable (the '
-                                 "data's impact ratio is then about 1 - this).")
-_GENDER_PROXY = flags.DEFINE_bool('gender_proxy', False, 'Answers speak of the candidate in '
-                                  'their grammatical gender ("je suis motivée"); implies '
-                                  'attributes (--bias_group defaults to gender).')
-
-
-def _bias() -> synthetic.Bias | None:
-  if not (_BIAS_GROUP.value or _GENDER_PROXY.value or _LABEL_BIAS.value):
-    return None
-  return synthetic.Bias(group=_BIAS_GROUP.value or 'gender', against=_BIAS_AGAINST.value,
-                        label_bias=_LABEL_BIAS.value, gender_proxy=_GENDER_PROXY.value)
+_PLANTED_BIAS = bias_flags.define_bias_flags(
+    who='candidate',
+    label_bias_help='Probability that a hirable candidate of the disfavoured group is '
+                    "labelled not hirable (the data's impact ratio is then about 1 - this).",
+    proxy_help='Answers speak of the candidate in their grammatical gender ("je suis '
+               'motivée"); implies attributes (--bias_group defaults to gender).')
 
 
 def main(argv):
@@ -74,7 +62,7 @@ def main(argv):
       words_per_answer=_WORDS.value, seconds_per_answer=_SECONDS.value, fps=_FPS.value,
       cue_strength=_CUE_STRENGTH.value, label_noise=_LABEL_NOISE.value,
       position_prior_sd=_POSITION_PRIOR_SD.value, missing_audio_rate=_MISSING_AUDIO.value,
-      missing_video_rate=_MISSING_VIDEO.value, workers=_WORKERS.value, bias=_bias())
+      missing_video_rate=_MISSING_VIDEO.value, workers=_WORKERS.value, bias=_PLANTED_BIAS())
   logging.info('wrote %s in %.1f s', out, time.time() - start)
 
 
