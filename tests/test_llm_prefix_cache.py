@@ -191,3 +191,20 @@ def test_eight_devices_with_the_cache_give_the_answers_of_one_without(uncached):
   data = helpers.run_python_json(script, timeout=600)
   assert data['devices'] == 8
   _assert_same([tuple(r) for r in data['results']], uncached)
+
+
+@needs_model
+def test_one_token_continuations_read_once_equal_teacher_forcing(parts):
+  """A judge's Yes and No come from one forward to the prompt's end; each must equal the
+  teacher-forced row that scores it alone, with or without the cache."""
+  for cache_bytes in (0, 2 ** 30):
+    model = _engine(parts, prefix_cache_bytes=cache_bytes)
+    requests = [ScoreRequest(c, w) for c in CALLS[1] for w in ('Yes', 'No')]
+    requests.append(ScoreRequest(CALLS[1][0], 'Yes, I agree'))  # Several tokens.
+    read_once = model.score(requests)
+    prompts = [model.chat_ids(r.messages) for r in requests]
+    continuations = [model.tokenizer.encode(r.continuation) for r in requests]
+    assert [len(c) for c in continuations[:-1]] == [1] * (len(requests) - 1)
+    forced = model._score_rows(prompts, continuations)  # pylint: disable=protected-access
+    np.testing.assert_allclose(read_once, forced, atol=1e-4, rtol=0)
+    assert len(set(np.round(read_once, 3))) == len(requests)

@@ -66,9 +66,11 @@ def bucket_length(n: int, minimum: int = MIN_LENGTH_BUCKET) -> int:
 
 def bucket_window(n: int, total: int) -> int:
   """Columns computed by a prefill whose rows have at most `n` uncached tokens: a power
-  of two (at least 16), at most the `total` columns of the batch. Powers of two keep the
-  number of (total, window) programs small."""
-  return min(1 << (max(n, MIN_LENGTH_BUCKET) - 1).bit_length(), total)
+  of two or three quarters of one (16, 24, 32, 48, ...), at most the `total` columns of
+  the batch. Two sizes per octave keep the programs few and the padding under a third."""
+  n = max(n, MIN_LENGTH_BUCKET)
+  power = 1 << (n - 1).bit_length()
+  return min(power * 3 // 4 if n <= power * 3 // 4 else power, total)
 
 
 class CompileCounter:
@@ -472,7 +474,8 @@ class JaxLanguageModel:
                 continuation_length, keep_window):
     """Sum of log p(token) over each row's last `lengths_B` tokens (teacher forcing),
     and the window's keys and values as for `_prefill_fn`. Without a prefix cache
-    (`window` None) the rows attend to themselves, no cache is built."""
+    (`window` None) the rows attend to themselves, no cache is built.
+    `continuation_length` 0: log p of every vocabulary token after each row (BxV)."""
     self.traces['score'] += 1
     t = tokens_BxT.shape[1]
     self.shapes.add(('score', tokens_BxT.shape[0], t, window, continuation_length,
@@ -485,6 +488,9 @@ class JaxLanguageModel:
       h, _, new = self._forward_window(weights, prefix_kv, tokens_BxT, pads_B, window,
                                        keep_window)
     w = h.shape[1]
+    if c == 0:
+      return jax.nn.log_softmax(llama.logits(weights, h[:, -1], self._pad_rows(
+          tokens_BxT.shape[0])), axis=-1), new
     logp = jax.nn.log_softmax(llama.logits(weights, h[:, w - c - 1:w - 1],
                                            self._pad_rows(tokens_BxT.shape[0] * c)), axis=-1)
     targets_BxC = tokens_BxT[:, t - c:]
@@ -705,40 +711,65 @@ class JaxLanguageModel:
     return [self._text(ids, r.params.stop) for ids, r in zip(answers, requests)]
 
   def score(self, requests: Sequence[ScoreRequest]) -> list[float | None]:
-    """log p(continuation | rendered chat + assistant opening), in nats, one forward per
-    batch; the continuation is tokenised on its own, as the model would emit it."""
+    """log p(continuation | rendered chat + assistant opening), in nats; the continuation
+    is tokenised on its own, as the model would emit it.
+
+    A prompt whose every continuation is one token (a judge's Yes and No) is read once:
+    one forward to its last position gives the log-probabilities of all of them.
+    Longer continuations are teacher-forced, one row per request.
+    """
     prompts = [self.chat_ids(r.messages) for r in requests]
     continuations = [self.tokenizer.encode(r.continuation) for r in requests]
     for i, (p, c) in enumerate(zip(prompts, continuations)):
       if len(p) + len(c) > self.config.context_length:
         raise ValueError(f'request {i}: {len(p) + len(c)} tokens exceed the context of '
                          f'{self.config.context_length} tokens of {self.path}')
-    if self.prefix_cache is not None:
-      # A prompt scored more than once (a judge's Yes and No) is computed once first;
-      # its scoring rows then read it from the cache and compute little more than their
-      # continuations.
-      counts = collections.Counter(tuple(p) for p in prompts)
+    by_prompt: dict[tuple[int, ...], list[int]] = collections.defaultdict(list)
+    for i, p in enumerate(prompts):
+      by_prompt[tuple(p)].append(i)
+    once = [p for p, idx in by_prompt.items() if all(len(continuations[i]) == 1 for i in idx)]
+    scores: list[float | None] = [0.0] * len(requests)
+    for p, logp_V in zip(once, self._next_token_logps([list(p) for p in once])):
+      for i in by_prompt[p]:
+        scores[i] = float(logp_V[continuations[i][0]])
+    read_once = set(once)
+    rest = [i for i, p in enumerate(prompts) if tuple(p) not in read_once]
+    if rest and self.prefix_cache is not None:
+      # A prompt scored more than once is computed once first; its scoring rows then
+      # read it from the cache and compute little more than their continuations.
+      counts = collections.Counter(tuple(prompts[i]) for i in rest)
       shared = [list(p) for p, n in counts.items()
                 if n > 1 and len(p) > self.prefix_cache.block_size]
       if shared:
         self._score_rows([p[:-1] for p in shared], [p[-1:] for p in shared])
-    return self._score_rows(prompts, continuations)
+    for i, value in zip(rest, self._score_rows([prompts[i] for i in rest],
+                                               [continuations[i] for i in rest])):
+      scores[i] = value
+    return scores
+
+  def _next_token_logps(self, prompts: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """log p(token | prompt) of every vocabulary token after each prompt (V floats each)."""
+    return self._score_rows(prompts, [[] for _ in prompts], next_token=True)
 
   def _score_rows(self, prompts: Sequence[Sequence[int]],
-                  continuations: Sequence[Sequence[int]]) -> list[float | None]:
-    """`score` on token ids: log p(continuation | prompt) of each row, by batches."""
-    scores: list[float | None] = [0.0] * len(prompts)
+                  continuations: Sequence[Sequence[int]], next_token: bool = False
+                  ) -> list[Any]:
+    """`score` on token ids: log p(continuation | prompt) of each row, by batches;
+    `next_token`: each prompt's next-token log-probabilities instead (continuations
+    empty)."""
+    scores: list[Any] = [0.0] * len(prompts)
     rows = [list(p) + list(c) for p, c in zip(prompts, continuations)]
     for batch in self._batches([len(r) for r in rows]):
       b = bucket_batch(len(batch), self.num_devices)
       t = bucket_length(max(len(rows[i]) for i in batch))
       longest = max(len(continuations[i]) for i in batch)
-      if longest == 0:
+      if longest == 0 and not next_token:
         continue
       batch_rows = [rows[i] for i in batch]
+      # The last prompt token is always computed: its logits predict what follows.
       window, prefix_kv, plan = self._plan_prefix(
           batch_rows, b, t, [len(prompts[i]) - 1 for i in batch])
-      c = min(bucket_length(longest, minimum=1), window - 1)
+      c = 0 if next_token else min(bucket_length(longest, minimum=1), window - 1)
       tokens, pads = self._left_pad(batch_rows, b, t)
       lengths = np.zeros(b, np.int32)
       lengths[:len(batch)] = [len(continuations[i]) for i in batch]
@@ -753,5 +784,5 @@ class JaxLanguageModel:
       self.totals.reused_tokens += 0 if plan is None else plan['reused']
       self.totals.batches += 1
       for i, v in zip(batch, values):
-        scores[i] = float(v)
+        scores[i] = np.asarray(v) if next_token else float(v)
     return scores
