@@ -92,9 +92,10 @@ def _all_prompts(job, resume, dialogue):
   }
 
 
-def test_every_prompt_puts_the_shared_part_first():
+def test_every_prompt_puts_what_changes_least_first():
   """One system turn for all; the user turn opens with the job, then the resume, then
-  the interview, so a prefix cache reuses them; the behaviour comes last."""
+  the role's strategy, with the interview just before the instruction, so a prefix cache
+  reuses all but the newest exchange; the behaviour comes last."""
   dialogue = [Turn('Why Java?', 'I led a Java team.'), Turn('And SQL?', 'Some.')]
   chats = _all_prompts('JOB TEXT', 'RESUME TEXT', dialogue)
   assert {m[0].content for m in chats.values()} == {prompts.SYSTEM}
@@ -106,11 +107,18 @@ def test_every_prompt_puts_the_shared_part_first():
     if '### Interview' in user:
       assert user.index('### Resume') < user.index('### Interview') < user.index(
           '### Instruction')
-  # The answer to question 2 and the judgement of the whole interview share everything
-  # up to question 2: the interview grows at the end of the shared part.
-  shared = os.path.commonprefix([chats[prompts.ANSWER][-1].content,
-                                 chats[prompts.EVAL_INTERVIEW][-1].content])
-  assert shared.endswith('Interviewer: And SQL?\n')
+    for title in ('### Questioning strategy', '### Answering strategy'):
+      if title in user and '### Interview' in user:
+        assert user.index(title) < user.index('### Interview')
+  # A role's next prompt repeats this one up to the end of its interview: each turn
+  # adds only the newest exchange and the instruction.
+  for name, later in ((prompts.ASK, prompts.ask_question('JOB TEXT', 'RESUME TEXT',
+                                                         dialogue, 'STRAT')),
+                      (prompts.ANSWER, prompts.answer_question(
+                          'JOB TEXT', 'RESUME TEXT', dialogue, 'Next?', 'STRAT'))):
+    shared = os.path.commonprefix([chats[name][-1].content, later[-1].content])
+    earlier = prompts.sections(chats[name])['Interview']
+    assert 'STRAT' in shared and shared.endswith(earlier + '\n'), name
 
 
 def test_s_j_and_s_a_ask_the_papers_questions_not_the_generators_conditions():

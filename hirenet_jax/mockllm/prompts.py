@@ -3,10 +3,11 @@ given in full; these are ours, docs/mockllm.md).
 
 Each prompt is a chat: one system turn, the same for every behaviour of both roles, and
 a user turn made of `### Section` blocks in a fixed order: the job description, the
-resume, the interview so far, then what belongs to one role (its strategy, retrieved
-cases), then the instruction, which names the behaviour and the role. The shared part
-comes first so that a backend with a prefix cache computes it once for all the prompts
-of a pair (and the job description once for all of a job's pairs). Any backend sees
+resume, what belongs to one role (its strategy, retrieved cases), the interview so far,
+then the instruction, which names the behaviour and the role. What changes least comes
+first so that a backend with a prefix cache computes it once: the job description for
+all of a job's pairs, job and resume for all the prompts of a pair, and a role's
+strategy and cases once per interview, each turn then adding only the newest exchange. Any backend sees
 exactly this text; the scripted test double parses the same sections, and nothing else.
 """
 
@@ -98,9 +99,10 @@ def ask_question(job: str, resume: str, dialogue: Sequence[Turn], strategy: str,
   """Eq 3: the next question, coherent with the dialogue, relevant to the resume and the
   job, not a repeat; guided by the current strategy and the retrieved cases (none until
   this interviewer has a match of its own)."""
-  sections = [(INTERVIEW, format_dialogue(dialogue)), ('Questioning strategy', strategy)]
+  sections = [('Questioning strategy', strategy)]
   if cases:
     sections.append(('Similar past interviews', _cases(cases, RESUME)))
+  sections.append((INTERVIEW, format_dialogue(dialogue)))
   return _chat(ASK, _INTERVIEWER, job, resume, sections,
                'Ask the next interview question. It must follow from the dialogue, bear '
                'on the job and the resume, and not repeat an earlier question. Reply with '
@@ -110,10 +112,10 @@ def ask_question(job: str, resume: str, dialogue: Sequence[Turn], strategy: str,
 def answer_question(job: str, resume: str, dialogue: Sequence[Turn], question: str,
                     strategy: str, cases: Sequence[Case] = ()) -> tuple[Message, ...]:
   """Eq 4: the answer, consistent with the resume and the dialogue."""
-  sections = [(INTERVIEW, format_dialogue(dialogue, pending_question=question)),
-              ('Answering strategy', strategy)]
+  sections = [('Answering strategy', strategy)]
   if cases:
     sections.append(('Similar past interviews', _cases(cases, JOB)))
+  sections.append((INTERVIEW, format_dialogue(dialogue, pending_question=question)))
   return _chat(ANSWER, _CANDIDATE, job, resume, sections,
                'Answer the last question as the candidate, consistent with your resume '
                'and what you said before. Reply with the answer only.')
@@ -163,12 +165,12 @@ def reflect(side: str, job: str, resume: str, dialogue: Sequence[Turn],
   interview = (INTERVIEW, format_dialogue(dialogue))
   if side == 'interviewer':
     return _chat(REFLECT_INTERVIEWER, _INTERVIEWER, job, resume,
-                 [interview, ('Questioning strategy', strategy)],
+                 [('Questioning strategy', strategy), interview],
                  'This interview ended in a match. Rewrite the questioning strategy in at '
                  'most three sentences so that later interviews find out sooner whether a '
                  'candidate has what this job needs. Reply with the strategy only.')
   return _chat(REFLECT_CANDIDATE, _CANDIDATE, job, resume,
-               [interview, ('Answering strategy', strategy)],
+               [('Answering strategy', strategy), interview],
                'This interview ended in a match. Rewrite the answering strategy in at most '
                'three sentences so that later answers show your relevant experience more '
                'clearly. Reply with the strategy only.')
