@@ -5,6 +5,8 @@ docs/pjf_format.md, "Synthetic corpus").
       [--num_jobs=200] [--pairs_per_candidate=10] [--split=warm|candidate] [--check]
 
 Without --out_dir (and with the default settings) the cached default corpus is built once.
+--style=narrative writes the held-out narrative corpus instead (data_prep.pjf.narrative,
+its own default sizes; --out_dir required).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from absl import flags
 
 from data_prep import bias_flags
 from data_prep.pjf import corpus as pjf_corpus
+from data_prep.pjf import narrative
 from data_prep.pjf import synthetic
 
 _DEFAULT = synthetic.DEFAULT_CORPUS
@@ -39,13 +42,39 @@ _PLANTED_BIAS = bias_flags.define_bias_flags(
                     'becomes a rejection.',
     proxy_help="Resumes open with a first name of the candidate's gender; implies "
                'attributes.')
+_STYLE = flags.DEFINE_enum('style', 'default', ['default', 'narrative'],
+                           'default: data_prep.pjf.synthetic; narrative: the held-out '
+                           'corpus of data_prep.pjf.narrative (sizes not given default to '
+                           'its own, --out_dir required).')
 _CHECK = flags.DEFINE_bool('check', False, 'Print the ROC AUCs of word overlap against the '
                            'requirement rule, and the label balance.')
+
+
+def _write_narrative():
+  """--style=narrative: writes that corpus, reads it back and prints its label balance."""
+  if not _OUT_DIR.value:
+    raise app.UsageError('--out_dir is required with --style=narrative (it has no cached '
+                         'default corpus)')
+  if _PLANTED_BIAS() is not None:
+    raise app.UsageError('--style=narrative takes no planted-bias flags')
+  given = dict(seed=_SEED, num_candidates=_NUM_CANDIDATES, num_jobs=_NUM_JOBS,
+               pairs_per_candidate=_PAIRS, label_noise=_LABEL_NOISE, split_mode=_SPLIT)
+  params = dict(narrative.DEFAULTS,
+                **{k: f.value for k, f in given.items() if f.present})
+  out = narrative.write(_OUT_DIR.value, **params)
+  corpus, _ = pjf_corpus.read_corpus(out)  # Raises on any problem.
+  print(f'Wrote {len(corpus.jobs)} jobs, {len(corpus.resumes)} resumes, '
+        f'{len(corpus.pairs)} pairs to {out}')
+  figures = narrative.label_figures(corpus, pjf_corpus.read_ground_truth(out))
+  for key, value in figures.items():
+    print(f'{key}: {value:.3f}')
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if _STYLE.value == 'narrative':
+    return _write_narrative()
   params = dict(seed=_SEED.value, num_candidates=_NUM_CANDIDATES.value,
                 num_jobs=_NUM_JOBS.value, pairs_per_candidate=_PAIRS.value,
                 label_noise=_LABEL_NOISE.value, split_mode=_SPLIT.value)
