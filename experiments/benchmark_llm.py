@@ -1,7 +1,7 @@
 r"""Measures the embedded language model on the mock-interview workload.
 
   python -m experiments.benchmark_llm --workload=mockllm [--interviews=8] [--gguf=PATH] \
-      [--prefix_cache_mb=1024]
+      [--prefix_cache_mb=4096]
   python -m experiments.benchmark_llm [--gguf=PATH] [--batches=1,8,32] \
       [--answer_tokens=60] [--repeats=3] [--weight_dtype=float32|bfloat16] \
       [--output=FILE.json] [--nollama_cpp]
@@ -54,7 +54,7 @@ _WORKLOAD = flags.DEFINE_enum('workload', 'decode', ['decode', 'mockllm'], 'deco
                               'fixed-length answers per batch size; mockllm: whole '
                               'interviews through the MockLLM loop.')
 _INTERVIEWS = flags.DEFINE_integer('interviews', 8, '--workload=mockllm: interviews.')
-_PREFIX_CACHE_MB = flags.DEFINE_integer('prefix_cache_mb', 1024, 'Prefix cache budget '
+_PREFIX_CACHE_MB = flags.DEFINE_integer('prefix_cache_mb', 4096, 'Prefix cache budget '
                                         '(0: off).')
 
 

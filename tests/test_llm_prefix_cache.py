@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import textwrap
 
 import jax.numpy as jnp
@@ -208,3 +209,24 @@ def test_one_token_continuations_read_once_equal_teacher_forcing(parts):
     forced = model._score_rows(prompts, continuations)  # pylint: disable=protected-access
     np.testing.assert_allclose(read_once, forced, atol=1e-4, rtol=0)
     assert len(set(np.round(read_once, 3))) == len(requests)
+
+
+@needs_model
+def test_prompts_of_one_call_compute_their_common_start_once(parts):
+  """Two prompts of one call, one extending the other: the shared blocks are computed
+  once and read by both rows, with the scores and answers of an engine without a cache."""
+  chats = [CALLS[1][0], CALLS[2][0]]
+  score_requests = [ScoreRequest(c, w) for c in chats for w in ('Yes', 'No')]
+  chat_requests = [ChatRequest(c, GREEDY) for c in chats]
+  plain = _engine(parts, prefix_cache_bytes=0)
+  for call in ('score', 'chat'):
+    model = _engine(parts)
+    requests = score_requests if call == 'score' else chat_requests
+    got, want = getattr(model, call)(requests), getattr(plain, call)(requests)
+    if call == 'score':
+      np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    else:
+      assert got == want
+    shared = len(os.path.commonprefix([model.chat_ids(c) for c in chats])) // 32 * 32
+    assert shared >= 64
+    assert model.stats()['prefix_cache']['reused_tokens'] >= shared, call

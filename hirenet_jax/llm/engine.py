@@ -321,7 +321,7 @@ class JaxLanguageModel:
 
   def __init__(self, gguf_path: str | None = None, *, dtype: Any = None,
                weight_dtype: Any = None, max_batch: int = 32, decode_chunk: int = 8,
-               mesh: Any = None, prefix_cache_bytes: int = 2 ** 30,
+               mesh: Any = None, prefix_cache_bytes: int = 4 * 2 ** 30,
                prefix_block: int = 32):
     path = gguf_loader.embedded_model_path() if gguf_path is None else gguf_path
     config, weights, reader = gguf_loader.load(path)
@@ -339,7 +339,7 @@ class JaxLanguageModel:
     return model
 
   def _setup(self, path, config, weights, tokenizer, *, dtype=None, weight_dtype=None,
-             max_batch=32, decode_chunk=8, mesh=None, prefix_cache_bytes=2 ** 30,
+             max_batch=32, decode_chunk=8, mesh=None, prefix_cache_bytes=4 * 2 ** 30,
              prefix_block=32):
     self.path = path
     self.config = config
@@ -592,6 +592,35 @@ class JaxLanguageModel:
                 for j in range(first, len(keys))]
       cache.insert(keys, blocks)
 
+  def _compute_shared_prefixes(self, prompts: Sequence[Sequence[int]]) -> None:
+    """Puts in the cache, computed once, the full blocks that two or more of `prompts`
+    start with and the cache lacks (the dialogue that the judges S_q and S_a both
+    re-read, the job description of a job's pairs): otherwise every row of a batch would
+    compute them, since the cache learns a batch's blocks only after it."""
+    cache = self.prefix_cache
+    if cache is None or len(prompts) < 2:
+      return
+    size = cache.block_size
+    keys = [cache.keys(p[:len(p) - 1]) for p in prompts]  # Rows compute their last token.
+    counts = collections.Counter(k for row in keys for k in row)
+    deepest: dict[bytes, list[int]] = {}
+    for prompt, row in zip(prompts, keys):
+      n = 0
+      while n < len(row) and counts[row[n]] > 1:
+        n += 1
+      if n and row[n - 1] not in cache:
+        deepest[row[n - 1]] = list(prompt[:n * size])
+    # A shared run that another one extends is computed as part of the longer one.
+    runs = sorted(deepest.values(), key=len, reverse=True)
+    covered = set()
+    todo = []
+    for run in runs:
+      if tuple(run) not in covered:
+        todo.append(run)
+        covered.update(tuple(run[:j * size]) for j in range(1, len(run) // size + 1))
+    if todo:
+      self._next_token_logps(todo)
+
   def stats(self) -> dict[str, Any]:
     """What the engine has done: the prefix cache's counts, the programs traced (one per
     shape) and XLA's compilations in this process (new, and read from the persistent
@@ -620,6 +649,7 @@ class JaxLanguageModel:
       raise ValueError(f'{len(prompts)} prompts but {len(params)} sampling parameters')
     for i, (ids, p) in enumerate(zip(prompts, params)):
       self._check(i, len(ids), p)
+    self._compute_shared_prefixes(prompts)
     stats = GenerationStats()
     answers: list[list[int]] = [[] for _ in prompts]
     for batch in self._batches([len(p) for p in prompts]):
@@ -728,20 +758,13 @@ class JaxLanguageModel:
     for i, p in enumerate(prompts):
       by_prompt[tuple(p)].append(i)
     once = [p for p, idx in by_prompt.items() if all(len(continuations[i]) == 1 for i in idx)]
+    read_once = set(once)
+    rest = [i for i, p in enumerate(prompts) if tuple(p) not in read_once]
+    self._compute_shared_prefixes([list(p) for p in once] + [prompts[i] for i in rest])
     scores: list[float | None] = [0.0] * len(requests)
     for p, logp_V in zip(once, self._next_token_logps([list(p) for p in once])):
       for i in by_prompt[p]:
         scores[i] = float(logp_V[continuations[i][0]])
-    read_once = set(once)
-    rest = [i for i, p in enumerate(prompts) if tuple(p) not in read_once]
-    if rest and self.prefix_cache is not None:
-      # A prompt scored more than once is computed once first; its scoring rows then
-      # read it from the cache and compute little more than their continuations.
-      counts = collections.Counter(tuple(prompts[i]) for i in rest)
-      shared = [list(p) for p, n in counts.items()
-                if n > 1 and len(p) > self.prefix_cache.block_size]
-      if shared:
-        self._score_rows([p[:-1] for p in shared], [p[-1:] for p in shared])
     for i, value in zip(rest, self._score_rows([prompts[i] for i in rest],
                                                [continuations[i] for i in rest])):
       scores[i] = value
