@@ -269,7 +269,6 @@ def run_mockllm(model, corpus, pairs, workdir: str, num_turns: int = 3) -> dict[
       'prefill_tokens': totals['prompt_tokens'] - totals['reused_tokens'],
       'reused_tokens': totals['reused_tokens'],
       'decode_tokens': totals['generated_tokens'],
-      'prefill_columns': totals['padded_tokens'],
       'prefill_seconds': totals['prefill_seconds'],
       'decode_seconds': totals['decode_seconds'],
       'prefix_cache_hit_rate': (totals['reused_tokens'] / totals['prompt_tokens']
@@ -283,6 +282,63 @@ def run_mockllm(model, corpus, pairs, workdir: str, num_turns: int = 3) -> dict[
   }
 
 
+def _free_port() -> int:
+  import socket  # pylint: disable=g-import-not-at-top
+  with socket.socket() as sock:
+    sock.bind(('127.0.0.1', 0))
+    return sock.getsockname()[1]
+
+
+def run_mockllm_llamacpp(gguf_path: str, corpus, pairs, workdir: str, threads: int,
+                         num_turns: int = 3, ready_timeout_s: float = 300) -> dict[str, Any]:
+  """The same pairs through the same loop, played by llama.cpp's OpenAI-compatible server
+  (`llama_cpp.server` of the optional llama-cpp-python[server]) on the same GGUF, started
+  here on 127.0.0.1 with `threads` threads and stopped after: interviews per hour, the
+  peer's figure beside ours. Its judges are scored from the chat endpoint's top
+  log-probabilities (llm/openai_client.py), one request at a time."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import urllib.request  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.llm.openai_client import OpenAIChatModel  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.mockllm import loop  # pylint: disable=g-import-not-at-top
+  port = _free_port()
+  log_path = os.path.join(workdir, 'llama_cpp_server.log')
+  with open(log_path, 'w', encoding='utf-8') as log:
+    server = subprocess.Popen(
+        [sys.executable, '-m', 'llama_cpp.server', '--model', gguf_path, '--host',
+         '127.0.0.1', '--port', str(port), '--n_threads', str(threads), '--n_ctx', '4096',
+         '--model_alias', 'model'], stdout=log, stderr=subprocess.STDOUT)
+  try:
+    deadline = time.monotonic() + ready_timeout_s
+    while True:
+      try:
+        with urllib.request.urlopen(f'http://127.0.0.1:{port}/v1/models', timeout=5):
+          break
+      except OSError as e:
+        if server.poll() is not None or time.monotonic() > deadline:
+          raise RuntimeError(f'the llama.cpp server did not start ({e}); see {log_path}'
+                             ) from e
+        time.sleep(1)
+    model = OpenAIChatModel(f'http://127.0.0.1:{port}/v1', 'model', server='llamacpp',
+                            max_concurrency=1, timeout_s=600)
+    runner = loop.MockInterviewer(model, corpus, loop.LoopConfig(num_turns=num_turns),
+                                  os.path.join(workdir, 'llama_cpp'))
+    start = time.perf_counter()
+    interviews = runner.run(pairs, learn=True)
+    seconds = time.perf_counter() - start
+  finally:
+    server.terminate()
+    try:
+      server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+      server.kill()
+  import llama_cpp  # pylint: disable=g-import-not-at-top
+  return {'version': llama_cpp.__version__, 'threads': threads,
+          'interviews': len(interviews), 'seconds': seconds,
+          'interviews_per_hour': len(interviews) / seconds * 3600,
+          'scores_without_logprobs': model.scores_without_logprobs}
+
+
 def format_mockllm(result: dict[str, Any]) -> str:
   """The MockLLM workload's figures, the CPU named beside them."""
   cpu = (f'{result["cpu"]} ({"with" if result["bf16_dot"] else "without"} bf16 dot '
@@ -294,8 +350,7 @@ def format_mockllm(result: dict[str, Any]) -> str:
       f'({result["compile_seconds"]:.1f} s of it compiling; '
       f'{result["interviews_per_hour_compiled"]:.0f} an hour once compiled)',
       f'prefill: {result["prefill_tokens"]} tokens computed of {result["prompt_tokens"]} '
-      f'prompt tokens, {result.get("prefill_columns", 0)} with the padding of the '
-      f'windows ({result["prefill_seconds"]:.1f} s of generation prefill); '
+      f'prompt tokens ({result["prefill_seconds"]:.1f} s of generation prefill); '
       f'decode: {result["decode_tokens"]} tokens ({result["decode_seconds"]:.1f} s)',
       f'prefix-cache hit rate: {100 * result["prefix_cache_hit_rate"]:.1f}% of prompt '
       'tokens' + (f' ({result["prefix_cache"].get("blocks", 0)} blocks, '
@@ -305,7 +360,13 @@ def format_mockllm(result: dict[str, Any]) -> str:
       f'compiled shapes: {result["shapes"]}; XLA compilations this run: '
       f'{result["compiled"]} (read from the persistent cache: {result["compiled_loaded"]})',
       f'peak RSS {result["peak_rss_bytes"] / 2**30:.2f} GiB']
-  cpp = result.get('llama_cpp_error')
+  cpp = result.get('llama_cpp')
   if cpp:
-    lines.append(f'llama.cpp server: not measured ({cpp})')
+    lines.append(
+        f'llama.cpp server {cpp["version"]} ({cpp["threads"]} threads, one request at a '
+        f'time) on the same pairs: {cpp["interviews"]} interviews in {cpp["seconds"]:.1f} '
+        f's, {cpp["interviews_per_hour"]:.0f} interviews/hour; ours / llama.cpp: '
+        f'{result["interviews_per_hour"] / cpp["interviews_per_hour"]:.2f}x')
+  elif result.get('llama_cpp_error'):
+    lines.append(f'llama.cpp server: not measured ({result["llama_cpp_error"]})')
   return '\n'.join(lines)

@@ -76,11 +76,14 @@ def mockllm_main():
                                   prefix_cache_bytes=_PREFIX_CACHE_MB.value * 2 ** 20)
   with tempfile.TemporaryDirectory() as workdir:
     results = llm_benchmark.run_mockllm(model, corpus, pairs, workdir)
-  if importlib.util.find_spec('llama_cpp') is None:
-    results['llama_cpp_error'] = ('llama-cpp-python[server] is not installed; the side by '
-                                  'side run needs it')
-  else:
-    results['llama_cpp_error'] = 'the llama.cpp server run is not implemented yet'
+    if not _LLAMA_CPP.value:
+      results['llama_cpp_error'] = '--nollama_cpp'
+    elif importlib.util.find_spec('llama_cpp') is None:
+      results['llama_cpp_error'] = ('llama-cpp-python[server] is not installed; the side by '
+                                    'side run needs it')
+    else:
+      results['llama_cpp'] = llm_benchmark.run_mockllm_llamacpp(
+          model.path, corpus, pairs, workdir, threads=os.cpu_count() or 1)
   return results
 
 

@@ -97,8 +97,8 @@ def parts():
 
 def _engine(parts, **kwargs):
   from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
-  return engine.JaxLanguageModel.from_weights(
-      *parts, **dict(dict(weight_dtype=jnp.float32, max_batch=4), **kwargs))
+  return engine.JaxLanguageModel.from_weights(*parts, weight_dtype=jnp.float32, max_batch=4,
+                                              **kwargs)
 
 
 def _chat(*turns) -> tuple[Message, ...]:
@@ -230,22 +230,3 @@ def test_prompts_of_one_call_compute_their_common_start_once(parts):
     shared = len(os.path.commonprefix([model.chat_ids(c) for c in chats])) // 32 * 32
     assert shared >= 64
     assert model.stats()['prefix_cache']['reused_tokens'] >= shared, call
-
-
-@needs_model
-def test_rows_prefilled_in_groups_answer_as_one_batch_without_cache(parts):
-  """Twelve rows, some extending cached prompts: with the cache they are prefilled in
-  groups by what the cache lacks and joined for decoding; the greedy answers equal an
-  uncached engine's single batch, in the order asked."""
-  lines = ['I like SQL.', 'I lead a team of four and we ship every week.', 'Hello.',
-           'My last job was in Lyon, where I built reports for the sales team every month.']
-  chats = [_chat(('user', f'{lines[i % 4]} Request {i}.')) for i in range(6)]
-  chats += [c + (Message('assistant', 'Tell me more.'), Message('user', lines[i % 4]))
-            for i, c in enumerate(chats)]
-  requests = [ChatRequest(c, GREEDY) for c in chats]
-  want = _engine(parts, prefix_cache_bytes=0, max_batch=16).chat(requests)
-  model = _engine(parts, max_batch=16)
-  model.chat(requests[:6])  # The first six are cached; the rest extend them.
-  assert model.chat(requests) == want
-  assert model.totals.padded_tokens < 2 * 16 * max(len(model.chat_ids(c)) for c in chats)
-  assert model.traces['join'] >= 1

@@ -371,7 +371,6 @@ class JaxLanguageModel:
     self._prefill = jax.jit(self._prefill_fn, static_argnames=(
         'window', 'cache_length', 'max_answer', 'keep_window'))
     self._decode = jax.jit(self._decode_fn, donate_argnums=(1,))
-    self._join = jax.jit(self._join_fn)
     self._score = jax.jit(self._score_fn, static_argnames=(
         'window', 'continuation_length', 'keep_window'))
 
@@ -664,53 +663,13 @@ class JaxLanguageModel:
               getattr(self.totals, field.name) + getattr(stats, field.name))
     return answers, stats
 
-  def _prefill_group(self, b: int) -> int:
-    """Rows prefilled together: all `b` without a cache, else groups of 8 (a multiple
-    of the device count) so that one row's long new part does not widen every row's."""
-    if self.prefix_cache is None:
-      return b
-    g = bucket_batch(8, self.num_devices)
-    return g if b >= 2 * g and b % g == 0 else b
-
-  def _prefill_order(self, prompts: Sequence[Sequence[int]]) -> list[int]:
-    """Request indices by the tokens the cache lacks (stable; identity without a cache
-    or when the batch is prefilled whole), so that each group's window is tight."""
-    cache = self.prefix_cache
-    order = list(range(len(prompts)))
-    if cache is None or self._prefill_group(bucket_batch(len(prompts),
-                                                         self.num_devices)) >= len(prompts):
-      return order
-
-    def uncached(ids):
-      keys = cache.keys(ids[:len(ids) - 1])
-      n = 0
-      while n < len(keys) and keys[n] in cache:
-        n += 1
-      return len(ids) - n * cache.block_size
-
-    missing = [uncached(p) for p in prompts]
-    return sorted(order, key=lambda i: missing[i])
-
-  def _join_fn(self, states):
-    """The batch of the groups' decode states, rows in group order."""
-    self.traces['join'] += 1
-    joined = jax.tree.map(lambda *xs: jnp.concatenate(xs) if xs[0].ndim else xs[0], *states)
-    return self._constrain_state(joined)
-
   def _generate_batch(self, prompts, params, ignore_stop, stats):
-    order = self._prefill_order(prompts)
-    if order != sorted(order):  # Rows by uncached length; answers come back in order.
-      out = self._generate_batch([prompts[i] for i in order], [params[i] for i in order],
-                                 ignore_stop, stats)
-      answers = [None] * len(order)
-      for row, i in enumerate(order):
-        answers[i] = out[row]
-      return answers
     n = len(prompts)
     b = bucket_batch(n, self.num_devices)
     t = bucket_length(max(len(p) for p in prompts))
     longest = max(p.max_new_tokens for p in params)
     max_answer = bucket_length(max(longest, 1), minimum=self.decode_chunk)
+    tokens, pads = self._left_pad(prompts, b, t)
     table = {
         'temperature': np.zeros(b, np.float32), 'top_p': np.ones(b, np.float32),
         'penalty': np.ones(b, np.float32), 'seed': np.zeros(b, np.uint32),
@@ -723,30 +682,18 @@ class JaxLanguageModel:
       table['max_new'][r] = p.max_new_tokens
     put = lambda x: jax.device_put(x, self._rows)
     start = time.perf_counter()
-    # With a cache, the rows are prefilled in groups, each computing the window its own
-    # rows need, and the groups' states joined into one batch for decoding.
-    g = self._prefill_group(b)
-    bounds = list(range(0, b, g))[:-(-n // g)] + [b]  # The last group takes the padding.
-    states = []
-    for lo, hi in zip(bounds, bounds[1:]):
-      rows = prompts[lo:hi]
-      tokens, pads = self._left_pad(rows, hi - lo, t)
-      window, prefix_kv, plan = self._plan_prefix(rows, hi - lo, t,
-                                                  [len(p) - 1 for p in rows])
-      state, window_kv = self._prefill(
-          self.weights, prefix_kv, put(tokens), put(pads),
-          jax.tree.map(lambda x: put(x[lo:hi]), table),  # pylint: disable=cell-var-from-loop
-          window=window, cache_length=t + max_answer, max_answer=max_answer,
-          keep_window=self.prefix_cache is not None)
-      self._store_prefix(rows, plan, [len(p) for p in rows], window_kv)
-      del window_kv
-      states.append(state)
-      stats.reused_tokens += 0 if plan is None else plan['reused']
-      stats.padded_tokens += (hi - lo) * window
-    state = states[0] if len(states) == 1 else self._join(states)
+    window, prefix_kv, plan = self._plan_prefix(prompts, b, t, [len(p) - 1 for p in prompts])
+    state, window_kv = self._prefill(
+        self.weights, prefix_kv, put(tokens), put(pads), jax.tree.map(put, table),
+        window=window, cache_length=t + max_answer, max_answer=max_answer,
+        keep_window=self.prefix_cache is not None)
+    self._store_prefix(prompts, plan, [len(p) for p in prompts], window_kv)
+    del window_kv
     done, count, answer = jax.device_get((state['done'], state['count'], state['answer']))
     stats.prefill_seconds += time.perf_counter() - start
     stats.prompt_tokens += sum(len(p) for p in prompts)
+    stats.reused_tokens += 0 if plan is None else plan['reused']
+    stats.padded_tokens += b * window
     stats.batches += 1
     stops = [p.stop for p in params] + [()] * (b - n)
     start = time.perf_counter()
