@@ -269,6 +269,7 @@ def run_mockllm(model, corpus, pairs, workdir: str, num_turns: int = 3) -> dict[
       'prefill_tokens': totals['prompt_tokens'] - totals['reused_tokens'],
       'reused_tokens': totals['reused_tokens'],
       'decode_tokens': totals['generated_tokens'],
+      'prefill_columns': totals['padded_tokens'],
       'prefill_seconds': totals['prefill_seconds'],
       'decode_seconds': totals['decode_seconds'],
       'prefix_cache_hit_rate': (totals['reused_tokens'] / totals['prompt_tokens']
@@ -350,7 +351,8 @@ def format_mockllm(result: dict[str, Any]) -> str:
       f'({result["compile_seconds"]:.1f} s of it compiling; '
       f'{result["interviews_per_hour_compiled"]:.0f} an hour once compiled)',
       f'prefill: {result["prefill_tokens"]} tokens computed of {result["prompt_tokens"]} '
-      f'prompt tokens ({result["prefill_seconds"]:.1f} s of generation prefill); '
+      f'prompt tokens, {result.get("prefill_columns", 0)} with the padding of the '
+      f'windows ({result["prefill_seconds"]:.1f} s of generation prefill); '
       f'decode: {result["decode_tokens"]} tokens ({result["decode_seconds"]:.1f} s)',
       f'prefix-cache hit rate: {100 * result["prefix_cache_hit_rate"]:.1f}% of prompt '
       'tokens' + (f' ({result["prefix_cache"].get("blocks", 0)} blocks, '
