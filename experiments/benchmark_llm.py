@@ -1,7 +1,7 @@
 r"""Measures the embedded language model on the mock-interview workload.
 
-  python -m experiments.benchmark_llm --workload=mockllm [--interviews=8] [--gguf=PATH] \
-      [--prefix_cache_mb=4096]
+  python -m experiments.benchmark_llm --workload=mockllm [--interviews=32] [--gguf=PATH] \
+      [--prefix_cache_mb=4096] [--llama_cpp_interviews=N] [--nollama_cpp]
   python -m experiments.benchmark_llm [--gguf=PATH] [--batches=1,8,32] \
       [--answer_tokens=60] [--repeats=3] [--weight_dtype=float32|bfloat16] \
       [--output=FILE.json] [--nollama_cpp]
@@ -11,7 +11,11 @@ turns) and judged (4 judges) through the MockLLM loop, as `experiments.mockllm
 --backend=jax` runs them; prints interviews per hour, prefill and decode tokens, the
 prefix cache's hit rate, the compiled shapes and XLA compilations (0 on a second run:
 the persistent compilation cache holds every program), the CPU and whether it has bf16
-dot products. Writes benchmarks/results/llm_mockllm.json.
+dot products. With llama-cpp-python[server] installed (an optional extra that builds
+llama.cpp from source), the first N of the same pairs are then played by llama.cpp's
+OpenAI-compatible server on the same GGUF and threads, started on 127.0.0.1 and stopped
+after, and the ratio of interviews per hour is printed. Writes
+benchmarks/results/llm_mockllm.json.
 
 --workload=decode (the default):
 A ~400-token interviewer prompt per row, ~60-token answers (stop tokens ignored, the
@@ -53,7 +57,11 @@ _OUTPUT = flags.DEFINE_string('output', None, 'JSON file of the figures; default
 _WORKLOAD = flags.DEFINE_enum('workload', 'decode', ['decode', 'mockllm'], 'decode: '
                               'fixed-length answers per batch size; mockllm: whole '
                               'interviews through the MockLLM loop.')
-_INTERVIEWS = flags.DEFINE_integer('interviews', 8, '--workload=mockllm: interviews.')
+_INTERVIEWS = flags.DEFINE_integer('interviews', 32, '--workload=mockllm: interviews.')
+_LLAMA_CPP_INTERVIEWS = flags.DEFINE_integer(
+    'llama_cpp_interviews', 0, '--workload=mockllm: interviews llama.cpp\'s server plays, '
+    'the first of the same pairs (0: all); it answers one request at a time, so a few '
+    'give its rate.')
 _PREFIX_CACHE_MB = flags.DEFINE_integer('prefix_cache_mb', 4096, 'Prefix cache budget '
                                         '(0: off).')
 
@@ -83,7 +91,8 @@ def mockllm_main():
                                     'side run needs it')
     else:
       results['llama_cpp'] = llm_benchmark.run_mockllm_llamacpp(
-          model.path, corpus, pairs, workdir, threads=os.cpu_count() or 1)
+          model.path, corpus, pairs[:_LLAMA_CPP_INTERVIEWS.value or len(pairs)], workdir,
+          threads=os.cpu_count() or 1)
   return results
 
 

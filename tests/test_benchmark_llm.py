@@ -74,3 +74,10 @@ def test_mockllm_figures_name_the_cpu_and_the_compilations():
                'hit rate: 75.0%', 'XLA compilations this run: 0', 'llama.cpp server: not '
                'measured (not installed)'):
     assert part in text, text
+  # With the peer measured, its rate and the ratio are printed instead.
+  del result['llama_cpp_error']
+  result['llama_cpp'] = {'version': '0.3.36', 'threads': 2, 'interviews': 2,
+                         'seconds': 72.0, 'interviews_per_hour': 100.0}
+  text = llm_benchmark.format_mockllm(result)
+  assert ('llama.cpp server 0.3.36 (2 threads, one request at a time) on the same pairs: '
+          '2 interviews in 72.0 s, 100 interviews/hour; ours / llama.cpp: 4.00x') in text
