@@ -81,3 +81,27 @@ def test_mockllm_figures_name_the_cpu_and_the_compilations():
   text = llm_benchmark.format_mockllm(result)
   assert ('llama.cpp server 0.3.36 (2 threads, one request at a time) on the same pairs: '
           '2 interviews in 72.0 s, 100 interviews/hour; ours / llama.cpp: 4.00x') in text
+
+
+def test_llama_cpp_server_plays_the_loop_on_the_same_pairs(tmp_path):
+  """The optional peer: llama.cpp's server, started on 127.0.0.1 and stopped by the
+  benchmark, interviews and judges a pair through the MockLLM loop (skipped without
+  llama-cpp-python[server] or the embedded model)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  import pytest  # pylint: disable=g-import-not-at-top
+  if importlib.util.find_spec('llama_cpp') is None:
+    pytest.skip('llama-cpp-python[server] is not installed (an optional extra)')
+  from hirenet_jax.llm import gguf_loader  # pylint: disable=g-import-not-at-top
+  try:
+    path = gguf_loader.embedded_model_path()
+  except Exception as e:  # pylint: disable=broad-except
+    pytest.skip(f'no embedded model: {e}')
+  import mockllm_tiny  # pylint: disable=g-import-not-at-top
+  corpus = mockllm_tiny.tiny_corpus()
+  pairs = corpus.split('train')[:1]
+  result = llm_benchmark.run_mockllm_llamacpp(path, corpus, pairs, str(tmp_path), threads=2,
+                                              num_turns=1)
+  assert result['interviews'] == 1 and result['interviews_per_hour'] > 0
+  assert result['scores_without_logprobs'] == 0
+  lines = (tmp_path / 'llama_cpp' / 'interviews.jsonl').read_text().splitlines()
+  assert len(lines) == 1 and '"s_q"' in lines[0]
