@@ -57,6 +57,15 @@ def test_buckets_are_few_and_cover_their_lengths():
   assert [engine_lib.bucket_batch(n, 8) for n in (1, 3, 9, 32)] == [8, 8, 16, 32]
 
 
+def test_prefill_windows_cover_the_uncached_rest_with_at_most_a_third_of_padding():
+  windows = {engine_lib.bucket_window(n, 4096) for n in range(1, 2049)}
+  assert all(engine_lib.bucket_window(n, 4096) >= n for n in range(1, 2049))
+  # A third of the window at most is padding.
+  assert all(engine_lib.bucket_window(n, 4096) <= max(16, 1.5 * n) for n in range(1, 2049))
+  assert len(windows) <= 2 * 7 + 1  # Two per octave from 16 to 2048.
+  assert engine_lib.bucket_window(700, 512) == 512  # Never wider than the batch.
+
+
 def test_cast_keeps_the_residual_stream_in_the_activation_dtype():
   weights = {'embed_VxD': np.ones((5, 4)), 'final_norm_D': np.ones(4),
              'lm_head_DxV': np.ones((4, 5)),
