@@ -47,8 +47,27 @@ def test_figures_equal_hand_computation():
   assert grouping['differences']['demographic_parity']['value'] == pytest.approx(0.4)
   assert grouping['differences']['equal_opportunity']['value'] == pytest.approx(0.5)
   assert grouping['differences']['equalized_odds']['value'] == pytest.approx(0.5)
-  assert grouping['four_fifths'] == ['a']
+  # Under 0.8, but 5 candidates a group leave the interval reaching parity: no flag.
+  assert grouping['under_four_fifths'] == ['a']
+  assert grouping['four_fifths'] == []
+  assert grouping['impact_ratio']['a']['high'] >= 1
   assert grouping['small_groups'] == ['a', 'b']
+
+
+@pytest.mark.parametrize('n, flagged', [(200, False), (2000, True)])
+def test_four_fifths_flag_needs_the_interval_under_parity(n, flagged):
+  # The same 0.75 selection-rate ratio: chance at 100 a group, adverse impact at 1000.
+  groups = np.array(['f', 'm'] * (n // 2))
+  rank = np.arange(n) // 2
+  d = np.where(groups == 'f', rank % 10 < 3, rank % 20 < 8).astype(int)
+  r = fairness.audit(d, d, [{'gender': g} for g in groups], num_bootstrap=400)
+  result = r['groupings']['gender']
+  ratio = result['impact_ratio']['f']
+  assert 0.6 < ratio['value'] < 0.8 and result['under_four_fifths'] == ['f']
+  assert result['four_fifths'] == (['f'] if flagged else [])
+  assert (ratio['high'] < 1) == flagged
+  line = fairness.four_fifths_line('gender', result)
+  assert ('FLAG' in line) == flagged and ('may be chance' in line) != flagged
 
 
 def test_numpy_figures_equal_fairlearn():

@@ -192,8 +192,10 @@ def audit(y_true, y_pred, attributes: Sequence[Mapping[str, str]], *, scores=Non
   the reference's), `base_rate_ratio` (the same on y_true against `base_reference`,
   the group with the highest base rate: the data's own impact ratio),
   `differences` (demographic parity, equal opportunity = TPR gap, equalized odds =
-  larger of the TPR and FPR gaps; max minus min over groups), `four_fifths` (groups
-  whose impact ratio is under 0.8) and `small_groups` (n < min_group_size).
+  larger of the TPR and FPR gaps; max minus min over groups), `four_fifths` (the flag:
+  groups whose impact ratio is under 0.8 and whose interval excludes parity, see
+  `adverse_impact`), `under_four_fifths` (under 0.8 on the point estimate alone) and
+  `small_groups` (n < min_group_size).
   """
   y_N = np.asarray(y_true, np.float64).reshape(-1)
   d_N = np.asarray(y_pred, np.float64).reshape(-1)
@@ -243,30 +245,51 @@ def audit(y_true, y_pred, attributes: Sequence[Mapping[str, str]], *, scores=Non
           gaps.append(np.nanmax(table, 0) - np.nanmin(table, 0) if len(values) > 1
                       else np.zeros(table.shape[1]))
       differences[name] = _interval(np.max(np.stack(gaps), 0), confidence)
-    flagged = [v for v in values if ratios['impact_ratio'][v]['value'] < FOUR_FIFTHS]
+    under = [v for v in values if ratios['impact_ratio'][v]['value'] < FOUR_FIFTHS]
     out['groupings'][grouping] = {
         'groups': groups, 'reference': reference, 'base_reference': base_reference,
         **ratios, 'differences': differences,
-        'four_fifths': flagged,
+        'four_fifths': [v for v in under if adverse_impact(ratios['impact_ratio'][v])],
+        'under_four_fifths': under,
         'small_groups': [v for v in values if groups[v]['n'] < min_group_size]}
   return out
 
 
+def adverse_impact(ratio: Mapping[str, float]) -> bool:
+  """The four-fifths flag for one impact ratio ({value, low, high}): under 0.8, and its
+  interval under parity, so the gap is both practically and statistically significant.
+
+  The Uniform Guidelines' 80% line alone flags chance gaps of small groups (with 100
+  candidates a group, an interval spans about +-0.3) and the Guidelines themselves weigh
+  it against statistical significance (29 CFR 1607.4(D)); requiring both is the usual
+  two-part reading of adverse impact.
+  """
+  return ratio['value'] < FOUR_FIFTHS and ratio['high'] < 1.0
+
+
 def four_fifths_line(grouping: str, result: Mapping[str, Any]) -> str:
   """The sentence under a grouping's table: which groups fall under four fifths of the
-  most selected group's rate, with their intervals."""
+  most selected group's rate, with their intervals, and which of those are flagged."""
   ratios = result['impact_ratio']
+  fmt = lambda v: (f'{v} {ratios[v]["value"]:.2f} '
+                   f'[{ratios[v]["low"]:.2f}, {ratios[v]["high"]:.2f}]')
+  under = result.get('under_four_fifths', result['four_fifths'])
+  chance = [v for v in under if v not in result['four_fifths']]
+  chance_text = (f'under 0.8 on the point estimate for {"; ".join(map(fmt, chance))}, '
+                 f'but {"its interval reaches" if len(chance) == 1 else "their intervals reach"}'
+                 ' parity, so the gap may be chance')
   if not result['four_fifths']:
     low = min(r['value'] for r in ratios.values())
-    return (f'Four-fifths rule ({grouping}): no flag; the lowest impact ratio is '
-            f'{low:.2f} (reference: {result["reference"]}).')
-  parts = [f'{v} {ratios[v]["value"]:.2f} [{ratios[v]["low"]:.2f}, {ratios[v]["high"]:.2f}]'
-           for v in result['four_fifths']]
+    return (f'Four-fifths rule ({grouping}): no flag; '
+            + (chance_text if chance else f'the lowest impact ratio is {low:.2f}')
+            + f' (reference: {result["reference"]}).')
   certain = [v for v in result['four_fifths'] if ratios[v]['high'] < FOUR_FIFTHS]
-  return (f'Four-fifths rule ({grouping}): FLAG, impact ratio under 0.8 for '
-          f'{"; ".join(parts)} (reference: {result["reference"]}); '
-          + (f'the whole interval is under 0.8 for {", ".join(certain)}.' if certain else
-             'every flagged interval reaches 0.8, so the flag may be chance.'))
+  return (f'Four-fifths rule ({grouping}): FLAG for '
+          f'{"; ".join(map(fmt, result["four_fifths"]))} (reference: '
+          f'{result["reference"]}): impact ratio under 0.8 and its interval under 1'
+          + (f'; the whole interval is under 0.8 for {", ".join(certain)}' if certain
+             else '')
+          + (f'; {chance_text}' if chance else '') + '.')
 
 
 def paired_difference(after, before, *, num_bootstrap: int = 2000, seed: int = 0,
