@@ -70,6 +70,20 @@ def test_four_fifths_flag_needs_the_interval_under_parity(n, flagged):
   assert ('FLAG' in line) == flagged and ('may be chance' in line) != flagged
 
 
+def test_groups_too_small_are_not_flagged():
+  # 20 a group, selection rates 0.2 and 0.9: the interval excludes 1, the group is small.
+  groups = np.array(['f'] * 20 + ['m'] * 20)
+  d = np.array([1] * 4 + [0] * 16 + [1] * 18 + [0] * 2)
+  r = fairness.audit(d, d, [{'gender': g} for g in groups], num_bootstrap=400)
+  result = r['groupings']['gender']
+  assert result['impact_ratio']['f']['high'] < 1 and result['small_groups'] == ['f', 'm']
+  assert result['four_fifths'] == [] and result['under_four_fifths'] == ['f']
+  assert 'fewer than 30 members' in fairness.four_fifths_line('gender', result)
+  r = fairness.audit(d, d, [{'gender': g} for g in groups], num_bootstrap=400,
+                     min_group_size=10)
+  assert r['groupings']['gender']['four_fifths'] == ['f']
+
+
 def test_numpy_figures_equal_fairlearn():
   from fairlearn import metrics as fm
   rng = np.random.default_rng(3)
