@@ -2,13 +2,17 @@ r"""Builds the TFDS dataset of one modality from a raw corpus and prints Table 2
 
   python -m data_prep.build --corpus_dir=DIR --modality=text --data_dir=D \
       [--split=by_candidate|by_position|given] [--seed=0] [--on_error=fail|skip] \
-      [--embeddings=frWac.bin|cc.fr.300.vec] [--num_shards=N] [--frame_pooling=K] [--workers=N]
+      [--embeddings=frWac.bin|cc.fr.300.vec | --representation=word2vec|vectors:PATH|llm[:LAYER]]
+      [--gguf=model.gguf] [--num_shards=N] [--frame_pooling=K] [--workers=N]
+      [--runner=local|beam] [--beam_pipeline_options="runner=DataflowRunner,project=P,..."]
 
 Writes `{data_dir}/hirenet_interviews/{modality}/1.0.0/` (array_record shards) and
 `{data_dir}/assets/{modality}/` (meta.json, vocab.txt, embeddings.npy,
-feature_stats.npz) as fixed in docs/contracts.md. With --on_error=skip, bad records are
-dropped and listed in `{data_dir}/excluded_manifest.csv`. The work is
-data_prep.hirenet.build.build_dataset.
+feature_stats.npz; state_stats.npz with --representation=llm) as fixed in
+docs/contracts.md. With --on_error=skip, bad records are dropped and listed in
+`{data_dir}/excluded_manifest.csv`. --representation=llm[:LAYER] encodes every text with
+the embedded language model once (`{data_dir}/llm_states/` keeps the states, so a killed
+build resumes; docs/llm.md). The work is data_prep.hirenet.build.build_dataset.
 """
 
 from __future__ import annotations
@@ -36,13 +40,21 @@ _SPLIT = flags.DEFINE_enum('split', 'by_candidate', list(splits_lib.METHODS),
                            'by_candidate: 80/10/10 stratified; by_position: whole '
                            'positions; given: each line\'s "split".')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the split and of word2vec.')
-_ON_ERROR, _EMBEDDINGS = read_flags.define_build_flags()
+_ON_ERROR, _EMBEDDINGS, _REPRESENTATION, _GGUF = read_flags.define_build_flags()
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', None,
                                    'Shards per split (default: TFDS size rule).')
 _FRAME_POOLING = flags.DEFINE_integer('frame_pooling', None,
                                       'Audio: average K LLD frames into one.')
 _WORKERS = flags.DEFINE_integer('workers', None, 'Audio extraction processes.')
 _MIN_COUNT = flags.DEFINE_integer('min_count', 1, 'Minimum training-split count of a word.')
+_RUNNER = flags.DEFINE_enum('runner', 'local', ['local', 'beam'],
+                            'local: this machine\'s processes; beam: an Apache Beam pipeline '
+                            '(pip install -e \'.[beam]\'; docs/corpus_format.md).')
+_BEAM_OPTIONS = flags.DEFINE_string(
+    'beam_pipeline_options', None, 'With --runner=beam: Beam options, comma-separated '
+    'as for tfds build ("runner=DataflowRunner,project=P,region=R,temp_location=gs://B/t") '
+    'or as flags ("--runner=FlinkRunner --flink_master=H:8081"); default: the '
+    'DirectRunner on --workers processes.')
 _OVERWRITE = flags.DEFINE_bool('overwrite', False,
                                'Rebuild even if an up-to-date dataset exists.')
 
@@ -57,7 +69,8 @@ def main(argv):
         seed=_SEED.value, on_error=_ON_ERROR.value, embeddings=_EMBEDDINGS.value,
         num_shards=_NUM_SHARDS.value, frame_pooling=_FRAME_POOLING.value,
         workers=_WORKERS.value, overwrite=_OVERWRITE.value, min_count=_MIN_COUNT.value,
-        **read_flags.read_options())
+        representation=_REPRESENTATION.value, gguf=_GGUF.value, runner=_RUNNER.value,
+        beam_options=_BEAM_OPTIONS.value, **read_flags.read_options())
   except CorpusError as e:
     hint = ('' if _ON_ERROR.value == 'skip' else '\n(--on_error=skip drops bad records '
             f'and lists them in {build.MANIFEST})')

@@ -20,8 +20,9 @@ _EXTERNAL_MEDIA = flags.DEFINE_bool('allow_external_media', False, 'Accept audio
 
 
 def define_build_flags(on_error_default: str | None = 'fail'):
-  """Defines `--on_error` and `--embeddings`; returns their holders. experiments.train
-  passes None as the default: unset flags leave its config's fields alone."""
+  """Defines `--on_error`, `--embeddings`, `--representation` and `--gguf`; returns their
+  holders. experiments.train passes None as the default: unset flags leave its config's
+  fields alone."""
   on_error = flags.DEFINE_enum(
       'on_error', on_error_default, ['fail', 'skip'],
       'fail: stop at the first bad record; skip: drop it and list it in '
@@ -29,8 +30,17 @@ def define_build_flags(on_error_default: str | None = 'fail'):
   embeddings = flags.DEFINE_string(
       'embeddings', None, 'Pretrained word vectors: word2vec binary or text, fastText '
       '.vec/.bin or GloVe text (format read from the file; .gz too); default: train 200-d '
-      'word2vec on the training split.')
-  return on_error, embeddings
+      'word2vec on the training split. The same as --representation=vectors:PATH.')
+  representation = flags.DEFINE_string(
+      'representation', None, 'Text representation: word2vec (trained on the training '
+      'split; the default), vectors:PATH (a pretrained vector file, as --embeddings), llm '
+      'or llm:LAYER (the embedded SmolLM2\'s hidden states of that layer, 0 = token '
+      'embeddings, -1 = final norm, llm = 16, pooled onto words; computed once, '
+      'docs/llm.md).')
+  gguf = flags.DEFINE_string(
+      'gguf', None, 'With --representation=llm: another Llama-architecture GGUF model to '
+      'read the states of (default: the embedded SmolLM2-135M).')
+  return on_error, embeddings, representation, gguf
 
 
 def decision_words() -> tuple[list[str], list[str]]:

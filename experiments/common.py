@@ -143,6 +143,17 @@ def data_report(data_dir: str, modality: str) -> str:
   return '\n'.join(lines)
 
 
+def representation_line(data_dir: str, modality: str) -> str:
+  """'Text representation: ...' of a prepared text dataset ('' for audio and video)."""
+  from hirenet_jax.hirenet import dataset_spec  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import input_pipeline  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.hirenet import train_lib  # pylint: disable=g-import-not-at-top
+  if not dataset_spec.modality(modality).words:
+    return ''
+  meta = input_pipeline.load_meta(data_dir, modality)
+  return f'Text representation: {train_lib.describe_representation(meta)}'
+
+
 def write_results(path: str, results) -> str:
   """Writes a command's results as indented JSON (keys in their order) atomically, making
   the folder first; returns `path`."""

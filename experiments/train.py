@@ -2,15 +2,18 @@ r"""Trains and evaluates one HireNet model (paper: Table 3, one cell).
 
   python -m experiments.train --modality=text --variant=hirenet \
       [--corpus_dir=DIR | --data_dir=D] [--workdir=W] [--seed=S] \
+      [--representation=word2vec|vectors:PATH|llm[:LAYER]] [--gguf=model.gguf] \
       [--embeddings=cc.en.300.vec] [--on_error=skip] [--hirable_decisions=hire,...] \
       [--not_hirable_decisions=reject,...] [--allow_external_media] \
       [--config=experiments/configs/default.py] [--config.num_epochs=10 ...]
 
 With neither --corpus_dir nor --data_dir the default synthetic corpus is used (built once
 and cached). A --corpus_dir is built as data_prep.build builds it, with its options
-(--embeddings, --on_error, the decision words; shorthands for the --config.* fields of the
-same names); each set of options has its own cached dataset, and with --on_error=skip the
-run prints the records it dropped and where they are listed. A killed run restarted with
+(--representation, --gguf, --embeddings, --on_error, the decision words; shorthands for
+the --config.* fields of the same names, --representation for
+--config.text_representation); each set of options has its own cached dataset, and with
+--on_error=skip the run prints the records it dropped and where they are listed. A text
+run starts by printing the representation it reads. A killed run restarted with
 the same workdir resumes from its latest checkpoint. The checkpoint is selected on
 --config.selection_metric (validation ROC AUC by default), its threshold on validation F1. Also fits the position-majority vote and
 TF-IDF + logistic regression (text) or frame functionals + logistic regression (audio,
@@ -36,7 +39,8 @@ _VARIANT = flags.DEFINE_string('variant', None,
                                'bigru | hn_avg | hn_satt | hirenet (--config.model.variant).')
 _CORPUS_DIR = flags.DEFINE_string('corpus_dir', None, 'Raw corpus (interviews.jsonl).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Prepared dataset (data_prep.hirenet.build).')
-_ON_ERROR, _EMBEDDINGS = read_flags.define_build_flags(on_error_default=None)
+_ON_ERROR, _EMBEDDINGS, _REPRESENTATION, _GGUF = read_flags.define_build_flags(
+    on_error_default=None)
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'Run directory; default workdirs/{modality}_{variant}_s{seed}.')
 _SEED = flags.DEFINE_integer('seed', None, 'Shorthand for --config.seed.')
@@ -63,11 +67,16 @@ def main():
   common.apply_shorthands(config, modality=_MODALITY.value, variant=_VARIANT.value,
                           seed=_SEED.value, corpus_dir=_CORPUS_DIR.value,
                           data_dir=_DATA_DIR.value, embeddings=_EMBEDDINGS.value,
+                          text_representation=_REPRESENTATION.value, gguf=_GGUF.value,
                           on_error=_ON_ERROR.value, **_reading_options())
   config.data_dir = common.prepare_data(config)
   report = common.data_report(config.data_dir, config.modality)
-  if report and jax.process_index() == 0:
-    print(report, flush=True)
+  if jax.process_index() == 0:
+    if report:
+      print(report, flush=True)
+    representation = common.representation_line(config.data_dir, config.modality)
+    if representation:
+      print(representation, flush=True)
   workdir = _WORKDIR.value or common.default_workdir(config)
   results = train_lib.train_and_evaluate(config, workdir)
   if jax.process_index() == 0:

@@ -329,3 +329,76 @@ def test_bfloat16_compute_keeps_a_float32_state_and_close_scores():
   gap = np.abs(s16 - s32).max()
   assert 0 < gap < 1e-3  # Not 0: the compute really is bfloat16.
   assert np.ptp(s32) > 10 * 1e-3
+
+
+# ------------------------------------------------- language-model states (an llm dataset)
+
+STATE_DIM = 5
+
+
+def with_states(batch, seed=7):
+  """`batch` with word states that are a fixed function of the word ids (zero for the
+  padding id 0), so every layout of the ids has its states laid out the same way."""
+  table = np.random.default_rng(seed).normal(size=(VOCAB, STATE_DIM)).astype(np.float16)
+  table[0] = 0
+  return dict(batch, answer_states=table[batch['answers']],
+              question_states=table[batch['questions']],
+              job_title_states=table[batch['job_title']])
+
+
+@functools.lru_cache(maxsize=None)
+def states_model_and_params(variant):
+  model = models.HireNet(variant=variant, states_input=True, state_projection=6,
+                         state_dropout=0.5, **_SIZES)
+  params = model.init(jax.random.key(0), with_states(make_batch()), train=False)['params']
+  return model, params
+
+
+def states_scores(variant, batch):
+  model, params = states_model_and_params(variant)
+  return np.asarray(models.candidate_scores(
+      model.apply({'params': params}, batch, train=False), batch))
+
+
+@pytest.mark.parametrize('variant', models.VARIANTS)
+def test_states_model_score_does_not_depend_on_padding_packing_or_batch(variant):
+  padded = make_padded()
+  base = states_scores(variant, with_states(packing.pack_padded(padded, row_multiple=1)))
+  assert np.all(np.isfinite(base))
+  more = pad_batch(padded, extra_t=5, extra_q=3, extra_l=4, extra_b=2)
+  alone = with_states(one_answer_per_row(more, width=12, extra_rows=3))
+  np.testing.assert_allclose(states_scores(variant, alone)[:3], base, atol=1e-5)
+  wide = with_states(packing.pack_padded(more, width=24, rows=8))
+  np.testing.assert_allclose(states_scores(variant, wide)[:3], base, atol=1e-5)
+  for i in range(3):  # Each candidate alone in its batch.
+    one = {k: v[i:i + 1] for k, v in padded.items()}
+    single = states_scores(variant, with_states(packing.pack_padded(one, width=12)))
+    np.testing.assert_allclose(single, base[i:i + 1], atol=1e-5)
+
+
+def test_states_model_reads_the_states_not_the_ids():
+  batch = with_states(make_batch())
+  model, params = states_model_and_params('hirenet')
+  assert 'embed' not in params and 'state_projection' in params
+  base = states_scores('hirenet', batch)
+  other_ids = dict(batch, answers=np.where(batch['answers'] > 0, 2, 0).astype(np.int32))
+  np.testing.assert_array_equal(states_scores('hirenet', other_ids), base)
+  for key in ('answer_states', 'question_states', 'job_title_states'):
+    changed = dict(batch, **{key: (batch[key] * 2).astype(np.float16)})
+    assert np.abs(states_scores('hirenet', changed) - base)[[0, 2]].max() > 1e-6, key
+
+
+def test_states_model_trains_every_parameter_with_dropout():
+  batch = with_states(make_batch())
+  model, params = states_model_and_params('hirenet')
+
+  def loss_fn(p, rng):
+    logits = model.apply({'params': p}, batch, train=True, rngs={'dropout': rng})
+    total, count = models.candidate_loss(logits, batch)
+    return total / count
+
+  grads = jax.grad(loss_fn)(params, jax.random.key(3))
+  for path, g in jax.tree_util.tree_leaves_with_path(grads):
+    assert np.any(np.asarray(g) != 0.0), f'no gradient reaches {jax.tree_util.keystr(path)}'
+  # Dropout on the projected states: two draws differ in training, never in evaluation.
+  assert loss_fn(params, jax.random.key(1)) != loss_fn(params, jax.random.key(2))

@@ -24,6 +24,7 @@ import numpy as np
 import tqdm
 
 from data_prep.hirenet import corpus as corpus_lib
+from data_prep.hirenet import llm_states
 from data_prep.hirenet import splits as splits_lib
 from data_prep.hirenet import text as text_lib
 from data_prep.hirenet import tfds_builder
@@ -45,7 +46,8 @@ MANIFEST = 'excluded_manifest.csv'
 
 
 
-def _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings):
+def _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings,
+                gguf=None, representation=None):
   if modality not in dataset_spec.MODALITIES:
     raise ValueError(f'modality must be one of {dataset_spec.MODALITIES}, got {modality!r}')
   if split not in splits_lib.METHODS:
@@ -58,6 +60,62 @@ def _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings
     raise ValueError(f'frame_pooling must be >= 1, got {frame_pooling}')
   if embeddings and not os.path.isfile(embeddings):
     raise ValueError(f'embeddings file not found: {embeddings}')
+  if gguf and (representation is None or representation.kind != 'llm'):
+    raise ValueError('a GGUF model (--gguf) is read only with --representation=llm[:LAYER]')
+  if gguf and not os.path.isfile(gguf):
+    raise ValueError(f'GGUF model not found: {gguf}')
+  if (representation is not None and representation.kind != 'word2vec'
+      and not dataset_spec.modality(modality).words):
+    raise ValueError(f'--representation={representation} is for text; {modality} answers '
+                     'are feature frames')
+
+
+RUNNERS = ('local', 'beam')
+
+
+def _check_runner(runner: str, beam_options: str | None, rep) -> None:
+  if runner not in RUNNERS:
+    raise ValueError(f'runner must be one of {RUNNERS}, got {runner!r}')
+  if beam_options and runner != 'beam':
+    raise ValueError('Beam pipeline options are read only with runner=beam (--runner=beam)')
+  if runner == 'beam' and rep.kind == 'llm':
+    raise ValueError('--representation=llm is built by the local runner only')
+
+
+def _beam_build():
+  """data_prep.hirenet.beam_build, the only module that imports Apache Beam (an extra)."""
+  try:
+    from data_prep.hirenet import beam_build  # pylint: disable=g-import-not-at-top
+  except ModuleNotFoundError as e:
+    if (e.name or '').split('.')[0] != 'apache_beam':
+      raise
+    raise ValueError("runner=beam needs Apache Beam: pip install -e '.[beam]'") from None
+  return beam_build
+
+
+def resolve_representation(representation: str | None,
+                           embeddings: str | None) -> dataset_spec.Representation:
+  """The representation to build: `representation` ('word2vec', 'vectors:PATH',
+  'llm[:LAYER]'; default word2vec), or 'vectors:PATH' for `embeddings=PATH` (the older
+  spelling); the layer of a bare 'llm' is llm_states.DEFAULT_LAYER.
+
+  Raises:
+    ValueError: an unknown form, 'vectors' without a file, or both arguments given and
+      naming different representations.
+  """
+  rep = dataset_spec.parse_representation(representation or 'word2vec')
+  if embeddings:
+    if representation and (rep.kind != 'vectors' or (
+        rep.path and os.path.abspath(rep.path) != os.path.abspath(embeddings))):
+      raise ValueError(f'--embeddings={embeddings} asks for vectors:{embeddings} but '
+                       f'--representation is {representation}: give one of them')
+    rep = dataset_spec.Representation('vectors', path=embeddings)
+  if rep.kind == 'vectors' and not rep.path:
+    raise ValueError("the 'vectors' representation needs a file: vectors:PATH "
+                     '(or --embeddings=PATH)')
+  if rep.kind == 'llm' and rep.layer is None:
+    rep = dataset_spec.Representation('llm', layer=llm_states.DEFAULT_LAYER)
+  return rep
 
 
 def _file_stamp(path: str | None) -> list:
@@ -167,23 +225,29 @@ def _media_features(modality, interviews, corpus_dir, log: ProblemLog, *,
   feature_dim = dims.most_common(1)[0][0] if dims else None
   features = {}
   for (interview, answer), result in zip(jobs, results):
-    path = answer.source(modality)
-    if isinstance(result, FeatureError):
-      reason = result.reason
-    elif not isinstance(result, np.ndarray) or result.ndim != 2:
-      reason = f'expected a [frames, features] array, got {type(result).__name__}'
-    elif result.shape[0] == 0:
-      reason = 'no frame (empty features)'
-    elif result.shape[1] != feature_dim:
-      reason = f'{result.shape[1]} features per frame, the corpus has {feature_dim}'
-    elif not np.all(np.isfinite(result)):
-      reason = 'NaN or infinite feature values'
-    else:
+    reason = _feature_problem(result, feature_dim)
+    if reason is None:
       features[(interview.candidate_id, answer.index)] = np.asarray(result, np.float32)
       continue
-    log.add(corpus_lib.answer_problem(interview, answer, modality, path, corpus_dir,
-                                      reason))
+    log.add(corpus_lib.answer_problem(interview, answer, modality, answer.source(modality),
+                                      corpus_dir, reason))
   return features, feature_dim
+
+
+def _feature_problem(result, feature_dim: int | None) -> str | None:
+  """Why one extraction `result` (float32 [T, D] or a FeatureError) is unusable, or None.
+  Both runners judge each answer with it (data_prep.hirenet.beam_build)."""
+  if isinstance(result, FeatureError):
+    return result.reason
+  if not isinstance(result, np.ndarray) or result.ndim != 2:
+    return f'expected a [frames, features] array, got {type(result).__name__}'
+  if result.shape[0] == 0:
+    return 'no frame (empty features)'
+  if result.shape[1] != feature_dim:
+    return f'{result.shape[1]} features per frame, the corpus has {feature_dim}'
+  if not np.all(np.isfinite(result)):
+    return 'NaN or infinite feature values'
+  return None
 
 
 def _text_answers(interviews, tokens, log: ProblemLog, corpus_dir):
@@ -215,10 +279,12 @@ def _tokenize_all(interviews) -> dict[str, list[str]]:
   return tokens
 
 
-def _vocab_and_embeddings(train_interviews, tokens, *, embeddings, min_count, seed):
+def _vocab_and_embeddings(train_interviews, tokens, *, embeddings, min_count, seed,
+                          word2vec=True):
   """Vocabulary of all training-split text, its [V, E] embedding table and the
   representation meta.json records: source 'word2vec' (trained on the split) or
-  'vectors:PATH' with the file's format, dimension and coverage of the vocabulary."""
+  'vectors:PATH' with the file's format, dimension and coverage of the vocabulary.
+  Without `embeddings` or `word2vec` (an llm dataset): the vocabulary, None, None."""
   texts = []
   for interview in train_interviews:
     texts.append(tokens[interview.job_title])
@@ -240,12 +306,57 @@ def _vocab_and_embeddings(train_interviews, tokens, *, embeddings, min_count, se
         source=f'vectors:{path}', format=vectors.format, dim=vectors.dim,
         coverage=dataclasses.asdict(cov),
         missing_words=cov.words - cov.words_found - cov.words_from_subwords)
+  if not word2vec:
+    return vocab, None, None
   emb = text_lib.train_word2vec(texts, vocab, seed=seed)
   return vocab, emb, dict(source='word2vec', dim=int(emb.shape[1]), missing_words=0)
 
 
-def _example(interview, answers, features, tokens, vocab, stats) -> dict:
-  """One TFDS example (docs/contracts.md); `stats` (mean, std) for audio/video."""
+def _texts_of(usable) -> list[str]:
+  """Every job title, question and transcript the examples of `usable` candidates hold."""
+  strings = []
+  for interview, answers in usable:
+    strings.append(interview.job_title)
+    for answer in answers:
+      strings += [answer.question, answer.transcript]
+  return strings
+
+
+def _llm_states(by_split, tokens, vocab, *, layer, gguf, data_dir, expect_encoder=None):
+  """Word states of every text of the examples ({text: float16 [W, D]}), meta.json's
+  `embeddings` entry, and from the training split (None without one): the word table of
+  its mean states and the per-dimension (mean, std) of its answers' states.
+  `expect_encoder`: the name the states must have been made by (a corpus featurised like
+  a trained dataset)."""
+  encoder = llm_states.make_encoder(gguf)
+  if expect_encoder is not None and encoder.name != expect_encoder:
+    raise ValueError(f'the trained dataset\'s states come from {expect_encoder}, this '
+                     f'encoder is {encoder.name}')
+  try:
+    layer = encoder.layer_index(layer)
+  except ValueError as e:
+    raise ValueError(f'representation llm:{layer}: {e}') from None
+  strings = _texts_of(u for s in by_split for u in by_split[s])
+  states, info = llm_states.encode_words(
+      strings, encoder, layer=layer,
+      cache_root=os.path.join(data_dir, llm_states.CACHE_DIR))
+  table = stats = None
+  if 'train' in by_split:
+    train = list(dict.fromkeys(_texts_of(by_split['train'])))
+    table = llm_states.word_table(vocab, [tokens[t] for t in train],
+                                  [states[t] for t in train])
+    answers = [states[a.transcript] for _, answers in by_split['train'] for a in answers]
+    stats = _norm_stats(answers, encoder.dim)
+  entry = dict(source=f'llm:{layer}', encoder=encoder.name,
+               gguf=os.path.abspath(gguf) if gguf else None, dim=encoder.dim,
+               layer=layer, num_layers=encoder.num_layers, pooling=llm_states.POOLING,
+               **info, missing_words=0)
+  return states, entry, table, stats
+
+
+def _example(interview, answers, features, tokens, vocab, stats, states=None) -> dict:
+  """One TFDS example (docs/contracts.md); `stats` (mean, std) for audio/video; `states`
+  {text: float16 [W, D]} the word states of an llm text dataset."""
   parts = [features[(interview.candidate_id, a.index)] for a in answers]
   if stats is None:
     parts = [vocab.encode(p) for p in parts]
@@ -253,7 +364,7 @@ def _example(interview, answers, features, tokens, vocab, stats) -> dict:
   else:
     answers_arr = ((np.concatenate(parts) - stats[0]) / stats[1]).astype(np.float32)
   questions = [vocab.encode(tokens[a.question]) for a in answers]
-  return {
+  example = {
       'candidate_id': interview.candidate_id,
       'position_id': interview.position_id,
       'label': interview.label,
@@ -264,6 +375,11 @@ def _example(interview, answers, features, tokens, vocab, stats) -> dict:
       'question_lengths': np.asarray([len(q) for q in questions], np.int32),
       'job_title': vocab.encode(tokens[interview.job_title]),
   }
+  if states is not None:  # One state per word id, in the same order.
+    example['answer_states'] = np.concatenate([states[a.transcript] for a in answers])
+    example['question_states'] = np.concatenate([states[a.question] for a in answers])
+    example['job_title_states'] = states[interview.job_title]
+  return example
 
 
 def _table2(modality, examples, lengths, frame_rate) -> dict:
@@ -295,6 +411,11 @@ def _norm_stats(arrays: Sequence[np.ndarray], dim: int):
     count += x.shape[0]
     total += x.sum(0)
     total_sq += np.square(x).sum(0)
+  return _stats_from_sums(count, total, total_sq)
+
+
+def _stats_from_sums(count: int, total: np.ndarray, total_sq: np.ndarray):
+  """_norm_stats's (mean, std) from the frame count and float64 [D] sums of x and x**2."""
   mean = total / max(count, 1)
   var = np.maximum(total_sq / max(count, 1) - np.square(mean), 0.0)
   std = np.sqrt(var)
@@ -340,17 +461,24 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
                   frame_pooling: int | None = None, workers: int | None = None,
                   overwrite: bool = False, min_count: int = 1,
                   decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
-                  allow_external_media: bool = False) -> dict:
+                  allow_external_media: bool = False, representation: str | None = None,
+                  gguf: str | None = None, runner: str = 'local',
+                  beam_options: str | None = None) -> dict:
   """Validates the corpus, extracts features and writes the TFDS dataset + assets.
 
-  `decisions` and `allow_external_media` are corpus.read_corpus's.
+  `decisions` and `allow_external_media` are corpus.read_corpus's. `representation`
+  ('word2vec' by default, 'vectors:PATH' as `embeddings=PATH`, 'llm[:LAYER]': the states
+  of `gguf`, default the embedded SmolLM2, llm_states.py) is how text is represented.
+  `runner` 'beam' extracts, counts and writes in an Apache Beam pipeline instead of this
+  process's pool (the same dataset; `beam_options` as beam_build.pipeline_options reads
+  them; docs/corpus_format.md).
 
   Returns the Table 2 figures, counts and paths (see `_summary`); a build that ran
   adds `stage_seconds`, the wall time of its stages: 'read' (corpus, splits, tokens),
   'features' (audio/video extraction; text: transcripts), 'vocab' (vocabulary,
-  word2vec, normalisation statistics) and 'write' (examples, shards, assets). Nothing
-  is redone when a dataset with the same corpus fingerprint and settings exists,
-  unless `overwrite`.
+  word2vec, normalisation statistics), 'encode' (llm: the language model's states) and
+  'write' (examples, shards, assets). Nothing is redone when a dataset with the same
+  corpus fingerprint and settings exists, unless `overwrite`.
 
   Raises:
     CorpusError: a bad record with on_error='fail' (names file, line/candidate,
@@ -358,7 +486,10 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
     FileExistsError: a dataset built from another corpus/settings is in the way.
     ValueError: a bad argument or embeddings file.
   """
-  _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings)
+  rep = resolve_representation(representation, embeddings)
+  embeddings = rep.path if rep.kind == 'vectors' else None
+  _check_args(modality, split, on_error, num_shards, frame_pooling, embeddings, gguf, rep)
+  _check_runner(runner, beam_options, rep)
   watch = _Stopwatch()
   if not dataset_spec.modality(modality).pools_frames:
     frame_pooling = None
@@ -376,6 +507,8 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
     settings['decisions'] = [sorted(decisions.hirable), sorted(decisions.not_hirable)]
   if allow_external_media:
     settings['allow_external_media'] = True
+  if rep.kind == 'llm':  # Never the dataset of another representation, layer or model.
+    settings['representation'] = [str(rep), _file_stamp(gguf), llm_states.POOLING]
   fingerprint = _fingerprint(corpus_dir, interviews, modality, settings)
   if not overwrite:
     meta = _cached(data_dir, modality, fingerprint)
@@ -399,6 +532,13 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
         given=[i.split for i in interviews])
   except ValueError as e:
     raise CorpusError(f'{os.path.join(corpus_dir, corpus_lib.INTERVIEWS_FILE)}: {e}') from e
+  if runner == 'beam':  # Everything that reads media or scales with the text, on Beam.
+    return _beam_build().build(
+        interviews, assignment, log, corpus_dir=corpus_dir, data_dir=data_dir,
+        modality=modality, split=split, seed=seed, on_error=on_error, min_count=min_count,
+        embeddings=embeddings, num_shards=num_shards, frame_pooling=frame_pooling,
+        overwrite=overwrite, num_read=num_read, fingerprint=fingerprint, workers=workers,
+        beam_options=beam_options, watch=watch)
   tokens = _tokenize_all(interviews)
   watch.lap('read')
   features, feature_dim = _answer_features(
@@ -418,18 +558,24 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
   train_ids = {c for c, s in assignment.items() if s == 'train'}
   vocab, emb, emb_info = _vocab_and_embeddings(
       [i for i in interviews if i.candidate_id in train_ids], tokens,
-      embeddings=embeddings, min_count=min_count, seed=seed)
+      embeddings=embeddings, min_count=min_count, seed=seed, word2vec=rep.kind != 'llm')
   stats = None
   if dataset_spec.modality(modality).frame_features:
     stats = _norm_stats([features[(i.candidate_id, a.index)]
                          for i, answers in by_split['train'] for a in answers],
                         feature_dim)
   watch.lap('vocab')
+  states = None
+  if rep.kind == 'llm':
+    states, emb_info, emb, state_stats = _llm_states(
+        by_split, tokens, vocab, layer=rep.layer, gguf=gguf, data_dir=data_dir)
+    states = (states, state_stats)
+    watch.lap('encode')
   meta = _write_all(
       by_split, features, tokens, vocab, emb, stats, log,
       modality=modality, data_dir=data_dir, num_shards=num_shards,
       overwrite=overwrite, on_error=on_error, frame_pooling=frame_pooling,
-      num_read=num_read, num_without=num_without,
+      num_read=num_read, num_without=num_without, states=states,
       extra=dict(corpus_dir=corpus_dir, split=split, seed=seed, min_count=min_count,
                  embeddings=emb_info, fingerprint=fingerprint))
   watch.lap('write')
@@ -476,6 +622,16 @@ def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
                               f'{modality}: no usable candidate'))
   vocab = text_lib.Vocabulary.load(os.path.join(trained_assets, 'vocab.txt'))
   emb = np.load(os.path.join(trained_assets, 'embeddings.npy'))
+  states, trained_entry = None, trained.get('embeddings') or {}
+  if trained.get('state_dim'):  # Encoded by the trained dataset's model and layer.
+    states, entry, _, _ = _llm_states(
+        {'test': usable}, tokens, vocab, layer=trained_entry['layer'],
+        gguf=trained_entry['gguf'], data_dir=out_dir, expect_encoder=trained_entry['encoder'])
+    with np.load(os.path.join(trained_assets, dataset_spec.STATE_STATS_FILE)) as z:
+      states = (states, (z['mean'], z['std']))
+    trained_entry = dict(trained_entry, **{k: entry[k] for k in (
+        'texts', 'words', 'tokens', 'texts_from_cache', 'texts_truncated', 'seconds',
+        'tokens_per_second', 'words_per_second')})
   stats = None
   if dataset_spec.modality(modality).frame_features:
     with np.load(os.path.join(trained_assets, 'feature_stats.npz')) as z:
@@ -483,10 +639,11 @@ def featurize_corpus(corpus_dir: str, modality: str, trained_data_dir: str,
   meta = _write_all(
       {'test': usable}, features, tokens, vocab, emb, stats, log, modality=modality,
       data_dir=out_dir, num_shards=num_shards, overwrite=True, on_error=on_error,
+      states=states,
       frame_pooling=frame_pooling, num_read=len(interviews) + sum(
           p.record != '-' for p in problems), num_without=num_without,
       extra=dict(corpus_dir=corpus_dir, split='all_test', seed=trained.get('seed'),
-                 min_count=trained.get('min_count'), embeddings=trained.get('embeddings'),
+                 min_count=trained.get('min_count'), embeddings=trained_entry or None,
                  trained_data_dir=os.path.abspath(trained_data_dir), fingerprint=None))
   return _summary(meta, cached=False) | {'splits': ('test',)}
 
@@ -516,11 +673,14 @@ def _usable_candidates(interviews, features, modality, log):
 
 def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
                data_dir, num_shards, overwrite, on_error, frame_pooling, num_read,
-               num_without, extra) -> dict:
-  """Writes shards, assets, the manifest and meta.json (last: it marks completion)."""
+               num_without, extra, states=None) -> dict:
+  """Writes shards, assets, the manifest and meta.json (last: it marks completion).
+  `states`: an llm dataset's ({text: float16 [W, D]}, training (mean, std))."""
   splits = tuple(by_split)
-  examples = {s: [_example(interview, answers, features, tokens, vocab, stats)
+  states, state_stats = states if states is not None else (None, None)
+  examples = {s: [_example(interview, answers, features, tokens, vocab, stats, states)
                   for interview, answers in by_split[s]] for s in splits}
+  state_dim = int(emb.shape[1]) if states is not None else 0
   feature_dim = int(stats[0].shape[0]) if stats is not None else None
   if dataset_spec.modality(modality).words:
     feature_names, frame_rate = [], None
@@ -536,11 +696,14 @@ def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
   os.makedirs(out_assets, exist_ok=True)
   logging.info('Writing %s shards to %s.', modality, out_dir)
   tfds_builder.write(examples, modality=modality, data_dir=data_dir,
-                     feature_dim=feature_dim, num_shards=num_shards)
+                     feature_dim=feature_dim, num_shards=num_shards, state_dim=state_dim)
   vocab.save(os.path.join(out_assets, 'vocab.txt'))
   np.save(os.path.join(out_assets, 'embeddings.npy'), emb.astype(np.float32))
   if stats is not None:
     np.savez(os.path.join(out_assets, 'feature_stats.npz'), mean=stats[0], std=stats[1])
+  if state_stats is not None:
+    np.savez(os.path.join(out_assets, dataset_spec.STATE_STATS_FILE),
+             mean=state_stats[0], std=state_stats[1])
   manifest = None
   if on_error == 'skip':
     manifest = os.path.join(data_dir, MANIFEST)
@@ -588,7 +751,7 @@ def _write_all(by_split, features, tokens, vocab, emb, stats, log, *, modality,
       assets_dir=out_assets,
       manifest=manifest,
       format_version=FORMAT_VERSION,
-  ) | extra
+  ) | ({'state_dim': state_dim} if state_dim else {}) | extra
   attributes = {s: [dict(interview.attributes) for interview, _ in by_split[s]]
                 for s in splits}
   if any(a for s in splits for a in attributes[s]):  # Beside the records, never in them.
@@ -629,6 +792,12 @@ def format_table2(summary: dict) -> str:
     rows.append(('Word vectors', _representation_text(emb)))
   if emb.get('missing_words'):
     rows.append(('Words missing from embeddings', emb['missing_words']))
+  if emb.get('source', '').startswith('llm:') and emb.get('texts'):
+    rows.append(('Texts encoded', f'{emb["texts"]} ({emb["tokens"]} tokens, '
+                 f'{emb["words"]} words; {emb["texts_from_cache"]} from the cache)'))
+    if emb.get('tokens_per_second'):
+      rows.append(('Encoding', f'{emb["seconds"]:.1f} s, {emb["tokens_per_second"]:.0f} '
+                   f'tokens/s, {emb["words_per_second"]:.0f} words/s'))
   width = max(len(r[0]) for r in rows)
   lines = [f'{name:<{width}}  {value}' for name, value in rows]
   lines.append('')
@@ -658,4 +827,7 @@ def _representation_text(emb: dict) -> str:
     return f'word2vec trained on the training split ({emb.get("dim", "?")}-d)'
   if source.startswith('vectors:'):
     return f'{source} ({emb.get("format")}, {emb.get("dim")}-d)'
+  if source.startswith('llm:'):
+    return (f'{source}: layer {emb.get("layer")} of {emb.get("num_layers")} of '
+            f'{emb.get("encoder")}, {emb.get("dim")}-d word states')
   return source

@@ -48,11 +48,27 @@ def _words(value) -> list[str]:
 
 def build_options(config) -> dict:
   """data_prep.hirenet.build.build_dataset's options that `config` asks for: `embeddings`,
-  `on_error`, `decisions`, `allow_external_media` (the defaults where it has no field)."""
+  `representation` ('llm...' from config.text_representation, with `gguf`; None
+  otherwise: word2vec or `embeddings`), `on_error`, `decisions`, `allow_external_media`
+  (the defaults where it has no field)."""
   on_error = config.get('on_error', '') or 'fail'
   if on_error not in ('fail', 'skip'):
     raise PrepareError(f'on_error must be fail or skip, got {on_error!r}')
   embeddings = config.get('embeddings', '') or None
+  wanted = config.get('text_representation', 'auto') or 'auto'
+  representation, gguf = None, config.get('gguf', '') or None
+  if wanted != 'auto':
+    try:
+      rep = build.resolve_representation(wanted, embeddings)
+    except ValueError as e:
+      raise PrepareError(str(e)) from None
+    if rep.kind == 'vectors':
+      embeddings = rep.path
+    elif rep.kind == 'llm':
+      representation = str(dataset_spec.Representation('llm', layer=rep.layer))
+  if gguf and representation is None:
+    raise PrepareError('config.gguf (--gguf) is read only with the llm representation: '
+                       'add --representation=llm[:LAYER]')
   try:
     decisions = corpus_lib.DEFAULT_DECISIONS.extended(
         _words(config.get('hirable_decisions', '')),
@@ -60,6 +76,8 @@ def build_options(config) -> dict:
   except ValueError as e:
     raise PrepareError(str(e)) from None
   return dict(embeddings=os.path.abspath(embeddings) if embeddings else None,
+              representation=representation,
+              gguf=os.path.abspath(gguf) if gguf else None,
               on_error=on_error, decisions=decisions,
               allow_external_media=bool(config.get('allow_external_media', False)))
 
@@ -73,6 +91,10 @@ def cache_key(corpus_dir: str, split: str, pooling: int | None, options: dict) -
     key += f'|on_error={options["on_error"]}'
   if options['embeddings']:
     key += f'|embeddings={options["embeddings"]}'
+  if options.get('representation'):  # llm:LAYER; word2vec and vectors say nothing here.
+    key += f'|representation={options["representation"]}'
+  if options.get('gguf'):
+    key += f'|gguf={options["gguf"]}'
   decisions = options['decisions']
   if decisions != corpus_lib.DEFAULT_DECISIONS:
     key += (f'|decisions={",".join(sorted(decisions.hirable))}'

@@ -16,7 +16,7 @@ import collections
 import re
 import unicodedata
 import zlib
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from absl import logging
 import numpy as np
@@ -66,6 +66,11 @@ class Vocabulary:
     counts = collections.Counter()
     for tokens in texts:
       counts.update(tokens)
+    return cls.from_counts(counts, min_count)
+
+  @classmethod
+  def from_counts(cls, counts: Mapping[str, int], min_count: int = 1) -> 'Vocabulary':
+    """`build` from token counts already summed (e.g. by a Beam combiner)."""
     kept = sorted((t for t, c in counts.items() if c >= min_count),
                   key=lambda t: (-counts[t], t))
     return cls(kept)

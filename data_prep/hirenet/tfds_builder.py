@@ -58,10 +58,12 @@ class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
   ]
 
   def __init__(self, *, examples: Mapping[str, Sequence[dict]] | None = None,
-               feature_dim: int | None = None, **kwargs):
-    """`examples`: split -> examples in record order (for writing only)."""
+               feature_dim: int | None = None, state_dim: int | None = None, **kwargs):
+    """`examples`: split -> examples in record order (for writing only); `state_dim`:
+    the size of the language-model word states of an `llm` text dataset."""
     self._examples = examples
     self._feature_dim = feature_dim
+    self._state_dim = state_dim
     super().__init__(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -71,20 +73,25 @@ class HirenetInterviews(tfds.core.GeneratorBasedBuilder):
     else:
       answers = tfds.features.Tensor(shape=(None, self._feature_dim),
                                      dtype=np.float32)
+    features = {
+        'candidate_id': tfds.features.Text(),
+        'position_id': tfds.features.Text(),
+        'label': tfds.features.Scalar(dtype=np.int64),
+        'answers': answers,
+        'answer_lengths': ids(),
+        'answer_index': ids(),
+        'questions': ids(),
+        'question_lengths': ids(),
+        'job_title': ids(),
+    }
+    if self._state_dim:  # An llm text dataset: each word's state beside its id.
+      states = lambda: tfds.features.Tensor(shape=(None, self._state_dim), dtype=np.float16)
+      features.update(answer_states=states(), question_states=states(),
+                      job_title_states=states())
     return _LocalDatasetInfo(
         builder=self,
         description=__doc__,
-        features=tfds.features.FeaturesDict({
-            'candidate_id': tfds.features.Text(),
-            'position_id': tfds.features.Text(),
-            'label': tfds.features.Scalar(dtype=np.int64),
-            'answers': answers,
-            'answer_lengths': ids(),
-            'answer_index': ids(),
-            'questions': ids(),
-            'question_lengths': ids(),
-            'job_title': ids(),
-        }),
+        features=tfds.features.FeaturesDict(features),
         # Records keep the order data_prep.hirenet.build gives them, so meta.json can list
         # lengths and candidate ids per record without reading the shards back.
         disable_shuffling=True,
@@ -124,15 +131,16 @@ class _DownloadConfig(tfds.download.DownloadConfig):
 
 
 def write(examples: Mapping[str, Sequence[dict]], *, modality: str, data_dir: str,
-          feature_dim: int | None, num_shards: int | None = None) -> str:
+          feature_dim: int | None, num_shards: int | None = None,
+          state_dim: int | None = None) -> str:
   """Writes the array_record shards and dataset info; returns the dataset directory.
 
   `num_shards` per split (lowered for a split with fewer examples); None lets TFDS
-  choose (one shard per 64 MiB to 1 GiB).
+  choose (one shard per 64 MiB to 1 GiB). `state_dim`: examples carry word states.
   """
   builder = HirenetInterviews(
       config=modality, data_dir=data_dir, file_format='array_record',
-      examples=examples, feature_dim=feature_dim)
+      examples=examples, feature_dim=feature_dim, state_dim=state_dim)
   # TFDS prints banners and progress bars; a library logs instead.
   was_active = tfds.core.utils.tqdm_utils._active  # pylint: disable=protected-access
   banner = io.StringIO()

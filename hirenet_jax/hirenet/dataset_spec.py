@@ -73,3 +73,57 @@ def dataset_dir(data_dir: str, modality_name: str) -> str:
 def assets_dir(data_dir: str, modality_name: str) -> str:
   """meta.json, vocabulary, embeddings and normalisation statistics of one modality."""
   return os.path.join(data_dir, 'assets', modality_name)
+
+
+# ------------------------------------------------------------- text representations
+
+
+@dataclasses.dataclass(frozen=True)
+class Representation:
+  """How a text dataset's words are represented (`--representation`, meta.json's
+  `embeddings.source`):
+
+  'word2vec': 200-d word2vec trained on the dataset's training split, rows of
+    embeddings.npy the model embeds word ids with.
+  'vectors:PATH': a pretrained vector file (word2vec, fastText, GloVe) in embeddings.npy.
+  'llm[:LAYER]': the language model's hidden states of that layer (encoder.py's numbering:
+    0 the token embeddings ... n the final norm; negative counts from the end) pooled
+    onto each word, stored with the shards; the model projects them.
+  `path` is None for 'vectors' (any file) and `layer` None for 'llm' (the default layer
+  when building, any layer when checking a dataset).
+  """
+  kind: str
+  path: str | None = None
+  layer: int | None = None
+
+  def __str__(self) -> str:
+    if self.kind == 'vectors' and self.path:
+      return f'vectors:{self.path}'
+    if self.kind == 'llm' and self.layer is not None:
+      return f'llm:{self.layer}'
+    return self.kind
+
+
+# An llm dataset's per-dimension (mean, std) of its training answers' word states, beside
+# meta.json: batches carry the states standardised with them.
+STATE_STATS_FILE = 'state_stats.npz'
+
+
+def parse_representation(text: str) -> Representation:
+  """'word2vec', 'vectors', 'vectors:PATH', 'llm' or 'llm:LAYER' as a Representation;
+  a ValueError saying the forms otherwise."""
+  kind, _, arg = str(text).strip().partition(':')
+  forms = "'word2vec', 'vectors:PATH', 'llm' or 'llm:LAYER'"
+  if kind == 'word2vec' and not arg:
+    return Representation('word2vec')
+  if kind == 'vectors':
+    return Representation('vectors', path=arg or None)
+  if kind == 'llm':
+    if not arg:
+      return Representation('llm')
+    try:
+      return Representation('llm', layer=int(arg))
+    except ValueError:
+      raise ValueError(f'text representation {text!r}: LAYER must be an integer '
+                       f'(0 = token embeddings, -1 = final norm); expected {forms}') from None
+  raise ValueError(f'unknown text representation {text!r}; expected {forms}')

@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
+from hirenet_jax.hirenet import dataset_spec
 from hirenet_jax.hirenet import packing
 from hirenet_jax.hirenet.dataset_spec import assets_dir
 from hirenet_jax.hirenet.dataset_spec import dataset_dir
@@ -157,15 +158,49 @@ class DatasetCache:
     return list(plan), layout, meta
 
   def record_table(self, split: str, cache_mb: float, feature_dim: int,
-                   layout: dict[str, slice]) -> '_RecordTable | None':
-    """The split's in-memory record table, or None if its answers exceed `cache_mb`."""
+                   layout: dict[str, slice], state_stats: StateStats | None = None
+                   ) -> '_RecordTable | None':
+    """The split's in-memory record table, or None if its answers (and word states)
+    exceed `cache_mb`."""
     lengths = self.meta['lengths'][split]
     steps = sum(sum(r) for r in lengths)
-    if steps * max(feature_dim, 1) * 4 > cache_mb * 2**20:
+    size = steps * max(feature_dim, 1) * 4
+    if state_stats is not None:  # float16 states of the answers, questions and titles.
+      places = (layout['questions'].stop - layout['questions'].start
+                + layout['job_title'].stop - layout['job_title'].start)
+      size += 2 * state_stats.dim * (steps + len(lengths) * places)
+    if size > cache_mb * 2**20:
       return None
     if split not in self._tables:
-      self._tables[split] = _RecordTable(lengths, feature_dim, layout)
+      self._tables[split] = _RecordTable(lengths, feature_dim, layout, state_stats)
     return self._tables[split]
+
+
+@dataclasses.dataclass(frozen=True)
+class StateStats:
+  """Per-dimension mean and std (<float32>[D]) of an llm dataset's training answer word
+  states: batches carry the states standardised with them, since a few dimensions of a
+  language model's residual stream are tens of times larger than the rest (SmolLM2's
+  layer 16: root mean squares of 91 and 71 against a median of 2.7)."""
+  mean: np.ndarray
+  std: np.ndarray
+
+  @property
+  def dim(self) -> int:
+    return int(self.mean.shape[0])
+
+  def standardise(self, states: np.ndarray) -> np.ndarray:
+    """<float16> (states - mean) / std."""
+    return ((np.asarray(states, np.float32) - self.mean) / self.std).astype(np.float16)
+
+
+def load_state_stats(data_dir: str, modality: str) -> StateStats | None:
+  """The word-state statistics of an llm dataset; None for any other dataset."""
+  path = os.path.join(assets_dir(data_dir, modality), dataset_spec.STATE_STATS_FILE)
+  if not os.path.exists(path):
+    return None
+  with np.load(path) as z:
+    return StateStats(mean=z['mean'].astype(np.float32), std=z['std'].astype(np.float32))
 
 
 def load_embeddings(data_dir: str, modality: str) -> np.ndarray:
@@ -352,14 +387,24 @@ class Batches:
     self.max_question_length = max(1, int(meta['max_question_length']))
     self.max_job_title_length = max(1, int(meta['max_job_title_length']))
     self.feature_dim = int(meta['feature_dim'])
+    self.state_dim = int(meta.get('state_dim') or 0)  # Word states of an llm dataset.
+    self._state_stats = None
+    if self.state_dim:
+      self._state_stats = load_state_stats(data_dir, modality)
+      if self._state_stats is None or self._state_stats.dim != self.state_dim:
+        raise ValueError(f'{assets_dir(data_dir, modality)} has no '
+                         f'{dataset_spec.STATE_STATS_FILE} of {self.state_dim}-d states '
+                         '(rebuild the dataset)')
     self._answer_lengths = meta['lengths'][split]
     self.plan = self.full_plan[start_step:]
     self._loader = loader
-    batch_mb = max(math.prod(shape) for shape in self.shapes) * 4 / 2**20
+    # Bytes per answer step: its id or features, and its float16 word state.
+    step_bytes = 4 * max(self.feature_dim, 1) + 2 * self.state_dim
+    batch_mb = max(r * w for r, w, *_ in self.shapes) * step_bytes / 2**20
     self.window = max(1, min(loader.load_window, int(loader.window_mb // batch_mb)))
     self._source = None
     self._cache = cache.record_table(split, loader.cache_mb, self.feature_dim,
-                                     self._fixed_layout())
+                                     self._fixed_layout(), self._state_stats)
     # The layout is news once per run; later epochs' lines are details (--verbosity=1).
     log = logging.info if epoch == 0 and split == 'train' else functools.partial(logging.vlog, 1)
     log('%s/%s epoch %d: %d batches of up to %d interviews, packed rows '
@@ -404,7 +449,7 @@ class Batches:
     reading, is most of the loading cost), or a table of just these records."""
     if self._cache is None:
       table = _RecordTable([self._answer_lengths[i] for i in indices], self.feature_dim,
-                           self._fixed_layout())
+                           self._fixed_layout(), self._state_stats)
       table.fill(range(len(indices)), self._data_source().__getitems__(indices),
                  self._names(indices))
       return table, np.arange(len(indices))
@@ -426,7 +471,7 @@ class Batches:
     indices = batch.indices[interviews]
     b, q, r, w = len(indices), self.max_questions, local_rows, batch.width
     d = (self.feature_dim,) if self.feature_dim else ()
-    out = _aligned_empty({
+    specs = {
         'answers': ((r, w) + d, np.float32 if d else np.int32),
         'answer_segments': ((r, w), np.int32),  # These two are written whole below.
         'answer_lengths': ((b, q), np.int32),
@@ -439,7 +484,13 @@ class Batches:
         'label': ((b,), np.int32),
         'weight': ((b,), np.float32),
         'index': ((b,), np.int32),
-    })
+    }
+    if self.state_dim:  # Written whole below too.
+      e = self.state_dim
+      specs.update(answer_states=((r, w, e), np.float16),
+                   question_states=((b, q, self.max_question_length, e), np.float16),
+                   job_title_states=((b, self.max_job_title_length, e), np.float16))
+    out = _aligned_empty(specs)
     out['answer_rows'][...] = batch.answer_rows[interviews]
     out['answer_starts'][...] = batch.answer_starts[interviews]
     out['index'][...] = indices  # -1 for padding rows.
@@ -532,11 +583,17 @@ def _fixed_row(rec: dict, layout: dict[str, slice], max_question_length: int, *,
   for key in ('answer_lengths', 'question_lengths', 'job_title', 'job_title_length',
               'label'):
     row[layout[key].start:layout[key].start + len(fields[key])] = fields[key]
-  starts = np.cumsum(question_lengths) - question_lengths
-  within = np.arange(len(questions)) - np.repeat(starts, question_lengths)
-  slots = np.repeat(np.arange(len(question_lengths)) * lq, question_lengths) + within
-  row[layout['questions'].start + slots] = questions
+  row[layout['questions'].start + _question_places(question_lengths, lq)] = questions
   return row
+
+
+def _question_places(question_lengths: np.ndarray, max_question_length: int) -> np.ndarray:
+  """Where each word of the concatenated questions goes when question k starts at
+  k * max_question_length."""
+  starts = np.cumsum(question_lengths) - question_lengths
+  within = np.arange(int(question_lengths.sum())) - np.repeat(starts, question_lengths)
+  return (np.repeat(np.arange(len(question_lengths)) * max_question_length,
+                    question_lengths) + within)
 
 
 class _RecordTable:
@@ -545,11 +602,14 @@ class _RecordTable:
   zeros at the end for padding), and each record's small fields in one fixed-width
   int32 row (`_fixed_row`). A batch is then one gather from `answers` and one from
   `rows`, whatever its records. Filled as records are decoded (`filled`); the answer
-  lengths come from meta.json and each record is checked against them.
+  lengths come from meta.json and each record is checked against them. An llm dataset's
+  word states (`state_stats` given) lie the same way, standardised: `answer_states`
+  beside `answers`, `question_states` and `job_title_states` per record at the places
+  of their words.
   """
 
   def __init__(self, lengths: Sequence[Sequence[int]], feature_dim: int,
-               layout: dict[str, slice]):
+               layout: dict[str, slice], state_stats: StateStats | None = None):
     num_questions = layout['answer_lengths'].stop - layout['answer_lengths'].start
     self.lengths = np.zeros((len(lengths), num_questions), np.int64)
     for i, record_lengths in enumerate(lengths):
@@ -564,6 +624,14 @@ class _RecordTable:
     self.layout = layout
     questions = layout['questions']
     self._max_question_length = (questions.stop - questions.start) // num_questions
+    self.state_stats = state_stats
+    self.state_dim = state_dim = state_stats.dim if state_stats is not None else 0
+    if state_dim:
+      title = layout['job_title'].stop - layout['job_title'].start
+      self.answer_states = np.zeros((self.padding + 1, state_dim), np.float16)
+      self.question_states = np.zeros(
+          (len(lengths), questions.stop - questions.start, state_dim), np.float16)
+      self.job_title_states = np.zeros((len(lengths), title, state_dim), np.float16)
 
   def fill(self, ids: Sequence[int], records: Sequence[dict], names: Sequence[str]) -> None:
     """Writes decoded `records` into rows `ids`; `names` name them in errors."""
@@ -582,8 +650,28 @@ class _RecordTable:
                          f'meta.json says {self.answers.shape[1:]} (rebuild the dataset)')
       start = self.starts[i, 0]
       self.answers[start:start + len(answers)] = answers
+      if self.state_dim:
+        self._fill_states(i, rec, name)
       self.rows[i] = row
       self.filled[i] = True
+
+  def _fill_states(self, i: int, rec: dict, name: str) -> None:
+    """Record `i`'s word states, each beside its word id."""
+    states = {key: np.asarray(rec.get(key + '_states', np.zeros((0, 0))))
+              for key in ('answer', 'question', 'job_title')}
+    question_lengths = np.asarray(rec['question_lengths'], np.int64).reshape(-1)
+    words = {'answer': int(self.lengths[i].sum()), 'question': int(question_lengths.sum()),
+             'job_title': len(np.asarray(rec['job_title']).reshape(-1))}
+    for key, x in states.items():
+      if x.shape != (words[key], self.state_dim):
+        raise ValueError(f'{name} has {key} states of shape {x.shape} for {words[key]} '
+                         f'words of {self.state_dim}-d states (rebuild the dataset)')
+    states = {key: self.state_stats.standardise(x) for key, x in states.items()}
+    start = self.starts[i, 0]
+    self.answer_states[start:start + words['answer']] = states['answer']
+    places = _question_places(question_lengths, self._max_question_length)
+    self.question_states[i, places] = states['question']
+    self.job_title_states[i, :words['job_title']] = states['job_title']
 
 
 def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, table: _RecordTable,
@@ -618,6 +706,13 @@ def _fill_rows(out: dict[str, np.ndarray], rows: np.ndarray, table: _RecordTable
           out=out['answers'].reshape((-1,) + out['answers'].shape[2:]))
   out['answer_segments'][...] = packing.tiled_ids(
       order, gaps, slot_offset + slots, lengths).reshape(num_rows, width)
+  if 'answer_states' in out:  # Packed exactly like the answers; padding rows zero.
+    np.take(table.answer_states, sources, axis=0, mode='clip',
+            out=out['answer_states'].reshape(-1, table.state_dim))
+    for key in ('question_states', 'job_title_states'):
+      out[key][...] = 0
+      out[key][rows] = getattr(table, key)[ids].reshape(
+          (len(ids),) + out[key].shape[1:])
 
 
 # ------------------------------------------------------- what training reads

@@ -42,6 +42,22 @@ class ContextEncoder(nn.Module):
     return last_NxH  # Zero for an empty question or title.
 
 
+class StateProjection(nn.Module):
+  """Frozen language-model word states [..., D] -> [..., size]: a learned affine map with
+  dropout. The states are inputs, standardised per dimension by the input pipeline
+  (a few dimensions of the residual stream are tens of times larger than the rest);
+  nothing here reaches back into the language model."""
+  size: int
+  dropout_rate: float = 0.0
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, states: jax.Array, *, train: bool) -> jax.Array:
+    x = nn.Dense(self.size, dtype=self.dtype, name='dense')(
+        jax.lax.stop_gradient(states).astype(self.dtype))
+    return nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+
+
 class HireNet(nn.Module):
   """The HireNet family; see the module docstring for the variants.
 
@@ -56,6 +72,12 @@ class HireNet(nn.Module):
     train_embeddings: fine-tune the word vectors (frozen in the paper's setting).
     features_input: answers are float frames [R, W, D] (audio, video) rather
       than token ids [R, W] (text).
+    states_input: words come with frozen language-model states (an `llm` dataset:
+      `answer_states`, `question_states`, `job_title_states`), which replace the
+      embedding table: one shared projection reads them for answers, questions and
+      job titles.
+    state_projection: output size of that projection.
+    state_dropout: dropout on the projected states.
     unroll: `lax.scan` unroll factor of the GRUs.
     dtype: computation dtype; softmaxes, pooling and the loss stay float32.
   """
@@ -68,6 +90,9 @@ class HireNet(nn.Module):
   dropout_rate: float = 0.0
   train_embeddings: bool = False
   features_input: bool = False
+  states_input: bool = False
+  state_projection: int = 128
+  state_dropout: float = 0.0
   unroll: int = 1
   dtype: jnp.dtype = jnp.float32
 
@@ -88,6 +113,17 @@ class HireNet(nn.Module):
         vectors = jax.lax.stop_gradient(vectors)
       return vectors.astype(self.dtype)
 
+    projection = []  # Created on first use, shared by answers, questions and titles.
+
+    def words(ids, states_key):
+      """Word vectors: the embedded ids, or the projection of the words' states."""
+      if not self.states_input:
+        return embed(ids)
+      if not projection:
+        projection.append(StateProjection(self.state_projection, self.state_dropout,
+                                          dtype=self.dtype, name='state_projection'))
+      return projection[0](batch[states_key], train=train)
+
     # Answers arrive packed (hirenet_jax/hirenet/packing.py): rows [R, W] hold several answers
     # each, `answer_segments` names the slot b * Q + q of every step (-1 = padding).
     answers = batch['answers']
@@ -101,7 +137,7 @@ class HireNet(nn.Module):
     if self.features_input:
       answers_RxWxD = answers.astype(self.dtype)
     else:
-      answers_RxWxD = embed(answers)
+      answers_RxWxD = words(answers, 'answer_states')
     mask_RxW = segments_RxW >= 0
 
     # Low-level encoder (eq. 1-3); the state restarts at every answer of a row.
@@ -127,7 +163,8 @@ class HireNet(nn.Module):
 
     # Local context (eq. 4).
     if use_context:
-      questions_NxLxE = embed(batch['questions'].reshape(num_slots, -1))
+      questions_NxLxE = words(batch['questions'], 'question_states').reshape(
+          (num_slots, batch['questions'].shape[-1], -1))
       h_question_NxC = ContextEncoder(
           self.context_size, unroll=self.unroll, dtype=self.dtype,
           name='question_encoder')(questions_NxLxE, batch['question_lengths'].reshape(-1))
@@ -161,7 +198,7 @@ class HireNet(nn.Module):
     if use_context:
       h_job_BxC = ContextEncoder(
           self.context_size, unroll=self.unroll, dtype=self.dtype,
-          name='job_title_encoder')(embed(batch['job_title']),
+          name='job_title_encoder')(words(batch['job_title'], 'job_title_states'),
                                     batch['job_title_length'])
     else:
       h_job_BxC = None
@@ -220,8 +257,9 @@ def embeddings_trainable(value) -> bool:
 
 
 def create_model(model_config, *, vocab_size: int, features_input: bool,
-                 dtype: jnp.dtype = jnp.float32) -> HireNet:
-  """Builds the model from `config.model` (see experiments/configs/default.py)."""
+                 states_input: bool = False, dtype: jnp.dtype = jnp.float32) -> HireNet:
+  """Builds the model from `config.model` (see experiments/configs/default.py);
+  `states_input` for a dataset of language-model word states (meta.json's `state_dim`)."""
   return HireNet(
       variant=model_config.variant,
       vocab_size=vocab_size,
@@ -232,6 +270,9 @@ def create_model(model_config, *, vocab_size: int, features_input: bool,
       dropout_rate=model_config.dropout_rate,
       train_embeddings=embeddings_trainable(model_config.train_embeddings),
       features_input=features_input,
+      states_input=states_input,
+      state_projection=model_config.get('state_projection', 128),
+      state_dropout=model_config.get('state_dropout', 0.0),
       unroll=model_config.get('unroll', 1),
       dtype=dtype,
   )

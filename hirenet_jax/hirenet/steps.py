@@ -48,7 +48,8 @@ def make_model(config: ml_collections.ConfigDict, meta: Mapping[str, Any]) -> mo
   """The model for `config.model` and the dataset described by `meta`."""
   return models.create_model(
       config.model, vocab_size=int(meta['vocab_size']),
-      features_input=not dataset_spec.modality(config.modality).words, dtype=jnp.dtype(config.dtype))
+      features_input=not dataset_spec.modality(config.modality).words,
+      states_input=bool(meta.get('state_dim')), dtype=jnp.dtype(config.dtype))
 
 def _zeros_like_batch(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
   """One all-zero row with the batch's shapes (identical on every process)."""

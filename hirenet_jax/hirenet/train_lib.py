@@ -108,23 +108,44 @@ def median_training_word_count(data_dir: str, modality: str) -> float:
 
 
 def dataset_representation(meta: Mapping[str, Any]) -> str:
-  """The word vectors a dataset was prepared with: 'word2vec' (trained on its training
-  split) or 'vectors:PATH' (a pretrained file); from meta.json's `embeddings` entry,
-  which datasets built before this was recorded wrote in words or as a bare path."""
+  """The text representation a dataset was prepared with: 'word2vec' (trained on its
+  training split), 'vectors:PATH' (a pretrained file) or 'llm:LAYER' (language-model
+  states of that layer, 0..n); from meta.json's `embeddings` entry, which datasets built
+  before this was recorded wrote in words or as a bare path."""
   source = (meta.get('embeddings') or {}).get('source') or 'word2vec'
-  if source.startswith('vectors:'):
+  if source.startswith(('vectors:', 'llm:')):
     return source
   if source == 'word2vec' or 'training split' in source:
     return 'word2vec'
   return f'vectors:{source}'
 
 
-def _same_representation(wanted: str, have: str) -> bool:
-  if wanted == 'vectors':
-    return have.startswith('vectors:')
-  if wanted.startswith('vectors:') and have.startswith('vectors:'):
-    return os.path.abspath(wanted[8:]) == os.path.abspath(have[8:])
-  return wanted == have
+def describe_representation(meta: Mapping[str, Any]) -> str:
+  """The dataset's text representation in one line, for the start of a run."""
+  have, entry = dataset_representation(meta), meta.get('embeddings') or {}
+  if have.startswith('llm:'):
+    return (f'{have}: frozen states of layer {entry.get("layer")} of '
+            f'{entry.get("num_layers")} of {entry.get("encoder")}, pooled onto words '
+            f'({entry.get("dim")}-d), read through a learned projection')
+  if have.startswith('vectors:'):
+    return f'{have} ({entry.get("format")}, {entry.get("dim")}-d word vectors)'
+  dim = entry.get('dim', meta.get('embedding_dim'))
+  return f'{have} ({dim}-d, trained on the training split)'
+
+
+def _same_representation(wanted: str, have: str, meta: Mapping[str, Any]) -> bool:
+  """Whether a dataset prepared with `have` is what `wanted` asks for: 'vectors' and
+  'llm' accept any file or layer, 'llm:LAYER' counts negative layers from the end."""
+  want = dataset_spec.parse_representation(wanted)
+  got = dataset_spec.parse_representation(have)
+  if want.kind != got.kind:
+    return False
+  if want.kind == 'vectors':
+    return want.path is None or os.path.abspath(want.path) == os.path.abspath(got.path)
+  if want.kind == 'llm':
+    num_layers = int((meta.get('embeddings') or {}).get('num_layers') or 0)
+    return want.layer is None or want.layer % (num_layers + 1) == got.layer
+  return True
 
 
 def resolve_representation(config: ml_collections.ConfigDict,
@@ -140,11 +161,23 @@ def resolve_representation(config: ml_collections.ConfigDict,
   meta = getattr(data, 'meta', None) or {}
   have = dataset_representation(meta)
   wanted = str(config.get('text_representation', 'auto') or 'auto')
-  if wanted != 'auto' and not _same_representation(wanted, have):
-    raise ConfigError(
-        f'the dataset was prepared with text representation {have!r} but '
-        f'config.text_representation is {wanted!r}; rebuild the dataset or set '
-        f'--config.text_representation={have}')
+  if wanted != 'auto':
+    try:
+      same = _same_representation(wanted, have, meta)
+    except ValueError as e:
+      raise ConfigError(f'config.text_representation: {e}') from None
+    if not same:
+      raise ConfigError(
+          f'the dataset was prepared with text representation {have!r} but '
+          f'config.text_representation is {wanted!r}; rebuild the dataset or set '
+          f'--config.text_representation={have}')
+  gguf = config.get('gguf', '') or ''
+  if gguf and have.startswith('llm:'):
+    used = (meta.get('embeddings') or {}).get('gguf')
+    if not used or os.path.abspath(gguf) != os.path.abspath(used):
+      raise ConfigError(
+          f'the dataset\'s states come from {used or "the embedded model"}, but '
+          f'config.gguf is {gguf}; rebuild the dataset or leave config.gguf empty')
   dim = int(meta.get('embedding_dim') or 0)
   set_dim = (have.startswith('vectors:') and config.pretrained_embeddings and dim
              and dim != config.model.embedding_dim)
@@ -179,6 +212,8 @@ def resolve_train_embeddings(config: ml_collections.ConfigDict,
         'no prepared dataset to count words in')
   elif source.startswith('vectors:'):
     decision, why = 'false', f'pretrained {source}'
+  elif source.startswith('llm:'):
+    decision, why = 'false', f'{source}: the model reads frozen states, not the table'
   else:
     median = median_training_word_count(data_dir, config.modality)
     trainable = median < AUTO_EMBEDDINGS_MIN_MEDIAN_COUNT

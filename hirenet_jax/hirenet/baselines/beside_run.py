@@ -7,7 +7,8 @@ user sees at once whether the neural model adds anything over a simple one.
 - `probe_logreg` (text): the linear probe of the run's own representation (`probe`): the
   prepared dataset's embedding table, which the model starts from (split-trained
   word2vec or a pretrained vector file), averaged over each candidate's answer words,
-  padding left out; standardised + logistic regression. It says whether the hierarchy
+  padding left out (an llm dataset: the language-model word states its shards hold, the
+  model's own input); standardised + logistic regression. It says whether the hierarchy
   adds anything over the pooled representation.
 - `functionals_logreg` (audio, video): the non-sequential baseline's per-answer
   functionals of the shard's frames (`shallow_models.video_functionals`; audio has no
@@ -117,17 +118,32 @@ def functionals_logreg_scores(splits: Mapping[str, baseline_features.SplitAnswer
   return {'C': c, 'num_features': int(features['train'].shape[1])}, scores
 
 
+def _candidate_states(data_dir: str, modality: str, split: str) -> np.ndarray:
+  """<float32>[N, D] each record's mean answer word state (an llm dataset's shards)."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  source = tfds.builder_from_directory(
+      input_pipeline.dataset_dir(data_dir, modality)).as_data_source(split=split)
+  rows = [np.asarray(r['answer_states'], np.float32).mean(axis=0)
+          for r in source.__getitems__(list(range(len(source))))]
+  return np.stack(rows) if rows else np.zeros((0, 1), np.float32)
+
+
 def word_vector_probe_scores(splits: Mapping[str, baseline_features.SplitAnswers],
                              data_dir: str, modality: str, *, seed: int = 0
                              ) -> tuple[dict, dict[str, np.ndarray]]:
-  """The probe of the dataset's embedding table: each candidate's mean word vector."""
+  """The probe of the dataset's representation: each candidate's mean word vector, or
+  its mean language-model word state for an llm dataset."""
   # Imported here: probe imports this module.
   from hirenet_jax.hirenet.baselines import probe  # pylint: disable=g-import-not-at-top
-  table_VxD = input_pipeline.load_embeddings(data_dir, modality)
-  skip_ids = (int(input_pipeline.load_meta(data_dir, modality).get('pad_id', 0)),)
-  features = {s: probe.candidate_word_vectors(a.sequences, a.candidate, len(a.labels),
-                                              table_VxD, skip_ids=skip_ids)
-              for s, a in splits.items()}
+  meta = input_pipeline.load_meta(data_dir, modality)
+  if meta.get('state_dim'):  # Records in candidate order, as load_split_answers reads them.
+    features = {s: _candidate_states(data_dir, modality, s) for s in splits}
+  else:
+    table_VxD = input_pipeline.load_embeddings(data_dir, modality)
+    skip_ids = (int(meta.get('pad_id', 0)),)
+    features = {s: probe.candidate_word_vectors(a.sequences, a.candidate, len(a.labels),
+                                                table_VxD, skip_ids=skip_ids)
+                for s, a in splits.items()}
   return probe.probe_logreg_scores(features, {s: a.labels for s, a in splits.items()},
                                    seed=seed)
 
