@@ -17,7 +17,15 @@ Synthetic corpora are shaped like the default corpus (`data_prep.hirenet.synthet
    write), plus the fixed and per-candidate cost of the line through the two points.
    An untimed build of a tiny corpus first pays the one-off import costs.
 
-`measure` runs both and `format_table` shows the figures as one table.
+With runner='beam' (`--runner=beam`) instead: `build_dataset` of each modality on one
+corpus (N candidates, or `--corpus_dir`) with the local runner and with the Beam runner
+(`data_prep.hirenet.beam_build`: DirectRunner, multi-processing on `--workers`
+processes, or `--beam_pipeline_options`) side by side: seconds of each, its stages and
+CPU figures, and the Beam / local time ratio. The corpus's media are read once before
+timing, so neither build pays a cold disk cache; an untimed build of a tiny corpus by
+each runner first pays the imports (Beam's too).
+
+`measure` runs them and `format_table` shows the figures as one table.
 """
 
 from __future__ import annotations
@@ -39,7 +47,9 @@ from data_prep.hirenet import build
 from data_prep.hirenet import corpus as corpus_lib
 from data_prep.hirenet import synthetic
 from data_prep.errors import CorpusError
+from hirenet_jax.hirenet import dataset_spec
 
+RUNNERS = ('local', 'beam')
 SCALE = 4                 # the large corpus has SCALE times the candidates of the small one.
 MIN_CANDIDATES = 8        # fewer can leave the 10% validation or test split empty.
 _WARMUP_CANDIDATES = 10
@@ -241,10 +251,110 @@ def benchmark_build(corpora: dict[int, str], modality: str, work_dir: str, *,
               for stage in small['stage_seconds']})
 
 
+def media_files(corpus_dir: str, modality: str) -> list[str]:
+  """Absolute paths of the corpus's answer files of a frame modality (none for text)."""
+  interviews, _ = corpus_lib.read_corpus(corpus_dir)
+  if not dataset_spec.modality(modality).frame_features:
+    return []
+  return [a.source(modality) for i in interviews for a in i.answers
+          if a.source(modality) and os.path.isfile(a.source(modality))]
+
+
+def warm_page_cache(paths: Sequence[str]) -> int:
+  """Reads every file once, so the first timed build does not pay a cold disk cache;
+  returns the bytes read."""
+  size = 0
+  for path in paths:
+    with open(path, 'rb') as f:
+      while chunk := f.read(1 << 20):
+        size += len(chunk)
+  return size
+
+
+def benchmark_runners(corpus_dir: str, modality: str, work_dir: str, *,
+                      workers: int | None = None, repeats: int = 1,
+                      beam_options: str | None = None,
+                      on_progress: Callable[[str], None] = lambda _: None) -> dict:
+  """Times `build.build_dataset` of `modality` on `corpus_dir` with each runner, local
+  then beam in each of `repeats` rounds (the fastest of each kept).
+
+  Returns the corpus's candidates, answers kept (and minutes of audio), per runner the
+  total and per-stage wall seconds and the `CpuMonitor` figures, and `ratio`, the Beam
+  build's time over the local one's.
+
+  Raises:
+    RuntimeError: the runners kept different candidates or answers.
+  """
+  best = {}
+  for k in range(repeats):
+    for runner in RUNNERS:
+      on_progress(f'building {modality} shards of {corpus_dir} with the {runner} runner, '
+                  f'run {k + 1}/{repeats}')
+      data_dir = tempfile.mkdtemp(prefix=f'{modality}_{runner}_', dir=work_dir)
+      with CpuMonitor() as monitor:
+        summary = build.build_dataset(
+            corpus_dir, modality, data_dir, workers=workers, overwrite=True, runner=runner,
+            beam_options=beam_options if runner == 'beam' else None)
+      shutil.rmtree(data_dir)
+      if runner not in best or monitor.wall_s < best[runner][0].wall_s:
+        best[runner] = (monitor, summary)
+  counts = {runner: summary['counts'] for runner, (_, summary) in best.items()}
+  if counts['local'] != counts['beam']:
+    raise RuntimeError(f'the runners kept different records: {counts}')
+  table2 = best['local'][1]['table2']
+  runs = {runner: dict(seconds=monitor.wall_s, stage_seconds=summary['stage_seconds'],
+                       cpu=monitor.figures())
+          for runner, (monitor, summary) in best.items()}
+  return dict(
+      modality=modality, corpus_dir=corpus_dir,
+      candidates=counts['local']['candidates_read'],
+      answers_kept=counts['local']['answers_kept'],
+      audio_minutes=(table2['total_length'] / 60
+                     if dataset_spec.modality(modality).pools_frames else None),
+      beam_options=beam_options, runs=runs,
+      ratio=runs['beam']['seconds'] / runs['local']['seconds'])
+
+
+def _run_runners(work_dir: str, results: dict, *, corpus_dir: str | None,
+                 sizes: dict[str, int], modalities: Sequence[str], workers: int,
+                 repeats: int, beam_options: str | None,
+                 on_progress: Callable[[str], None]) -> dict:
+  """`run`'s runner comparison: fills results['runners'] per modality."""
+  results['runners'] = {}
+  for modality in modalities:
+    warmup = make_corpus(os.path.join(work_dir, f'corpus_{modality}_warmup'),
+                         _WARMUP_CANDIDATES, [modality])
+    corpus = corpus_dir
+    if corpus is None:
+      on_progress(f'generating the {modality} corpus of {sizes[modality]} candidates '
+                  '(not timed)')
+      start = time.perf_counter()
+      corpus = make_corpus(os.path.join(work_dir, f'corpus_{modality}_{sizes[modality]}'),
+                           sizes[modality], [modality])
+      results['generation_s'][f'{modality}_{sizes[modality]}'] = time.perf_counter() - start
+    for runner in RUNNERS:
+      on_progress(f'warm-up build ({modality}, {runner} runner, {_WARMUP_CANDIDATES} '
+                  'candidates, not timed)')
+      warmup_dir = tempfile.mkdtemp(prefix='warmup_', dir=work_dir)
+      build.build_dataset(warmup, modality, warmup_dir, workers=workers, runner=runner,
+                          beam_options=beam_options if runner == 'beam' else None)
+      shutil.rmtree(warmup_dir)
+    on_progress(f'reading the {modality} files once (not timed)')
+    warm_page_cache(media_files(corpus, modality))
+    results['runners'][modality] = benchmark_runners(
+        corpus, modality, work_dir, workers=workers, repeats=repeats,
+        beam_options=beam_options, on_progress=on_progress)
+  return results
+
+
 def run(work_dir: str, *, candidates: int, audio_candidates: int,
         modalities: Sequence[str], workers: int | None = None, repeats: int = 1,
+        runner: str = 'local', beam_options: str | None = None,
+        corpus_dir: str | None = None,
         on_progress: Callable[[str], None] = lambda _: None) -> dict:
-  """Generates the corpora in `work_dir` and runs both benchmarks; returns the figures."""
+  """Generates the corpora in `work_dir` and runs both benchmarks (runner='local'), or
+  the local and the Beam build side by side (runner='beam', on `corpus_dir` if given);
+  returns the figures."""
   unknown = set(modalities) - {'text', 'audio'}
   if unknown:
     raise ValueError(f'modalities must be text and/or audio, got {sorted(unknown)}')
@@ -252,11 +362,20 @@ def run(work_dir: str, *, candidates: int, audio_candidates: int,
     raise ValueError(f'need at least {MIN_CANDIDATES} candidates (else a split is empty)')
   if repeats < 1:
     raise ValueError(f'repeats must be >= 1, got {repeats}')
+  if runner not in RUNNERS:
+    raise ValueError(f'runner must be one of {RUNNERS}, got {runner!r}')
+  if runner == 'local' and (corpus_dir or beam_options):
+    raise ValueError('a corpus directory and Beam options are read only with runner=beam')
   workers = workers or audio.available_cores()
-  results = dict(machine=machine(), workers=workers, repeats=repeats,
+  results = dict(machine=machine(), workers=workers, repeats=repeats, runner=runner,
                  corpus_shape={k: v for k, v in synthetic.DEFAULT_CORPUS.items()
                                if k != 'num_candidates'},
                  generation_s={}, extraction=None, builds={})
+  if runner == 'beam':
+    return _run_runners(work_dir, results, corpus_dir=corpus_dir,
+                        sizes=dict(text=candidates, audio=audio_candidates),
+                        modalities=modalities, workers=workers, repeats=repeats,
+                        beam_options=beam_options, on_progress=on_progress)
   # (modality, candidates, whether its feature extraction is timed on its own).
   for modality, n, extraction in (('text', candidates, False),
                                   ('audio', audio_candidates, True)):
@@ -346,6 +465,21 @@ def format_table(r: dict) -> str:
         f'{b["scale"]:.2f}x; {_percent(b["deviation_from_linear"])} from linear); '
         f'line through the two points: {b["fixed_s"]:.2f} s fixed + '
         f'{1000 * b["per_candidate_s"]:.2f} ms per candidate')
+  for modality, c in (r.get('runners') or {}).items():
+    audio_min = '' if c['audio_minutes'] is None else f', {c["audio_minutes"]:.1f} min of audio'
+    how = c['beam_options'] or (f'DirectRunner, {r["workers"]} processes'
+                                if r['workers'] > 1 else 'DirectRunner, in process')
+    lines += ['', f'Local vs Beam build of {modality} ({c["corpus_dir"]}): '
+              f'{c["candidates"]} candidates, {c["answers_kept"]} answers{audio_min}; '
+              f'local: {r["workers"]} extraction processes; beam: {how}',
+              f'{"runner":>6}  {"total s":>7}  {"cores busy":>10}  others\' cores  stages (s)']
+    for name, run_ in c['runs'].items():
+      cpu = run_['cpu']
+      cores, others = (('n/a', 'n/a') if cpu['cpu_s'] is None else
+                       (f'{cpu["cores_busy"]:.2f}', f'{cpu["other_cores_busy"]:.2f}'))
+      stages = ', '.join(f'{k} {v:.1f}' for k, v in run_['stage_seconds'].items())
+      lines.append(f'{name:>6}  {run_["seconds"]:>7.1f}  {cores:>10}  {others:>13}  {stages}')
+    lines.append(f'Beam / local: {c["ratio"]:.2f}x the time')
   return '\n'.join(lines)
 
 

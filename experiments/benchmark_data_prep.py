@@ -4,8 +4,12 @@ r"""Measures data preparation: openSMILE extraction on all cores and shard build
   python -m experiments.benchmark_data_prep [--candidates=200] [--audio_candidates=12] \
       [--modalities=text,audio] [--workers=N] [--repeats=1] \
       [--output=benchmarks/results/data_prep.json] [--work_dir=DIR]
+  python -m experiments.benchmark_data_prep --runner=beam [--modalities=audio] \
+      [--audio_candidates=N | --corpus_dir=DIR] [--beam_pipeline_options=...]
 
-Prints one table and writes the figures as JSON.
+Prints one table and writes the figures as JSON. --runner=beam times the Beam build
+(data_prep.hirenet.beam_build; pip install -e '.[beam]') beside the local one on the same
+corpus instead (default output benchmarks/results/data_prep_beam.json).
 """
 
 from __future__ import annotations
@@ -33,8 +37,17 @@ _WORKERS = flags.DEFINE_integer('workers', None,
                                 'builds (default: every core).')
 _REPEATS = flags.DEFINE_integer('repeats', 1, 'Timed runs of each measurement; the '
                                 'fastest is kept.')
-_OUTPUT = flags.DEFINE_string('output', os.path.join('benchmarks', 'results',
-                                                     'data_prep.json'), 'JSON file.')
+_RUNNER = flags.DEFINE_enum('runner', 'local', ['local', 'beam'],
+                            'local: the extraction and scaling benchmarks; beam: the Beam '
+                            'build beside the local one on one corpus.')
+_BEAM_OPTIONS = flags.DEFINE_string('beam_pipeline_options', None,
+                                    'With --runner=beam: as data_prep.build\'s (default: '
+                                    'the DirectRunner on --workers processes).')
+_CORPUS_DIR = flags.DEFINE_string('corpus_dir', None,
+                                  'With --runner=beam: time the builds of this corpus '
+                                  'instead of a generated one.')
+_OUTPUT = flags.DEFINE_string('output', None, 'JSON file (default: benchmarks/results/'
+                              'data_prep.json, data_prep_beam.json with --runner=beam).')
 _WORK_DIR = flags.DEFINE_string('work_dir', None, 'Where corpora and shards go (default: '
                                 'a temporary folder, deleted at the end).')
 
@@ -46,16 +59,20 @@ def main(argv):
     results = benchmark.measure(
         _WORK_DIR.value, candidates=_CANDIDATES.value,
         audio_candidates=_AUDIO_CANDIDATES.value, modalities=_MODALITIES.value,
-        workers=_WORKERS.value, repeats=_REPEATS.value)
+        workers=_WORKERS.value, repeats=_REPEATS.value, runner=_RUNNER.value,
+        beam_options=_BEAM_OPTIONS.value, corpus_dir=_CORPUS_DIR.value)
   except (CorpusError, RuntimeError, ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
   results['command'] = ' '.join(['python -m experiments.benchmark_data_prep'] + sys.argv[1:])
-  os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-  with open(_OUTPUT.value, 'w', encoding='utf-8') as f:
+  output = _OUTPUT.value or os.path.join(
+      'benchmarks', 'results', 'data_prep_beam.json' if _RUNNER.value == 'beam'
+      else 'data_prep.json')
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  with open(output, 'w', encoding='utf-8') as f:
     json.dump(results, f, indent=2)
   print(benchmark.format_table(results))
-  print(f'wrote {_OUTPUT.value}')
+  print(f'wrote {output}')
 
 
 if __name__ == '__main__':

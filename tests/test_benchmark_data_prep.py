@@ -8,6 +8,7 @@ import soundfile
 
 from benchmarks import data_prep as bench
 from data_prep.hirenet import audio
+from data_prep.hirenet import corpus as corpus_lib
 from data_prep.hirenet import synthetic
 
 _N = 8  # the smallest corpus whose 80/10/10 split leaves no split empty.
@@ -93,3 +94,33 @@ def test_too_small_a_corpus_is_refused(tmp_path):
     bench.run(str(tmp_path), candidates=4, audio_candidates=_N, modalities=['text'])
   with pytest.raises(ValueError, match='text and/or audio'):
     bench.run(str(tmp_path), candidates=_N, audio_candidates=_N, modalities=['video'])
+
+
+def test_runner_comparison_times_both_builds_of_one_corpus(tmp_path):
+  pytest.importorskip('apache_beam')
+  results = bench.run(str(tmp_path), candidates=_N, audio_candidates=_N,
+                      modalities=['text'], runner='beam',
+                      beam_options='direct_num_workers=1')
+  c = results['runners']['text']
+  assert (c['candidates'], c['answers_kept']) == (_N, _answers_of(tmp_path))
+  local, beam = c['runs']['local'], c['runs']['beam']
+  assert c['ratio'] == pytest.approx(beam['seconds'] / local['seconds'])
+  assert list(local['stage_seconds']) == ['read', 'features', 'vocab', 'write']
+  assert list(beam['stage_seconds']) == ['read', 'pipeline', 'write']
+  for run_ in (local, beam):
+    assert 0 < sum(run_['stage_seconds'].values()) <= run_['seconds']
+  assert results['builds'] == {} and results['extraction'] is None
+  assert f'Beam / local: {c["ratio"]:.2f}x the time' in bench.format_table(results)
+
+
+def _answers_of(work_dir):
+  """Answers of the generated text corpus (every one has a transcript)."""
+  interviews, _ = corpus_lib.read_corpus(str(work_dir / f'corpus_text_{_N}'))
+  return sum(len(i.answers) for i in interviews)
+
+
+def test_corpus_dir_and_beam_options_need_the_beam_runner(tmp_path):
+  for kwargs in (dict(corpus_dir=str(tmp_path)), dict(beam_options='runner=x')):
+    with pytest.raises(ValueError, match='only with runner=beam'):
+      bench.run(str(tmp_path), candidates=_N, audio_candidates=_N, modalities=['text'],
+                **kwargs)
