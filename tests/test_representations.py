@@ -131,3 +131,44 @@ def test_coverage_line_rebuilds_from_meta():
   table = build.format_table2(summary)
   assert 'Vector coverage: 4 of 10 words (40.0%)' in table
   assert '70 of 100 tokens (70.0%)' in table
+
+
+def _wordy_corpus(path, *, vocabulary: int, num_candidates: int = 60):
+  """A corpus whose answers draw their words from `vocabulary` distinct words."""
+  rng = np.random.default_rng(vocabulary)
+  os.makedirs(path, exist_ok=True)
+  with open(os.path.join(path, 'interviews.jsonl'), 'w') as f:
+    for c in range(num_candidates):
+      answers = [{'question': 'why', 'transcript': ' '.join(
+          f'w{i}' for i in rng.integers(0, vocabulary, 30))} for _ in range(3)]
+      f.write(json.dumps({'candidate_id': f'c{c}', 'position_id': f'p{c % 3}',
+                          'job_title': 'sales', 'label': c % 2,
+                          'answers': answers}) + '\n')
+  return str(path)
+
+
+def test_auto_chooses_word2vec_for_repeated_words_and_the_model_for_rare_ones(tmp_path):
+  # 48 training candidates x 90 words: 50 distinct words are seen ~86 times each, 20,000
+  # distinct words about once (the median of real transcripts: 1-2).
+  rep, why = build.choose_representation(_wordy_corpus(tmp_path / 'a', vocabulary=50))
+  assert rep == 'word2vec' and '>= 20' in why
+  rep, why = build.choose_representation(_wordy_corpus(tmp_path / 'b', vocabulary=20000))
+  assert rep.startswith('llm:') and '< 20' in why
+
+
+def test_prepare_builds_what_auto_chooses(tmp_path, monkeypatch):
+  from data_prep.hirenet import datasets  # pylint: disable=g-import-not-at-top
+  from experiments.configs import default  # pylint: disable=g-import-not-at-top
+  built = []
+  monkeypatch.setattr(datasets.build, 'build_dataset',
+                      lambda *args, **kwargs: built.append(kwargs['representation']))
+  dirs = set()
+  for vocabulary, choose, expected in ((20000, True, 'llm:16'), (50, True, None),
+                                       (20000, False, None)):
+    config = default.get_config()
+    config.corpus_dir = _wordy_corpus(tmp_path / f'c{vocabulary}', vocabulary=vocabulary)
+    config.modality, config.choose_representation = 'text', choose
+    dirs.add(datasets.prepare(config, str(tmp_path / 'prepared')))
+    assert built[-1] == expected
+  assert len(dirs) == 3  # The llm dataset of a corpus has its own cached folder.
+  assert not tiny_config(str(tmp_path)).choose_representation

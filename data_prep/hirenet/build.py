@@ -118,6 +118,47 @@ def resolve_representation(representation: str | None,
   return rep
 
 
+# 'auto' builds word2vec where the training split's answers can train word vectors: their
+# median vocabulary word is seen at least this often (our synthetic corpora: hundreds),
+# the line train_embeddings=auto draws too. Real text falls far under it (a median word
+# seen once or twice) and gets the language model's states (docs/llm.md).
+AUTO_MIN_MEDIAN_COUNT = 20
+
+
+def choose_representation(corpus_dir: str, *, split: str = 'by_candidate', seed: int = 0,
+                          min_count: int = 1,
+                          decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
+                          allow_external_media: bool = False) -> tuple[str, str]:
+  """The text representation a corpus's training split supports, and why, in words:
+  'word2vec' when the median count of its answers' vocabulary words is at least
+  AUTO_MIN_MEDIAN_COUNT, else f'llm:{llm_states.DEFAULT_LAYER}'. Reads the corpus and
+  draws the splits as build_dataset does (a corpus it cannot split gets word2vec and
+  build_dataset's error)."""
+  interviews, _ = corpus_lib.read_corpus(corpus_dir, decisions=decisions,
+                                         allow_external_media=allow_external_media)
+  try:
+    assignment = splits_lib.make_splits(
+        [i.candidate_id for i in interviews], [i.label for i in interviews],
+        [i.position_id for i in interviews], method=split, seed=seed,
+        given=[i.split for i in interviews])
+  except ValueError:
+    return 'word2vec', 'the corpus cannot be split'
+  counts = collections.Counter()
+  for interview in interviews:
+    if assignment[interview.candidate_id] == 'train':
+      for answer in interview.answers:
+        if answer.transcript:
+          counts.update(text_lib.tokenize(answer.transcript))
+  kept = [c for c in counts.values() if c >= min_count]
+  median = float(np.median(kept)) if kept else 0.0
+  if median >= AUTO_MIN_MEDIAN_COUNT:
+    return 'word2vec', (f'median training count of a vocabulary word {median:g} >= '
+                        f'{AUTO_MIN_MEDIAN_COUNT}: enough text to train word vectors on')
+  return f'llm:{llm_states.DEFAULT_LAYER}', (
+      f'median training count of a vocabulary word {median:g} < {AUTO_MIN_MEDIAN_COUNT}: '
+      'too little text to train word vectors on; the language model was pretrained')
+
+
 def _file_stamp(path: str | None) -> list:
   if not path:
     return [None]

@@ -126,6 +126,20 @@ def prepare(config, prepared_cache_dir: str) -> str:
     raise PrepareError(f'{corpus_dir} is not a corpus (no interviews.jsonl)')
   pooling = frame_pooling(config)
   options = build_options(config)
+  if (options['representation'] is None and not options['embeddings']
+      and (config.get('text_representation', 'auto') or 'auto') == 'auto'
+      and config.get('choose_representation', False)
+      and dataset_spec.modality(config.modality).words):
+    try:
+      chosen, why = build.choose_representation(
+          corpus_dir, split=config.split, decisions=options['decisions'],
+          allow_external_media=options['allow_external_media'])
+    except (CorpusError, ValueError):  # The build below names the problem.
+      chosen, why = 'word2vec', 'the corpus could not be read'
+    logging.info('text_representation=auto: %s (%s); --representation=... chooses',
+                 chosen, why)
+    if chosen != 'word2vec':
+      options['representation'] = chosen
   key = cache_key(corpus_dir, config.split, pooling, options)
   data_dir = os.path.join(prepared_cache_dir, f'{os.path.basename(corpus_dir)}_{key}')
   if is_chief:

@@ -34,6 +34,11 @@ def get_config() -> ml_collections.ConfigDict:
   # A corpus_dir is built with it; a prepared dataset must have been built with it. The
   # one used is recorded in results.json; pretrained vectors set model.embedding_dim.
   config.text_representation = 'auto'
+  # With text_representation 'auto', a corpus_dir is built with the representation its
+  # training split supports (data_prep.hirenet.build.choose_representation: word2vec when
+  # its median vocabulary word is seen >= 20 times, as in the synthetic corpora, else the
+  # language model's states, as for real text); False: word2vec.
+  config.choose_representation = True
   # How a corpus_dir is built (data_prep.build's options and the train command's flags of
   # the same names); non-default values get their own cached dataset.
   config.embeddings = ''  # Pretrained word-vector file; '' = word2vec on the training split.

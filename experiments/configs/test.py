@@ -19,4 +19,7 @@ def get_config():
   config.log_every_steps = 2  # Log often.
   config.tensorboard = True  # Exercise the event writer.
   config.async_checkpointing = False  # Simpler to reason about in tests.
+  # Tiny corpora have few words each and would be encoded by the language model: the
+  # tests that want it ask for --representation=llm.
+  config.choose_representation = False
   return config
