@@ -1,7 +1,7 @@
 r"""Builds the TFDS dataset of one modality from a raw corpus and prints Table 2.
 
   python -m data_prep.build --corpus_dir=DIR --modality=text --data_dir=D \
-      [--split=by_candidate|by_position|given] [--seed=0] [--on_error=fail|skip] \
+      [--split=auto|by_candidate|by_position|given] [--seed=0] [--on_error=fail|skip] \
       [--embeddings=frWac.bin|cc.fr.300.vec | --representation=word2vec|vectors:PATH|llm[:LAYER]]
       [--gguf=model.gguf] [--num_shards=N] [--frame_pooling=K] [--workers=N]
       [--runner=local|beam] [--beam_pipeline_options="runner=DataflowRunner,project=P,..."]
@@ -36,9 +36,10 @@ _MODALITY = flags.DEFINE_enum('modality', None, list(dataset_spec.MODALITIES),
                               'Modality to build.', required=True)
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Output TFDS data directory.',
                                 required=True)
-_SPLIT = flags.DEFINE_enum('split', 'by_candidate', list(splits_lib.METHODS),
+_SPLIT = flags.DEFINE_enum('split', 'auto', list(splits_lib.METHODS),
                            'by_candidate: 80/10/10 stratified; by_position: whole '
-                           'positions; given: each line\'s "split".')
+                           'positions; given: each line\'s "split"; auto: given when '
+                           'every line has one, else by_candidate.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the split and of word2vec.')
 _ON_ERROR, _EMBEDDINGS, _REPRESENTATION, _GGUF = read_flags.define_build_flags()
 _NUM_SHARDS = flags.DEFINE_integer('num_shards', None,

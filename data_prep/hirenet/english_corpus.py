@@ -14,8 +14,8 @@ A document (a speech; a film's reviews) is cut at sentence (snippet) boundaries 
 answers of about `words_per_answer` words, and its answers into candidates of 3 to
 `answers_per_candidate` answers. Questions and job titles are empty. A document's candidates
 share its group as `position_id` and one `split` (80/10/10 of candidates, stratified by the
-group's majority label), so `--split=given` or `--split=by_position` keeps a speaker or a film
-out of two splits; `by_candidate` would not.
+group's majority label), so the default `--split=auto` (here `given`) or `by_position` keeps
+a speaker or a film out of two splits; `by_candidate` would not.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Train/validation/test splits: 80/10/10 by candidate (stratified), by position, or as
 each record gives it (`given`: a corpus made from another one's splits, e.g. MockLLM's
-generated interviews, keeps them).
+generated interviews, keeps them). `auto` (the default) is `given` when every record
+gives one, else `by_candidate`: a corpus that ships its splits (one keeping each speaker
+in one split) is not silently re-split across them.
 
 Splits are computed once per corpus from the structurally valid candidates, before any
 modality drops answers, so a candidate is in the same split for text, audio and video
@@ -17,7 +19,7 @@ import numpy as np
 from hirenet_jax.hirenet.dataset_spec import SPLITS
 
 FRACTIONS = (0.8, 0.1, 0.1)
-METHODS = ('by_candidate', 'by_position', 'given')
+METHODS = ('auto', 'by_candidate', 'by_position', 'given')
 
 
 def _counts(n: int, fractions: Sequence[float]) -> list[int]:
@@ -78,10 +80,19 @@ def split_by_position(candidate_ids: Sequence[str], position_ids: Sequence[str],
   return assignment
 
 
+def resolve_method(method: str, given: Sequence[str | None]) -> str:
+  """`method`, with 'auto' resolved against the records' own splits `given`."""
+  if method != 'auto':
+    return method
+  return 'given' if len(given) and all(s is not None for s in given) else 'by_candidate'
+
+
 def make_splits(candidate_ids: Sequence[str], labels: Sequence[int],
                 position_ids: Sequence[str], *, method: str, seed: int,
                 given: Sequence[str | None] = ()) -> dict[str, str]:
-  """candidate_id -> split; `given` holds each record's own split for method 'given'."""
+  """candidate_id -> split; `given` holds each record's own split (methods 'given' and
+  'auto')."""
+  method = resolve_method(method, given)
   if method == 'given':
     missing = [cid for cid, split in zip(candidate_ids, given) if split is None]
     if missing or len(given) != len(candidate_ids):

@@ -15,7 +15,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.modality = 'text'  # text | audio | video (the --modality shorthand).
   config.corpus_dir = ''  # Raw corpus (interviews.jsonl); '' = the default synthetic one.
   config.data_dir = ''  # Prepared dataset; '' = built from corpus_dir into a cache.
-  config.split = 'by_candidate'  # data_prep.hirenet.build split method.
+  # data_prep.hirenet.build split method; auto: each line's "split" when every line has
+  # one, else by_candidate (80/10/10 stratified by label).
+  config.split = 'auto'
   config.num_buckets = 4  # Length buckets (at most this many compiled shapes per split).
   # Packed rows (hirenet_jax/hirenet/packing.py) are this many mean answers wide (at least the
   # bucket's longest answer): wide rows pack ~90% full; ~1 keeps a GPU's recurrence short.
