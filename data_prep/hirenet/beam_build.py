@@ -27,9 +27,7 @@ module only for runner='beam'.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
-import io
 import json
 import os
 import re
@@ -42,7 +40,6 @@ from absl import logging
 import apache_beam as beam
 from apache_beam.options import pipeline_options as beam_pipeline_options
 import numpy as np
-import tensorflow_datasets as tfds
 
 from data_prep.errors import CorpusError
 from data_prep.errors import FeatureError
@@ -368,36 +365,16 @@ def _pipeline(pipeline, *, work_list: str, out_assets: str, modality: str,
 
 
 def _prepare(builder: _BeamBuilder, options, num_shards: int | None) -> None:
-  """Runs the pipeline through TFDS (banners and progress bars logged, as
-  tfds_builder.write does); a split left empty is the local build's CorpusError."""
-  was_active = tfds.core.utils.tqdm_utils._active  # pylint: disable=protected-access
-  banner = io.StringIO()
+  """Runs the pipeline through TFDS (tfds_builder.prepare_quietly); a split left empty
+  is the local build's CorpusError."""
   try:
-    tfds.display_progress_bar(False)
-    with tempfile.TemporaryDirectory() as download_dir, \
-        contextlib.redirect_stdout(banner):
-      builder.download_and_prepare(
-          download_dir=download_dir,
-          download_config=tfds_builder._DownloadConfig(  # pylint: disable=protected-access
-              num_shards=num_shards, beam_options=options))
+    tfds_builder.prepare_quietly(builder, num_shards=num_shards, beam_options=options)
   except Exception as e:  # pylint: disable=broad-except
     empty = re.search(r'generated examples is 0 for split (\w+)', str(e))
     if empty is None:
       raise
-    raise CorpusError(_empty_split(builder.builder_config.modality, empty.group(1), None)
-                      ) from None
-  finally:
-    tfds.display_progress_bar(was_active)
-  if banner.getvalue().strip():
-    logging.vlog(1, 'TFDS: %s', banner.getvalue().strip())
-
-
-def _empty_split(modality: str, split: str, num_usable: int | None) -> Problem:
-  """build.build_dataset's problem for a split without a usable candidate."""
-  usable = '' if num_usable is None else f' ({num_usable} usable candidates)'
-  return Problem(corpus_lib.INTERVIEWS_FILE, '-',
-                 f'{modality}: the {split} split is empty{usable}; the corpus is too '
-                 'small for an 80/10/10 split')
+    raise CorpusError(build_lib.empty_split(builder.builder_config.modality,
+                                            empty.group(1), None)) from None
 
 
 def _meta(by_split: dict, log, *, modality: str, vocab_size: int, embedding_dim: int,
@@ -489,7 +466,7 @@ def build(interviews, assignment: dict, log, *, corpus_dir: str, data_dir: str,
              for a in i.answers))
   for s in SPLITS:
     if not possible[s]:
-      raise CorpusError(_empty_split(modality, s, sum(possible.values())))
+      raise CorpusError(build_lib.empty_split(modality, s, sum(possible.values())))
   num_without = sum(a.source(modality) is None for i in interviews for a in i.answers)
   feature_dim = None
   if spec.frame_features:

@@ -159,6 +159,14 @@ def choose_representation(corpus_dir: str, *, split: str = 'auto', seed: int = 0
       'too little text to train word vectors on; the language model was pretrained')
 
 
+def empty_split(modality: str, split: str, num_usable: int | None) -> Problem:
+  """The problem of a split without a usable candidate (either runner)."""
+  usable = '' if num_usable is None else f' ({num_usable} usable candidates)'
+  return Problem(corpus_lib.INTERVIEWS_FILE, '-',
+                 f'{modality}: the {split} split is empty{usable}; the corpus is too '
+                 'small for an 80/10/10 split')
+
+
 def _file_stamp(path: str | None) -> list:
   if not path:
     return [None]
@@ -592,10 +600,7 @@ def build_dataset(corpus_dir: str, modality: str, data_dir: str, *,
               for s in SPLITS}
   for s in SPLITS:
     if not by_split[s]:
-      raise CorpusError(Problem(
-          corpus_lib.INTERVIEWS_FILE, '-',
-          f'{modality}: the {s} split is empty ({len(usable)} usable candidates); '
-          'the corpus is too small for an 80/10/10 split'))
+      raise CorpusError(empty_split(modality, s, len(usable)))
 
   train_ids = {c for c, s in assignment.items() if s == 'train'}
   vocab, emb, emb_info = _vocab_and_embeddings(

@@ -141,7 +141,14 @@ def write(examples: Mapping[str, Sequence[dict]], *, modality: str, data_dir: st
   builder = HirenetInterviews(
       config=modality, data_dir=data_dir, file_format='array_record',
       examples=examples, feature_dim=feature_dim, state_dim=state_dim)
-  # TFDS prints banners and progress bars; a library logs instead.
+  prepare_quietly(builder, num_shards=num_shards)
+  return str(builder.data_dir)
+
+
+def prepare_quietly(builder: tfds.core.DatasetBuilder, *, num_shards: int | None,
+                    beam_options=None) -> None:
+  """`builder.download_and_prepare` with our shard rule (and Beam's options, for a Beam
+  builder); TFDS prints banners and progress bars, a library logs them instead."""
   was_active = tfds.core.utils.tqdm_utils._active  # pylint: disable=protected-access
   banner = io.StringIO()
   try:
@@ -150,9 +157,9 @@ def write(examples: Mapping[str, Sequence[dict]], *, modality: str, data_dir: st
         contextlib.redirect_stdout(banner):
       builder.download_and_prepare(
           download_dir=download_dir,
-          download_config=_DownloadConfig(num_shards=num_shards))
+          download_config=_DownloadConfig(num_shards=num_shards,
+                                          beam_options=beam_options))
   finally:
     tfds.display_progress_bar(was_active)
   if banner.getvalue().strip():
     logging.vlog(1, 'TFDS: %s', banner.getvalue().strip())
-  return str(builder.data_dir)
