@@ -71,6 +71,62 @@ def interview_messages(index: int) -> tuple[Message, ...]:
   return tuple(messages)
 
 
+def shared_prefix_messages(index: int) -> tuple[Message, ...]:
+  """One recruiter's interviews at the same point: the system prompt and five answered
+  questions are the same for every `index`, only the last answer differs."""
+  messages = list(interview_messages(0))
+  name = _NAMES[index % len(_NAMES)]
+  messages.append(Message('assistant', 'Thank you. Anything else you would like to add?'))
+  messages.append(Message('user', f'Only that {name} can start next month (interview '
+                                  f'{index}).'))
+  return tuple(messages)
+
+
+def run_shared_prefix(model, batch: int = 32, answer_tokens: int = 60,
+                      repeats: int = 3) -> dict[str, Any]:
+  """Rows that continue one long prefix, decoded with the prefix read once per step for
+  the batch (shared-prefix attention) and with a copy of it in every row: decode tokens/s
+  of each, timed alternately after an untimed run of each (the prefix cache then holds
+  every prompt's blocks, so the prefills are alike)."""
+  from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
+  prompts = [model.chat_ids(shared_prefix_messages(i)) for i in range(batch)]
+  common = len(os.path.commonprefix(prompts))
+  runs: dict[bool, list] = {True: [], False: []}
+  before = model.shared_prefix
+  try:
+    for timed in [False] + [True] * repeats:
+      for shared in (True, False):
+        model.shared_prefix = shared
+        stats = _generate(model, prompts, answer_tokens, seed=0)
+        if timed:
+          runs[shared].append(stats)
+  finally:
+    model.shared_prefix = before
+  out = {'workload': 'shared_prefix', 'model': model.name, 'cpu': cpu_model(),
+         'bf16_dot': engine.cpu_has_bf16_dot(), 'cpu_count': os.cpu_count(),
+         'batch': batch, 'prompt_tokens': statistics.mean(len(p) for p in prompts),
+         'common_prefix_tokens': common, 'answer_tokens': answer_tokens}
+  for shared, name in ((True, 'shared'), (False, 'copied')):
+    m = _measurement(batch, prompts, runs[shared])
+    out[name] = {'decode_tokens_per_s': m.decode_tokens_per_s,
+                 'decode_seconds': m.decode_seconds, 'prefill_seconds': m.prefill_seconds}
+  out['decode_speedup'] = (out['shared']['decode_tokens_per_s']
+                           / out['copied']['decode_tokens_per_s'])
+  return out
+
+
+def format_shared_prefix(result: dict[str, Any]) -> str:
+  bf16 = 'with' if result['bf16_dot'] else 'without'
+  return (f"{result['model']}; {result['cpu']} ({bf16} bf16 dot products), "
+          f"{result['cpu_count']} CPUs\n"
+          f"{result['batch']} rows of {result['prompt_tokens']:.0f} prompt tokens, "
+          f"{result['common_prefix_tokens']} of them the same in every row; "
+          f"{result['answer_tokens']} tokens decoded per row\n"
+          f"decode, shared prefix read once: {result['shared']['decode_tokens_per_s']:.1f} "
+          f"tok/s; copied into every row: {result['copied']['decode_tokens_per_s']:.1f} "
+          f"tok/s ({result['decode_speedup']:.2f}x)")
+
+
 def peak_rss_bytes() -> int:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 

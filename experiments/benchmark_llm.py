@@ -5,6 +5,8 @@ r"""Measures the embedded language model on the mock-interview workload.
   python -m experiments.benchmark_llm [--gguf=PATH] [--batches=1,8,32] \
       [--answer_tokens=60] [--repeats=3] [--weight_dtype=float32|bfloat16] \
       [--output=FILE.json] [--nollama_cpp]
+  python -m experiments.benchmark_llm --workload=shared_prefix [--batches=32] \
+      [--answer_tokens=60] [--repeats=3]
 
 --workload=mockllm: N training pairs of the default person-job corpus interviewed (3
 turns) and judged (4 judges) through the MockLLM loop, as `experiments.mockllm
@@ -16,6 +18,11 @@ llama.cpp from source), the first N of the same pairs are then played by llama.c
 OpenAI-compatible server on the same GGUF and threads, started on 127.0.0.1 and stopped
 after, and the ratio of interviews per hour is printed. Writes
 benchmarks/results/llm_mockllm.json.
+
+--workload=shared_prefix: rows that continue one ~460-token prefix (one recruiter's
+interviews at the same point), decoded with the prefix read once per step for the batch
+(shared-prefix attention) and with a copy in every row; prints the decode tokens/s of
+each and their ratio. Writes benchmarks/results/llm_shared_prefix.json.
 
 --workload=decode (the default):
 A ~400-token interviewer prompt per row, ~60-token answers (stop tokens ignored, the
@@ -54,9 +61,11 @@ _LLAMA_CPP = flags.DEFINE_bool('llama_cpp', True, 'Also measure llama.cpp side b
                                'when llama-cpp-python is installed.')
 _OUTPUT = flags.DEFINE_string('output', None, 'JSON file of the figures; default '
                               'benchmarks/results/llm.json (llm_mockllm.json).')
-_WORKLOAD = flags.DEFINE_enum('workload', 'decode', ['decode', 'mockllm'], 'decode: '
-                              'fixed-length answers per batch size; mockllm: whole '
-                              'interviews through the MockLLM loop.')
+_WORKLOAD = flags.DEFINE_enum('workload', 'decode', ['decode', 'mockllm', 'shared_prefix'],
+                              'decode: fixed-length answers per batch size; mockllm: '
+                              'whole interviews through the MockLLM loop; shared_prefix: '
+                              'rows continuing one prefix, decoded with it read once and '
+                              'with it copied into every row.')
 _INTERVIEWS = flags.DEFINE_integer('interviews', 32, '--workload=mockllm: interviews.')
 _LLAMA_CPP_INTERVIEWS = flags.DEFINE_integer(
     'llama_cpp_interviews', 0, '--workload=mockllm: interviews llama.cpp\'s server plays, '
@@ -96,7 +105,26 @@ def mockllm_main():
   return results
 
 
+def shared_prefix_main():
+  """--workload=shared_prefix."""
+  from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
+  batch = max(int(b) for b in _BATCHES.value)
+  model = engine.JaxLanguageModel(_GGUF.value, dtype=_DTYPE.value,
+                                  weight_dtype=_WEIGHT_DTYPE.value, max_batch=batch,
+                                  decode_chunk=_DECODE_CHUNK.value,
+                                  prefix_cache_bytes=max(_PREFIX_CACHE_MB.value, 1) * 2 ** 20)
+  results = llm_benchmark.run_shared_prefix(model, batch, _ANSWER_TOKENS.value,
+                                            _REPEATS.value)
+  print(llm_benchmark.format_shared_prefix(results), flush=True)
+  print('wrote ' + common.write_results(
+      _OUTPUT.value or os.path.join('benchmarks', 'results', 'llm_shared_prefix.json'),
+      results))
+
+
 def main():
+  if _WORKLOAD.value == 'shared_prefix':
+    shared_prefix_main()
+    return
   if _WORKLOAD.value == 'mockllm':
     results = mockllm_main()
     print(llm_benchmark.format_mockllm(results), flush=True)

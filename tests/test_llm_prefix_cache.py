@@ -187,11 +187,88 @@ def test_eight_devices_with_the_cache_give_the_answers_of_one_without(uncached):
       import test_llm_prefix_cache as t
       from hirenet_jax.core import sharding
       model = t._engine(t._parts(), mesh=sharding.make_mesh(jax.devices()))
-      print(json.dumps({'devices': model.num_devices, 'results': t._run(model)}))
+      results = t._run(model)
+      print(json.dumps({'devices': model.num_devices, 'results': results,
+                        'shared': t._shared_lengths(model)}))
   """)
   data = helpers.run_python_json(script, timeout=600)
   assert data['devices'] == 8
+  assert max(data['shared']) > 0  # Decoding read a shared prefix once for its batch.
   _assert_same([tuple(r) for r in data['results']], uncached)
+
+
+def _shared_lengths(model) -> list[int]:
+  """The shared-prefix length of every prefill program the engine traced."""
+  return sorted({shape[-1] for shape in model.shapes if shape[0] == 'prefill'})
+
+
+PENALISED = SamplingParams(max_new_tokens=12, temperature=0.0, repetition_penalty=1.3)
+
+
+@needs_model
+def test_shared_prefix_attention_gives_the_answers_of_per_row_copies(parts):
+  """Rows that start alike read their common blocks once (cascade attention), with the
+  greedy answers of an engine that copies them into every row and of one without a
+  cache. The repetition penalty makes the answers depend on the shared tokens too."""
+  chats = [_chat(('user', q)) for q in (
+      'Hello, I am Sam.', 'Good morning, Maria here. I studied statistics.',
+      'Hi, my name is Omar and I moved to Lyon last year to work on reports.')]
+  requests = [ChatRequest(c, PENALISED) for c in chats]
+  plain = _engine(parts, prefix_cache_bytes=0).chat(requests)
+  copied = _engine(parts, shared_prefix=False)
+  shared = _engine(parts)
+  for _ in range(2):  # The second time the shared blocks come from the cache.
+    assert shared.chat(requests) == copied.chat(requests) == plain
+  assert _shared_lengths(copied) == [0]
+  assert max(_shared_lengths(shared)) >= 64
+
+
+@needs_model
+def test_a_decode_step_over_a_shared_prefix_equals_one_over_whole_rows(parts):
+  """Prefill and one decode step with the first P tokens held once for the batch give
+  the hidden states and logits of the same rows held whole, within 1e-4."""
+  from hirenet_jax.llm import engine  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.llm import llama  # pylint: disable=g-import-not-at-top
+  _, config, weights, _ = parts
+  weights = llama.cast(llama.unstack_layers(weights), jnp.float32, jnp.float32)
+  rng = np.random.default_rng(0)
+  p, suffixes = 64, [rng.integers(10, 5000, size=n).tolist() for n in (5, 17, 30)]
+  prefix = rng.integers(10, 5000, size=p).tolist()
+  rows = [prefix + s for s in suffixes]
+
+  def padded(rows, t):
+    tokens = np.zeros((len(rows), t), np.int32)
+    pads = np.asarray([t - len(r) for r in rows], np.int32)
+    for i, r in enumerate(rows):
+      tokens[i, t - len(r):] = r
+    return jnp.asarray(tokens), jnp.asarray(pads)
+
+  def step(tokens, pads, shared=None, offset=0):
+    b, t = tokens.shape
+    kv = llama.init_kv(config, b, t, jnp.float32)
+    kv = {k: tuple(v[i] for i in range(config.num_layers)) for k, v in kv.items()}
+    h, kv = llama.forward(weights, config, tokens, pads, kv, shared=shared,
+                          position_offset=offset)
+    decode_shared = None if shared is None else {
+        'k': tuple(k.transpose(1, 2, 0) for k in shared['k']),
+        'v': tuple(v.transpose(1, 0, 2) for v in shared['v'])}
+    logits, _ = engine.decode_forward(weights, config, engine.decode_cache(kv, t + 1),
+                                      jnp.asarray([7, 8, 9]), pads, jnp.asarray(t),
+                                      shared=decode_shared)
+    return h, logits
+
+  whole_h, whole_logits = step(*padded(rows, 96))
+  # The prefix's keys and values, computed alone, are what every row shares.
+  kv = llama.init_kv(config, 1, p, jnp.float32)
+  kv = {k: tuple(v[i] for i in range(config.num_layers)) for k, v in kv.items()}
+  _, kv = llama.forward(weights, config, jnp.asarray([prefix]), jnp.zeros(1, jnp.int32), kv)
+  shared = {k: tuple(c[0] for c in v) for k, v in kv.items()}
+  shared_h, shared_logits = step(*padded(suffixes, 32), shared=shared, offset=p)
+  for i, s in enumerate(suffixes):
+    np.testing.assert_allclose(shared_h[i, 32 - len(s):], whole_h[i, 96 - len(s):],
+                               atol=1e-4, rtol=0)
+  np.testing.assert_allclose(shared_logits, whole_logits, atol=1e-4, rtol=0)
+  assert float(jnp.max(jnp.abs(whole_logits))) > 1  # Not a vacuous comparison.
 
 
 @needs_model

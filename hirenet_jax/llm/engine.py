@@ -16,7 +16,10 @@ same answer whatever else shares its batch. temperature=0 decodes greedily.
 A prefix cache (`prefix_cache.PrefixCache`, vLLM's automatic prefix caching) keeps the
 keys and values of prompt blocks between calls: a prompt whose start was seen before is
 prefilled from where its longest cached prefix ends (the uncached rest padded to a power
-of two), with the cached keys and values placed in front of it.
+of two), with the cached keys and values placed in front of it. The blocks that every
+row of a batch starts with are kept once rather than per row, and decoding attends to
+them with one matrix product for the batch, merged with each row's own attention by
+log-sum-exp (`decode_forward`, `llama.cascade_attention`).
 
 The batch axis is sharded over the devices of `sharding.make_mesh()`, the weights are
 replicated. By default the matrices are bfloat16 (float32 on a CPU without bf16 dot
@@ -110,6 +113,16 @@ class CompileCounter:
     return cls._instance
 
 
+def bucket_shared(blocks: int) -> int:
+  """Blocks of a batch's shared prefix that are read once: `blocks` rounded down to a
+  power of two or 1.5 times one (1, 2, 3, 4, 6, 8, 12, ...), so few programs serve every
+  prefix; the blocks left over are read as part of each row."""
+  if blocks < 1:
+    return 0
+  power = 1 << (blocks.bit_length() - 1)
+  return power * 3 // 2 if power >= 2 and blocks >= power * 3 // 2 else power
+
+
 def bucket_batch(n: int, num_devices: int) -> int:
   """Rows of a batch of `n` requests: a power of two, a multiple of the device count."""
   b = 1 << max(0, (n - 1).bit_length())
@@ -135,7 +148,8 @@ class GenerationStats:
 
 def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, Any],
                    tokens_B: jax.Array, pads_B: jax.Array, column: jax.Array,
-                   pad_rows: bool = False) -> tuple[jax.Array, dict[str, Any]]:
+                   pad_rows: bool = False, shared: dict[str, Any] | None = None
+                   ) -> tuple[jax.Array, dict[str, Any]]:
   """One token per row at cache `column`: (logits_BxV, kv), kv in `decode_cache`'s
   layout (per layer, keys BxNxKxS and values BxNxSxK).
 
@@ -143,12 +157,16 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, A
   weights (`llama.unstack_layers`) and per-layer cache buffers: a layer's cache is
   updated in place and read by the attention products where it lies, whereas slicing a
   layer out of a stacked array in a loop copies it (and its weights) at every token.
-  `pad_rows`: as for `llama.dense`.
+  `pad_rows`: as for `llama.dense`. `shared`: a prefix of P tokens that every row
+  continues, stored once (per layer, keys NxKxP and values NxPxK; the rows' positions
+  start at P): its attention is one matrix product for the whole batch, merged with
+  each row's own by `llama.cascade_attention`, so the batch reads it once per step.
   """
   b = tokens_B.shape[0]
   s = kv['v'][0].shape[2]
   h, n, kd = config.num_heads, config.num_kv_heads, config.head_dim
-  positions_Bx1 = jnp.maximum(column - pads_B, 0)[:, None]
+  offset = 0 if shared is None else shared['v'][0].shape[1]
+  positions_Bx1 = (jnp.maximum(column - pads_B, 0) + offset)[:, None]
   columns_S = jnp.arange(s)
   visible_BxS = (columns_S[None] <= column) & (columns_S[None] >= pads_B[:, None])
   x = jnp.take(weights['embed_VxD'], tokens_B[:, None], axis=0)
@@ -165,11 +183,22 @@ def decode_forward(weights: dict[str, Any], config: LlamaConfig, kv: dict[str, A
     cache_v = jax.lax.dynamic_update_slice(
         kv['v'][i], v.transpose(0, 2, 1, 3).astype(kv['v'][i].dtype), (0, 0, column, 0))
     q_BxNxGxK = q.reshape(b, n, h // n, kd)
+    scale = jnp.sqrt(kd).astype(jnp.float32)
     scores = jnp.einsum('bngk,bnks->bngs', q_BxNxGxK, cache_k,
-                        preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
+                        preferred_element_type=jnp.float32) / scale
     scores = jnp.where(visible_BxS[:, None, None], scores, _MASKED)
-    p = jax.nn.softmax(scores, axis=-1).astype(cache_v.dtype)
-    out = jnp.einsum('bngs,bnsk->bngk', p, cache_v).reshape(b, 1, h * kd)
+    if shared is None:
+      p = jax.nn.softmax(scores, axis=-1).astype(cache_v.dtype)
+      out = jnp.einsum('bngs,bnsk->bngk', p, cache_v)
+    else:
+      shared_k, shared_v = shared['k'][i], shared['v'][i]
+      shared_scores = jnp.einsum('bngk,nkp->bngp', q_BxNxGxK, shared_k,
+                                 preferred_element_type=jnp.float32) / scale
+      out = llama.cascade_attention(
+          (shared_scores, lambda p, v=shared_v: jnp.einsum('bngp,npk->bngk', p, v)),
+          (scores, lambda p, v=cache_v: jnp.einsum('bngs,bnsk->bngk', p, v)),
+          dtype=cache_v.dtype)
+    out = out.reshape(b, 1, h * kd)
     x = x + dense(out, w['wo'])
     y = llama.rms_norm(x, w['ffn_norm'], config.rms_eps)
     x = x + dense(jax.nn.silu(dense(y, w['w_gate'])) * dense(y, w['w_up']), w['w_down'])
@@ -323,12 +352,13 @@ class JaxLanguageModel:
   def __init__(self, gguf_path: str | None = None, *, dtype: Any = None,
                weight_dtype: Any = None, max_batch: int = 32, decode_chunk: int = 8,
                mesh: Any = None, prefix_cache_bytes: int = 4 * 2 ** 30,
-               prefix_block: int = 32):
+               prefix_block: int = 32, shared_prefix: bool = True):
     path = gguf_loader.embedded_model_path() if gguf_path is None else gguf_path
     config, weights, reader = gguf_loader.load(path)
     self._setup(path, config, weights, GGUFTokenizer(reader, path), dtype=dtype,
                 weight_dtype=weight_dtype, max_batch=max_batch, decode_chunk=decode_chunk,
-                mesh=mesh, prefix_cache_bytes=prefix_cache_bytes, prefix_block=prefix_block)
+                mesh=mesh, prefix_cache_bytes=prefix_cache_bytes, prefix_block=prefix_block,
+                shared_prefix=shared_prefix)
 
   @classmethod
   def from_weights(cls, path: str, config: LlamaConfig, weights: dict[str, Any],
@@ -341,7 +371,7 @@ class JaxLanguageModel:
 
   def _setup(self, path, config, weights, tokenizer, *, dtype=None, weight_dtype=None,
              max_batch=32, decode_chunk=8, mesh=None, prefix_cache_bytes=4 * 2 ** 30,
-             prefix_block=32):
+             prefix_block=32, shared_prefix=True):
     self.path = path
     self.config = config
     self.tokenizer = tokenizer
@@ -366,6 +396,8 @@ class JaxLanguageModel:
     self.prefix_cache = (prefix_cache_lib.PrefixCache(prefix_block, prefix_cache_bytes)
                          if prefix_cache_bytes > 0 else None)
     self._prefix_rows = NamedSharding(self.mesh, P(None, None, sharding.DATA_AXIS))
+    self._replicated = NamedSharding(self.mesh, P())
+    self.shared_prefix = shared_prefix
     self.compiles = CompileCounter.get()
     self.totals = GenerationStats()  # Every call's, summed (scoring adds prompt tokens).
     self._prefill = jax.jit(self._prefill_fn, static_argnames=(
@@ -384,7 +416,7 @@ class JaxLanguageModel:
 
   def _constrain_state(self, state):
     return {key: jax.lax.with_sharding_constraint(value, self._rows)
-            if key != 'column' else value for key, value in state.items()}
+            if key not in ('column', 'shared') else value for key, value in state.items()}
 
   def _with_prefix(self, prefix_kv, b, t):
     """Per-layer caches of `t` columns (BxTxNxK): the cached prefix
@@ -401,40 +433,58 @@ class JaxLanguageModel:
     layers = range(self.config.num_layers)
     return {'k': tuple(layer(i, 0) for i in layers), 'v': tuple(layer(i, 1) for i in layers)}
 
-  def _forward_window(self, weights, prefix_kv, tokens_BxT, pads_B, window, keep_window):
+  def _forward_window(self, weights, prefix_kv, tokens_BxT, pads_B, window, keep_window,
+                      shared=None):
     """The last `window` columns of the prompts through the model, the columns before
-    them read from `prefix_kv`: (h_BxWxD, per-layer kv of all columns, the window's
-    keys and values as Lx2xBxWxNxK when `keep_window`, else None)."""
+    them read from `prefix_kv`, all after the batch's `shared` prefix when there is one
+    (per layer PxNxK): (h_BxWxD, per-layer kv of all columns, the window's keys and
+    values as Lx2xBxWxNxK when `keep_window`, else None)."""
     b, t = tokens_BxT.shape
     c = t - window
     kv = self._with_prefix(prefix_kv, b, t)
-    h, kv = llama.forward(weights, self.config, tokens_BxT[:, c:], pads_B, kv, start=c)
+    h, kv = llama.forward(weights, self.config, tokens_BxT[:, c:], pads_B, kv, start=c,
+                          shared=shared, position_offset=0 if shared is None
+                          else shared['k'][0].shape[0])
     new = None
     if keep_window:
       new = jnp.stack([jnp.stack([k[:, c:], v[:, c:]]) for k, v in zip(kv['k'], kv['v'])])
     return h, kv, new
 
-  def _prefill_fn(self, weights, prefix_kv, tokens_BxT, pads_B, params, *, window,
-                  cache_length, max_answer, keep_window):
+  def _prefill_fn(self, weights, prefix_kv, shared_kv, shared_tokens_P, tokens_BxT, pads_B,
+                  params, *, window, cache_length, max_answer, keep_window):
     """Prompt into a fresh cache and the first token: (the decode state, the window's
     keys and values for the prefix cache or None). The prompt's first `t - window`
-    columns come from `prefix_kv` (None when there are none)."""
+    columns come from `prefix_kv` (None when there are none). `shared_kv`
+    (Lx2xPxNxK, None when there is none) holds the keys and values of `shared_tokens_P`,
+    which every row starts with before its `tokens_BxT`; decoding reads it once for the
+    batch (`decode_forward`)."""
     self.traces['prefill'] += 1
     b, t = tokens_BxT.shape
-    self.shapes.add(('prefill', b, t, window, cache_length, keep_window))
+    p = 0 if shared_kv is None else shared_kv.shape[2]
+    self.shapes.add(('prefill', b, t, window, cache_length, keep_window, p))
+    shared = None
+    if shared_kv is not None:
+      layers = range(self.config.num_layers)
+      shared = {'k': tuple(shared_kv[i, 0].astype(self.dtype) for i in layers),
+                'v': tuple(shared_kv[i, 1].astype(self.dtype) for i in layers)}
     h, kv, new = self._forward_window(weights, prefix_kv, tokens_BxT, pads_B, window,
-                                      keep_window)
+                                      keep_window, shared)
     kv = decode_cache(kv, cache_length)
     logits = llama.logits(weights, h[:, -1], self._pad_rows(b))
     prompt_BxT = jnp.arange(t)[None] >= pads_B[:, None]
     seen = jnp.zeros((b, self.config.vocab_size), jnp.int32).at[
         jnp.arange(b)[:, None], tokens_BxT].add(prompt_BxT.astype(jnp.int32)) > 0
+    if shared is not None:
+      seen = seen.at[:, shared_tokens_P].set(True)
     count = jnp.zeros((b,), jnp.int32)
     state = {'kv': kv, 'pads': pads_B, 'seen': seen, 'params': params,
              'column': jnp.asarray(t, jnp.int32), 'count': count,
              'done': params['max_new'] <= 0,
              'answer': jnp.full((b, max_answer), self._pad_id, jnp.int32),
              'token': jnp.zeros((b,), jnp.int32)}
+    if shared is not None:  # decode_forward's layout: keys NxKxP, values NxPxK.
+      state['shared'] = {'k': tuple(k.transpose(1, 2, 0) for k in shared['k']),
+                         'v': tuple(v.transpose(1, 0, 2) for v in shared['v'])}
     return self._constrain_state(self._emit(state, logits)), new
 
   def _emit(self, state, logits_BxV):
@@ -454,13 +504,16 @@ class JaxLanguageModel:
   def _decode_fn(self, weights, state):
     """Up to `decode_chunk` steps, fewer when every row is done."""
     self.traces['decode'] += 1
-    self.shapes.add(('decode',) + state['answer'].shape + (state['kv']['v'][0].shape[2],))
+    shared = state.get('shared')
+    self.shapes.add(('decode',) + state['answer'].shape + (
+        state['kv']['v'][0].shape[2], 0 if shared is None else shared['v'][0].shape[1]))
 
     def step(carry):
       i, state = carry
       logits, kv = decode_forward(weights, self.config, state['kv'], state['token'],
                                   state['pads'], state['column'],
-                                  self._pad_rows(state['token'].shape[0]))
+                                  self._pad_rows(state['token'].shape[0]),
+                                  shared=state.get('shared'))
       state = dict(state, kv=kv, column=state['column'] + 1)
       return i + 1, self._constrain_state(self._emit(state, logits))
 
@@ -539,35 +592,39 @@ class JaxLanguageModel:
   # -- prefix cache -------------------------------------------------------------------
 
   def _plan_prefix(self, rows: Sequence[Sequence[int]], b: int, t: int,
-                   reusable: Sequence[int]):
-    """How a batch of left-padded `rows` (`t` columns) is prefilled: (window, prefix_kv,
-    plan). Each row's longest cached run of blocks, within its first `reusable[r]`
-    tokens, is looked up; the last `window` columns are computed and the columns before
-    them are filled from the cache (prefix_kv: Lx2xBxCxNxK on the devices, None when the
-    whole prompt is computed). `plan` (None without a cache) is what `_store_prefix`
-    needs afterwards: each row's block keys and number of cached tokens."""
+                   reusable: Sequence[int], offset: int = 0):
+    """How a batch of `rows` is prefilled, each left-padded into `t` columns after its
+    first `offset` tokens (a prefix the batch shares, read once; see `_shared_prefix`):
+    (window, prefix_kv, plan). Each row's longest cached run of blocks, within its first
+    `reusable[r]` tokens, is looked up; the last `window` columns are computed and the
+    columns before them are filled from the cache (prefix_kv: Lx2xBxCxNxK on the
+    devices, None when the whole prompt is computed). `plan` (None without a cache) is
+    what `_store_prefix` needs afterwards: each row's block keys and number of cached
+    tokens."""
     cache = self.prefix_cache
     if cache is None:
       return t, None, None
     size = cache.block_size
     matches = [cache.match(row, limit) for row, limit in zip(rows, reusable)]
-    cached = [len(blocks) * size for _, blocks in matches]
+    cached = [len(blocks) * size for _, blocks in matches]  # Always covers the offset.
     window = bucket_window(max(len(r) - c for r, c in zip(rows, cached)), t)
-    used = [max(0, len(r) - window) for r in rows]
+    used = [max(0, len(r) - offset - window) for r in rows]  # Columns read from the cache.
     if not any(used):
       window = t
     plan = {'keys': [keys for keys, _ in matches], 'cached': cached, 'window': window,
-            'reused': sum(used) if window < t else 0}
+            'offset': offset,
+            'reused': (sum(used) if window < t else 0) + offset * len(rows)}
+    cache.count_reused(plan['reused'])
     c = t - window
     if c == 0:
       return window, None, plan
-    cache.count_reused(plan['reused'])
     prefix = np.zeros((self.config.num_layers, 2, b, c, self.config.num_kv_heads,
                        self.config.head_dim), self.dtype)
+    first = offset // size  # The rows' columns start at this block.
     for r, u in enumerate(used):
       for j in range(-(-u // size)):
         lo, hi = j * size, min(u, (j + 1) * size)
-        prefix[:, :, r, c - u + lo:c - u + hi] = matches[r][1][j][:, :, :hi - lo]
+        prefix[:, :, r, c - u + lo:c - u + hi] = matches[r][1][first + j][:, :, :hi - lo]
     return window, jax.device_put(prefix, self._prefix_rows), plan
 
   def _store_prefix(self, rows: Sequence[Sequence[int]], plan, storable: Sequence[int],
@@ -589,9 +646,31 @@ class JaxLanguageModel:
     window_kv = np.asarray(jax.device_get(window_kv))
     for r, keys, first in spans:
       start = len(rows[r]) - window  # The row's position at the window's first column.
-      blocks = [np.ascontiguousarray(window_kv[:, :, r, j * size - start:(j + 1) * size - start])
+      blocks = [np.ascontiguousarray(
+          window_kv[:, :, r, j * size - start:(j + 1) * size - start])
                 for j in range(first, len(keys))]
       cache.insert(keys, blocks)
+
+  def _shared_prefix(self, prompts: Sequence[Sequence[int]]):
+    """(P, keys and values Lx2xPxNxK) of the blocks every prompt of a batch starts
+    with, as far as the prefix cache holds them (`_compute_shared_prefixes` puts them
+    there), P rounded down by `bucket_shared`; (0, None) when there are none, with one
+    prompt, or with the cache or this attention turned off. Each prompt keeps at least
+    its last token for its own prefill."""
+    cache = self.prefix_cache
+    if cache is None or not self.shared_prefix or len(prompts) < 2:
+      return 0, None
+    size = cache.block_size
+    common = min(len(p) for p in prompts) - 1
+    first = np.asarray(prompts[0][:common])
+    for p in prompts[1:]:
+      differ = np.flatnonzero(np.asarray(p[:common]) != first[:common])
+      common = int(differ[0]) if len(differ) else common
+    _, blocks = cache.lookup(prompts[0], common)
+    n = bucket_shared(len(blocks))
+    if n == 0:
+      return 0, None
+    return n * size, np.concatenate(blocks[:n], axis=2)
 
   def _compute_shared_prefixes(self, prompts: Sequence[Sequence[int]]) -> None:
     """Puts in the cache, computed once, the full blocks that two or more of `prompts`
@@ -666,10 +745,17 @@ class JaxLanguageModel:
   def _generate_batch(self, prompts, params, ignore_stop, stats):
     n = len(prompts)
     b = bucket_batch(n, self.num_devices)
-    t = bucket_length(max(len(p) for p in prompts))
+    # Rows hold what follows the shared prefix; their columns start at its end.
+    shared, shared_kv = self._shared_prefix(prompts)
+    shared_tokens = None
+    if shared:
+      shared_kv = jax.device_put(shared_kv, self._replicated)
+      shared_tokens = jax.device_put(np.asarray(prompts[0][:shared], np.int32),
+                                     self._replicated)
+    t = bucket_length(max(len(p) for p in prompts) - shared)
     longest = max(p.max_new_tokens for p in params)
     max_answer = bucket_length(max(longest, 1), minimum=self.decode_chunk)
-    tokens, pads = self._left_pad(prompts, b, t)
+    tokens, pads = self._left_pad([p[shared:] for p in prompts], b, t)
     table = {
         'temperature': np.zeros(b, np.float32), 'top_p': np.ones(b, np.float32),
         'penalty': np.ones(b, np.float32), 'seed': np.zeros(b, np.uint32),
@@ -682,11 +768,12 @@ class JaxLanguageModel:
       table['max_new'][r] = p.max_new_tokens
     put = lambda x: jax.device_put(x, self._rows)
     start = time.perf_counter()
-    window, prefix_kv, plan = self._plan_prefix(prompts, b, t, [len(p) - 1 for p in prompts])
+    window, prefix_kv, plan = self._plan_prefix(prompts, b, t, [len(p) - 1 for p in prompts],
+                                                offset=shared)
     state, window_kv = self._prefill(
-        self.weights, prefix_kv, put(tokens), put(pads), jax.tree.map(put, table),
-        window=window, cache_length=t + max_answer, max_answer=max_answer,
-        keep_window=self.prefix_cache is not None)
+        self.weights, prefix_kv, shared_kv, shared_tokens, put(tokens), put(pads),
+        jax.tree.map(put, table), window=window, cache_length=t + max_answer,
+        max_answer=max_answer, keep_window=self.prefix_cache is not None)
     self._store_prefix(prompts, plan, [len(p) for p in prompts], window_kv)
     del window_kv
     done, count, answer = jax.device_get((state['done'], state['count'], state['answer']))

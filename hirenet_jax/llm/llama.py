@@ -10,6 +10,7 @@ a query when it is not padding and not in the query's future. RoPE positions are
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -86,22 +87,54 @@ def init_kv(config: LlamaConfig, batch: int, length: int, dtype: Any) -> dict[st
   return {'k': jnp.zeros(shape, dtype), 'v': jnp.zeros(shape, dtype)}
 
 
-def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS):
-  """Grouped-query attention: each of the N kv heads serves H/N query heads."""
+def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS, shared=None):
+  """Grouped-query attention: each of the N kv heads serves H/N query heads.
+
+  `shared` (k_PxNxK, v_PxNxK): a prefix that every row sees before its own columns,
+  stored once for the whole batch (`cascade_attention`).
+  """
   b, t, h, kd = q_BxTxHxK.shape
   n = k_BxSxNxK.shape[2]
   q_BxTxNxGxK = q_BxTxHxK.reshape(b, t, n, h // n, kd)
   logits = jnp.einsum('btngk,bsnk->bngts', q_BxTxNxGxK, k_BxSxNxK,
                       preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
   logits = jnp.where(mask_BxTxS[:, None, None], logits, _MASKED)
+  if shared is not None:
+    shared_logits = jnp.einsum('btngk,pnk->bngtp', q_BxTxNxGxK, shared[0],
+                               preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(
+                                   jnp.float32)
+    out_BxNxGxTxK = cascade_attention(
+        (shared_logits, lambda p: jnp.einsum('bngtp,pnk->bngtk', p, shared[1])),
+        (logits, lambda p: jnp.einsum('bngts,bsnk->bngtk', p, v_BxSxNxK)),
+        dtype=v_BxSxNxK.dtype)
+    return out_BxNxGxTxK.transpose(0, 3, 1, 2, 4).reshape(b, t, h * kd)
   weights = jax.nn.softmax(logits, axis=-1).astype(v_BxSxNxK.dtype)
   out = jnp.einsum('bngts,bsnk->btngk', weights, v_BxSxNxK)
   return out.reshape(b, t, h * kd)
 
 
+def cascade_attention(*parts, dtype) -> jax.Array:
+  """Softmax attention over several key sets, each read on its own (a prefix shared by
+  the batch, each row's own columns), merged by their log-sum-exps: the softmax over all
+  keys at once, up to float rounding (as Hydragen's and FlashInfer's cascade attention).
+
+  Each part is (logits ...xS_i, values_of: weights ...xS_i -> their values' sum ...xK);
+  returns the attention output ...xK in `dtype`.
+  """
+  top = functools.reduce(jnp.maximum, [jnp.max(logits, axis=-1, keepdims=True)
+                                       for logits, _ in parts])
+  total, out = 0.0, 0.0
+  for logits, values_of in parts:
+    e = jnp.exp(logits - top)  # Each part's sum of exps, rebased to the common maximum.
+    total = total + jnp.sum(e, axis=-1, keepdims=True)
+    out = out + values_of(e.astype(dtype)).astype(jnp.float32)
+  return (out / total).astype(dtype)
+
+
 def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
             pads_B: jax.Array, kv: dict[str, jax.Array] | None = None,
-            start: jax.Array | int = 0, final_norm: bool = True
+            start: jax.Array | int = 0, final_norm: bool = True,
+            shared: dict[str, Any] | None = None, position_offset: jax.Array | int = 0
             ) -> tuple[jax.Array, dict[str, jax.Array] | None]:
   """Hidden states (after the final norm) of tokens placed at cache columns start..start+T-1.
 
@@ -112,11 +145,14 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
   tuples of BxSxNxK arrays, and comes back in the form it was given. `final_norm=False`
   returns the residual stream after the last layer given, unnormalised: with the layers
   cut to the first L, the states of layer L (what a frozen encoder reads).
+  `shared`: the keys and values of a prefix that every row continues (per layer, tuples
+  of PxNxK arrays, with per-layer weights only), read once for the batch; the rows'
+  positions then start at `position_offset` = P.
   Returns (h_BxTxD, kv).
   """
   b, t = tokens_BxT.shape
   columns_T = start + jnp.arange(t)
-  positions_BxT = jnp.maximum(columns_T[None, :] - pads_B[:, None], 0)
+  positions_BxT = jnp.maximum(columns_T[None, :] - pads_B[:, None], 0) + position_offset
   x = jnp.take(weights['embed_VxD'], tokens_BxT, axis=0)
   s = t if kv is None else kv['k'][0].shape[1]
   key_columns_S = jnp.arange(s) if kv is not None else columns_T
@@ -124,7 +160,7 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
                 & (key_columns_S[None, None, :] >= pads_B[:, None, None]))
   h, n, kd = config.num_heads, config.num_kv_heads, config.head_dim
 
-  def layer(x_BxTxD, inputs):
+  def layer(x_BxTxD, inputs, prefix=None):
     w, cache_k, cache_v = inputs
     y = rms_norm(x_BxTxD, w['attn_norm'], config.rms_eps)
     q = rope(dense(y, w['wq']).reshape(b, t, h, kd), positions_BxT, config.rope_base)
@@ -134,13 +170,15 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
       cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k.astype(cache_k.dtype), start, 1)
       cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v.astype(cache_v.dtype), start, 1)
       k, v = cache_k, cache_v
-    x_BxTxD = x_BxTxD + dense(_attention(q, k, v, mask_BxTxS), w['wo'])
+    x_BxTxD = x_BxTxD + dense(_attention(q, k, v, mask_BxTxS, prefix), w['wo'])
     y = rms_norm(x_BxTxD, w['ffn_norm'], config.rms_eps)
     x_BxTxD = x_BxTxD + dense(jax.nn.silu(dense(y, w['w_gate'])) * dense(y, w['w_up']), w['w_down'])
     return x_BxTxD, (cache_k, cache_v)
 
   layers = weights['layers']
   if isinstance(layers, dict):  # Stacked on a leading layer axis: one traced layer.
+    if shared is not None:
+      raise ValueError('a shared prefix needs per-layer weights (unstack_layers)')
     if kv is None:
       x, _ = jax.lax.scan(lambda c, w: layer(c, (w, None, None)), x, layers)
     else:
@@ -149,7 +187,8 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
   else:  # One dict per layer (`unstack_layers`): unrolled, each layer reads its own buffers.
     ks, vs = [], []
     for i, w in enumerate(layers):
-      x, (k, v) = layer(x, (w, None, None) if kv is None else (w, kv['k'][i], kv['v'][i]))
+      x, (k, v) = layer(x, (w, None, None) if kv is None else (w, kv['k'][i], kv['v'][i]),
+                        None if shared is None else (shared['k'][i], shared['v'][i]))
       ks.append(k)
       vs.append(v)
     if kv is not None:

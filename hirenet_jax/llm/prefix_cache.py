@@ -74,6 +74,16 @@ class PrefixCache:
     """(keys of every full block of `tokens`, the cached blocks of its longest cached
     prefix of at most `limit` tokens), counting hits and misses; the matched blocks
     become the most recently used."""
+    keys, blocks = self.lookup(tokens, limit)
+    self._touch(keys[:len(blocks)])
+    self.stats.hit_blocks += len(blocks)
+    self.stats.missed_blocks += len(keys) - len(blocks)
+    self.stats.prompt_tokens += len(tokens)
+    return keys, blocks
+
+  def lookup(self, tokens: Sequence[int], limit: int | None = None
+             ) -> tuple[list[bytes], list[np.ndarray]]:
+    """`match` without counting or touching anything."""
     keys = self.keys(tokens)
     most = len(keys) if limit is None else min(len(keys), max(limit, 0) // self.block_size)
     blocks = []
@@ -82,10 +92,6 @@ class PrefixCache:
       if block is None:
         break
       blocks.append(block)
-    self._touch(keys[:len(blocks)])
-    self.stats.hit_blocks += len(blocks)
-    self.stats.missed_blocks += len(keys) - len(blocks)
-    self.stats.prompt_tokens += len(tokens)
     return keys, blocks
 
   def count_reused(self, tokens: int) -> None:
