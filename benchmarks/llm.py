@@ -328,6 +328,8 @@ def run_mockllm(model, corpus, pairs, workdir: str, num_turns: int = 3) -> dict[
       'prefill_columns': totals['padded_tokens'],
       'prefill_seconds': totals['prefill_seconds'],
       'decode_seconds': totals['decode_seconds'],
+      'decode_steps': totals['decode_steps'],
+      'decode_compactions': totals['compactions'],
       'prefix_cache_hit_rate': (totals['reused_tokens'] / totals['prompt_tokens']
                                 if totals['prompt_tokens'] else 0.0),
       'prefix_cache': cache,
@@ -409,7 +411,8 @@ def format_mockllm(result: dict[str, Any]) -> str:
       f'prefill: {result["prefill_tokens"]} tokens computed of {result["prompt_tokens"]} '
       f'prompt tokens, {result.get("prefill_columns", 0)} with the padding of the '
       f'windows ({result["prefill_seconds"]:.1f} s of generation prefill); '
-      f'decode: {result["decode_tokens"]} tokens ({result["decode_seconds"]:.1f} s)',
+      f'decode: {result["decode_tokens"]} tokens ({result["decode_seconds"]:.1f} s, '
+      f'{result.get("decode_compactions", 0)} batches cut to their live rows)',
       f'prefix-cache hit rate: {100 * result["prefix_cache_hit_rate"]:.1f}% of prompt '
       'tokens' + (f' ({result["prefix_cache"].get("blocks", 0)} blocks, '
                   f'{result["prefix_cache"].get("bytes", 0) / 2**20:.0f} MiB, '

@@ -3,6 +3,7 @@ equals the full forward, scoring, stop strings, seeds, bounded compilation, devi
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import textwrap
 
@@ -155,6 +156,26 @@ def test_score_is_the_log_softmax_sum_of_the_forward(model):
     logp = jax.nn.log_softmax(llama.logits(model.weights, h)[0], axis=-1)
     expected = sum(float(logp[len(prompt) - 1 + j, tok]) for j, tok in enumerate(continuation))
     assert score == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_batch_cut_to_its_live_rows_decodes_what_the_whole_batch_does(model):
+  """Rows that finish early leave the decoding batch (it is cut to its live rows); the
+  answers are those of the uncut batch and of each row alone, the long row's included."""
+  prompts = [model.chat_ids(_chat(q)) for q in QUESTIONS]
+  params = [SamplingParams(max_new_tokens=2, temperature=0.8, top_p=0.9, seed=3),
+            dataclasses.replace(GREEDY, max_new_tokens=3),
+            dataclasses.replace(GREEDY, max_new_tokens=24)]
+  before = model.totals.compactions
+  cut, _ = model.generate_tokens(prompts, params)
+  assert model.totals.compactions > before
+  model.compact_decode = False
+  try:
+    whole, _ = model.generate_tokens(prompts, params)
+  finally:
+    model.compact_decode = True
+  assert cut == whole
+  assert [len(a) for a in cut[:2]] == [2, 3] and len(cut[2]) > 8  # Past the cut.
+  assert cut[2] == model.generate_tokens(prompts[2:], params[2:])[0][0]
 
 
 def test_stop_string_ends_and_trims_the_answer(model, batched_greedy):

@@ -4,7 +4,8 @@ Many chats are answered at once. Requests are sorted by prompt length and cut in
 batches of at most `max_batch` rows; each batch is left-padded into a KV cache (one
 jitted prefill), then decoded by a jitted function that runs up to `decode_chunk` steps
 in a `lax.while_loop`, so the host only looks at the batch (stop strings, all rows done)
-between chunks. Batch size, prompt length and answer length are rounded up to buckets,
+between chunks; when the rows still decoding fit in half the batch or less, the batch is
+cut to them (a step's cost grows with its rows, finished ones included). Batch size, prompt length and answer length are rounded up to buckets,
 so a handful of programs serve every request (see `bucket_length`).
 
 Sampling follows HF/vLLM: repetition penalty (positive logits divided, negative ones
@@ -141,6 +142,7 @@ class GenerationStats:
   decode_steps: int = 0
   batches: int = 0
   padded_tokens: int = 0  # Prefill columns computed, padding included (rows x window).
+  compactions: int = 0  # Decoding batches cut to their live rows (`_rows_to_keep`).
 
 
 # ------------------------------------------------------------------------ model steps
@@ -352,13 +354,14 @@ class JaxLanguageModel:
   def __init__(self, gguf_path: str | None = None, *, dtype: Any = None,
                weight_dtype: Any = None, max_batch: int = 32, decode_chunk: int = 8,
                mesh: Any = None, prefix_cache_bytes: int = 4 * 2 ** 30,
-               prefix_block: int = 32, shared_prefix: bool = True):
+               prefix_block: int = 32, shared_prefix: bool = True,
+               compact_decode: bool = True):
     path = gguf_loader.embedded_model_path() if gguf_path is None else gguf_path
     config, weights, reader = gguf_loader.load(path)
     self._setup(path, config, weights, GGUFTokenizer(reader, path), dtype=dtype,
                 weight_dtype=weight_dtype, max_batch=max_batch, decode_chunk=decode_chunk,
                 mesh=mesh, prefix_cache_bytes=prefix_cache_bytes, prefix_block=prefix_block,
-                shared_prefix=shared_prefix)
+                shared_prefix=shared_prefix, compact_decode=compact_decode)
 
   @classmethod
   def from_weights(cls, path: str, config: LlamaConfig, weights: dict[str, Any],
@@ -371,7 +374,7 @@ class JaxLanguageModel:
 
   def _setup(self, path, config, weights, tokenizer, *, dtype=None, weight_dtype=None,
              max_batch=32, decode_chunk=8, mesh=None, prefix_cache_bytes=4 * 2 ** 30,
-             prefix_block=32, shared_prefix=True):
+             prefix_block=32, shared_prefix=True, compact_decode=True):
     self.path = path
     self.config = config
     self.tokenizer = tokenizer
@@ -398,11 +401,13 @@ class JaxLanguageModel:
     self._prefix_rows = NamedSharding(self.mesh, P(None, None, sharding.DATA_AXIS))
     self._replicated = NamedSharding(self.mesh, P())
     self.shared_prefix = shared_prefix
+    self.compact_decode = compact_decode
     self.compiles = CompileCounter.get()
     self.totals = GenerationStats()  # Every call's, summed (scoring adds prompt tokens).
     self._prefill = jax.jit(self._prefill_fn, static_argnames=(
         'window', 'cache_length', 'max_answer', 'keep_window'))
     self._decode = jax.jit(self._decode_fn, donate_argnums=(1,))
+    self._compact = jax.jit(self._compact_fn)
     self._score = jax.jit(self._score_fn, static_argnames=(
         'window', 'continuation_length', 'keep_window'))
 
@@ -785,21 +790,32 @@ class JaxLanguageModel:
     stops = [p.stop for p in params] + [()] * (b - n)
     start = time.perf_counter()
     column = t
+    origin = np.arange(b)  # The request of each row of the (compacted) batch; n+: padding.
+    finished: dict[int, np.ndarray] = {}  # Answers of rows dropped by compaction.
     while True:
       stopped = done if ignore_stop else self._apply_stop_strings(done, count, answer, stops)
       if stopped.all():
         break
       if not np.array_equal(stopped, done):
         state['done'] = put(stopped)
+      keep = self._rows_to_keep(stopped)
+      if keep is not None:
+        for r in np.flatnonzero(~np.isin(np.arange(len(origin)), keep)):
+          finished[int(origin[r])] = answer[r, :count[r]]
+        state = self._compact(state, jax.device_put(keep, self._replicated))
+        origin, stops = origin[keep], [stops[r] for r in keep]
+        stats.compactions += 1
       state = self._decode(self.weights, state)
       done, count, answer, column = jax.device_get(
           (state['done'], state['count'], state['answer'], state['column']))
+    for r, o in enumerate(origin):
+      finished.setdefault(int(o), answer[r, :count[r]])
     stats.decode_steps += int(column) - t
     stats.decode_seconds += time.perf_counter() - start
-    stats.generated_tokens += int(count[:n].sum())
+    stats.generated_tokens += sum(len(finished[r]) for r in range(n))
     out = []
     for r in range(n):
-      ids = [int(i) for i in answer[r, :count[r]]]
+      ids = [int(i) for i in finished[r]]
       if not ignore_stop:
         for j, i in enumerate(ids):
           if i in self.tokenizer.stop_ids:
@@ -807,6 +823,27 @@ class JaxLanguageModel:
             break
       out.append(ids)
     return out
+
+  def _rows_to_keep(self, done: np.ndarray) -> np.ndarray | None:
+    """Rows a decoding batch keeps when its live rows fit in a batch of half its size or
+    less (`bucket_batch` of them, filled up with finished rows), else None: a step's
+    cost grows with the rows, finished ones included."""
+    b, live = len(done), np.flatnonzero(~done)
+    smaller = bucket_batch(max(len(live), 1), self.num_devices)
+    if not self.compact_decode or smaller > b // 2:
+      return None
+    filler = np.flatnonzero(done)[:smaller - len(live)]
+    return np.sort(np.concatenate([live, filler])).astype(np.int32)
+
+  def _compact_fn(self, state, rows_R):
+    """The decode state of rows `rows_R` of the batch, in that order."""
+    self.traces['compact'] += 1
+    self.shapes.add(('compact', state['answer'].shape[0], rows_R.shape[0],
+                     state['kv']['v'][0].shape[2]))
+    take = lambda x: jnp.take(x, rows_R, axis=0)
+    out = {key: value if key in ('column', 'shared') else jax.tree.map(take, value)
+           for key, value in state.items()}
+    return self._constrain_state(out)
 
   def _apply_stop_strings(self, done, count, answer, stops):
     """Marks done the rows whose answer so far contains one of their stop strings."""
