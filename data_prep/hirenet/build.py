@@ -123,16 +123,23 @@ def resolve_representation(representation: str | None,
 # the line train_embeddings=auto draws too. Real text falls far under it (a median word
 # seen once or twice) and gets the language model's states (docs/llm.md).
 AUTO_MIN_MEDIAN_COUNT = 20
+# Above this mean log-loss per token on the training answers (nats), the language model
+# does not know the corpus's language and its states are not chosen (SmolLM2-135M: about
+# 4 on English and on our French corpus, 6 on the suite's pseudo-word lexicon).
+AUTO_MAX_TOKEN_LOSS = 5.5
 
 
 def choose_representation(corpus_dir: str, *, split: str = 'auto', seed: int = 0,
                           min_count: int = 1,
                           decisions: corpus_lib.Decisions = corpus_lib.DEFAULT_DECISIONS,
-                          allow_external_media: bool = False) -> tuple[str, str]:
+                          allow_external_media: bool = False,
+                          token_loss=None) -> tuple[str, str]:
   """The text representation a corpus's training split supports, and why, in words:
   'word2vec' when the median count of its answers' vocabulary words is at least
-  AUTO_MIN_MEDIAN_COUNT, else f'llm:{llm_states.DEFAULT_LAYER}'. Reads the corpus and
-  draws the splits as build_dataset does (a corpus it cannot split gets word2vec and
+  AUTO_MIN_MEDIAN_COUNT or when the embedded language model does not know their language
+  (`token_loss`, default `llm_states.mean_token_loss`, above AUTO_MAX_TOKEN_LOSS on a
+  sample of them), else f'llm:{llm_states.DEFAULT_LAYER}'. Reads the corpus and draws the
+  splits as build_dataset does (a corpus it cannot split gets word2vec and
   build_dataset's error)."""
   interviews, _ = corpus_lib.read_corpus(corpus_dir, decisions=decisions,
                                          allow_external_media=allow_external_media)
@@ -144,19 +151,28 @@ def choose_representation(corpus_dir: str, *, split: str = 'auto', seed: int = 0
   except ValueError:
     return 'word2vec', 'the corpus cannot be split'
   counts = collections.Counter()
+  transcripts = []
   for interview in interviews:
     if assignment[interview.candidate_id] == 'train':
       for answer in interview.answers:
         if answer.transcript:
           counts.update(text_lib.tokenize(answer.transcript))
+          transcripts.append(answer.transcript)
   kept = [c for c in counts.values() if c >= min_count]
   median = float(np.median(kept)) if kept else 0.0
   if median >= AUTO_MIN_MEDIAN_COUNT:
     return 'word2vec', (f'median training count of a vocabulary word {median:g} >= '
                         f'{AUTO_MIN_MEDIAN_COUNT}: enough text to train word vectors on')
+  few = (f'median training count of a vocabulary word {median:g} < '
+         f'{AUTO_MIN_MEDIAN_COUNT}: too little text to train word vectors on')
+  loss = (token_loss or llm_states.mean_token_loss)(transcripts)
+  if loss > AUTO_MAX_TOKEN_LOSS:
+    return 'word2vec', (f'{few}, but the language model does not know this text '
+                        f'({loss:.2f} nats per token > {AUTO_MAX_TOKEN_LOSS} on a sample of '
+                        'training answers)')
   return f'llm:{llm_states.DEFAULT_LAYER}', (
-      f'median training count of a vocabulary word {median:g} < {AUTO_MIN_MEDIAN_COUNT}: '
-      'too little text to train word vectors on; the language model was pretrained')
+      f'{few}; the language model was pretrained and knows this text ({loss:.2f} nats per '
+      f'token <= {AUTO_MAX_TOKEN_LOSS} on a sample of training answers)')
 
 
 def empty_split(modality: str, split: str, num_usable: int | None) -> Problem:

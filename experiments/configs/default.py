@@ -39,7 +39,8 @@ def get_config() -> ml_collections.ConfigDict:
   # With text_representation 'auto', a corpus_dir is built with the representation its
   # training split supports (data_prep.hirenet.build.choose_representation: word2vec when
   # its median vocabulary word is seen >= 20 times, as in the synthetic corpora, else the
-  # language model's states, as for real text); False: word2vec.
+  # language model's states, as for real text, unless the model does not know the
+  # language: over 5.5 nats per token on the training answers); False: word2vec.
   config.choose_representation = True
   # How a corpus_dir is built (data_prep.build's options and the train command's flags of
   # the same names); non-default values get their own cached dataset.

@@ -21,7 +21,10 @@ from hirenet_jax.hirenet import steps as steps_lib
 from hirenet_jax.hirenet import tables as reporting
 from hirenet_jax.hirenet import train_lib
 
-BASELINES = (('tfidf_logreg', 'TF-IDF + LR'), ('majority_vote', 'majority vote'))
+BASELINES = (('tfidf_logreg', 'TF-IDF + LR'),
+             ('probe_logreg', 'probe (mean vectors) + LR'),  # Of the corpus's representation.
+             ('majority_vote', 'majority vote'))
+PROBE = 'probe (mean vectors) + LR'
 CSV_COLUMNS = ('corpus', 'model', 'num_runs', 'roc_auc_mean', 'roc_auc_std', 'f1_mean',
                'f1_std', 'single_class_runs', 'best_epoch_mean')
 
@@ -100,6 +103,10 @@ def table_markdown(rows: Sequence[Mapping[str, Any]], specs: Mapping[str, Any]) 
   lines.append('')
   lines.append('HireNet minus TF-IDF + LR, mean test ROC AUC: ' + ', '.join(
       f'{c} {gap(rows, c):+.3f}' for c in corpora))
+  if any(r['model'] == PROBE for r in rows):
+    lines.append('')
+    lines.append('HireNet minus the probe of its representation, mean test ROC AUC: '
+                 + ', '.join(f'{c} {gap(rows, c, baseline=PROBE):+.3f}' for c in corpora))
   lines.append('')
   lines += [f'- {c}: {specs[c].description}' for c in corpora if c in specs]
   return '\n'.join(lines) + '\n'
