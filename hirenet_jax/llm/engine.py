@@ -5,8 +5,9 @@ batches of at most `max_batch` rows; each batch is left-padded into a KV cache (
 jitted prefill), then decoded by a jitted function that runs up to `decode_chunk` steps
 in a `lax.while_loop`, so the host only looks at the batch (stop strings, all rows done)
 between chunks; when the rows still decoding fit in half the batch or less, the batch is
-cut to them (a step's cost grows with its rows, finished ones included). Batch size, prompt length and answer length are rounded up to buckets,
-so a handful of programs serve every request (see `bucket_length`).
+cut to them (a step's cost grows with its rows, finished ones included). Batch size,
+prompt length and answer length are rounded up to buckets, so a handful of programs
+serve every request (see `bucket_length`).
 
 Sampling follows HF/vLLM: repetition penalty (positive logits divided, negative ones
 multiplied, over the tokens of the prompt and of the answer so far), then temperature,
