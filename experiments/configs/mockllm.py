@@ -12,6 +12,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.chunk_size = 32  # Interviews advanced together per backend call.
   config.variants = 'mockllm,wo_mi,wo_rp,wo_su,k0,k2,k3'  # Table 2 rows and Figure 5.
   config.max_pairs = 0  # Pairs drawn by whole candidates, the same for every seed (0 = all).
+  # With max_pairs: draw only validation and test candidates, with their own training
+  # pairs (a warm split), so fewer interviews give the same number of test pairs.
+  config.held_out_only = False
   config.max_new_tokens = 64  # Length limit of a question or an answer.
   config.temperature = 0.9  # The paper's sampling: temperature, top_p, repetition penalty.
   config.top_p = 0.6

@@ -106,12 +106,16 @@ def run_plan(variants: Sequence[str], num_cases: int) -> dict[str, dict]:
   return runs
 
 
-def subsample(corpus: Corpus, max_pairs: int | None, seed: int) -> Corpus:
+def subsample(corpus: Corpus, max_pairs: int | None, seed: int, *,
+              held_out_only: bool = False) -> Corpus:
   """At most `max_pairs` pairs, drawn by whole candidates: every pair of a drawn candidate
   whatever its split, so it keeps all its jobs (the candidate-side ranking needs them) and,
   on a warm split, an evaluated candidate keeps its training pairs. Candidates are drawn
   per kind in proportion to their pairs; a candidate's kind is the most held-out split it
   has pairs in (test, then validation, then train), its own split on a by-candidate split.
+  `held_out_only` draws no candidate of the train kind: on a warm split the training pairs
+  are then those of the evaluated candidates only, the cheapest draw for a given number
+  of test pairs (a ConfigError where that leaves no training pair).
   """
   if not max_pairs or max_pairs >= len(corpus.pairs):
     return corpus
@@ -119,15 +123,21 @@ def subsample(corpus: Corpus, max_pairs: int | None, seed: int) -> Corpus:
   groups = corpus.by_candidate()
   kind = {cid: max((p.split for p in group), key=SPLITS.index)
           for cid, group in groups.items()}
+  kinds = [s for s in SPLITS if s != 'train'] if held_out_only else list(SPLITS)
+  pool = sum(len(g) for cid, g in groups.items() if kind[cid] in kinds)
   kept = []
-  for split in SPLITS:
+  for split in kinds:
     members = sorted(cid for cid in groups if kind[cid] == split)
-    budget = round(max_pairs * sum(len(groups[c]) for c in members) / len(corpus.pairs))
+    budget = round(max_pairs * sum(len(groups[c]) for c in members) / pool)
     for cid in rng.permutation(members):
       if budget <= 0:
         break
       kept += groups[cid]
       budget -= len(groups[cid])
+  if held_out_only and not any(p.split == 'train' for p in kept):
+    raise ConfigError('config.held_out_only draws only validation and test candidates, '
+                      'and on this corpus they have no training pairs (a by-candidate '
+                      'split); drop it or use a corpus with a warm split')
   return dataclasses.replace(corpus, pairs=kept)
 
 
@@ -793,7 +803,8 @@ def run(config, corpus: Corpus, workdir: str, *, seeds: Sequence[int],
                               llm_cache or os.path.join(workdir, 'llm_cache.jsonl'))
   label, seeds = model.name, list(seeds)
   variants = [v.strip() for v in config.variants.split(',') if v.strip()]
-  evaluated = subsample(corpus, config.max_pairs, 0)  # The same pairs every seed.
+  evaluated = subsample(corpus, config.max_pairs, 0,  # The same pairs every seed.
+                        held_out_only=config.get('held_out_only', False))
   per_seed = []
   for seed in seeds:
     seed_dir = os.path.join(workdir, f'seed_{seed}')
