@@ -119,7 +119,7 @@ class Encoder:
     """float32 states of `layer` (0..n), left-padded rows."""
     cut = dict(weights, layers=tuple(weights['layers'])[:min(layer, self.num_layers)])
     h, _ = llama.forward(cut, self.config, tokens_BxT, pads_B,
-                         final_norm=layer == self.num_layers)
+                         final_norm=layer == self.num_layers, row_groups=self.num_devices)
     return h.astype(jnp.float32)
 
   def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:

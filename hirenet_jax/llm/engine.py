@@ -450,7 +450,7 @@ class JaxLanguageModel:
     kv = self._with_prefix(prefix_kv, b, t)
     h, kv = llama.forward(weights, self.config, tokens_BxT[:, c:], pads_B, kv, start=c,
                           shared=shared, position_offset=0 if shared is None
-                          else shared['k'][0].shape[0])
+                          else shared['k'][0].shape[0], row_groups=self.num_devices)
     new = None
     if keep_window:
       new = jnp.stack([jnp.stack([k[:, c:], v[:, c:]]) for k, v in zip(kv['k'], kv['v'])])
@@ -543,7 +543,8 @@ class JaxLanguageModel:
     c = continuation_length
     new = None
     if window is None:
-      h, _ = llama.forward(weights, self.config, tokens_BxT, pads_B)
+      h, _ = llama.forward(weights, self.config, tokens_BxT, pads_B,
+                           row_groups=self.num_devices)
     else:
       h, _, new = self._forward_window(weights, prefix_kv, tokens_BxT, pads_B, window,
                                        keep_window)

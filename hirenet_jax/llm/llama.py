@@ -87,30 +87,67 @@ def init_kv(config: LlamaConfig, batch: int, length: int, dtype: Any) -> dict[st
   return {'k': jnp.zeros(shape, dtype), 'v': jnp.zeros(shape, dtype)}
 
 
-def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS, shared=None):
+def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS, shared=None, row_groups=1):
   """Grouped-query attention: each of the N kv heads serves H/N query heads.
 
+  Rows are computed one at a time (`lax.map`; `row_groups` rows at once, one per device,
+  so a sharded batch stays sharded): a row's TxS logits stay in the CPU's cache, where
+  the whole batch's spill to memory and the softmax passes over them dominate (4x
+  slower at 128 queries over 2,048 keys on 2 cores).
   `shared` (k_PxNxK, v_PxNxK): a prefix that every row sees before its own columns,
   stored once for the whole batch (`cascade_attention`).
   """
   b, t, h, kd = q_BxTxHxK.shape
   n = k_BxSxNxK.shape[2]
-  q_BxTxNxGxK = q_BxTxHxK.reshape(b, t, n, h // n, kd)
-  logits = jnp.einsum('btngk,bsnk->bngts', q_BxTxNxGxK, k_BxSxNxK,
-                      preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(jnp.float32)
-  logits = jnp.where(mask_BxTxS[:, None, None], logits, _MASKED)
+  dtype = v_BxSxNxK.dtype
+  # Scaling the queries costs T columns; scaling the logits would cost S.
+  q_BxTxNxGxK = (q_BxTxHxK * (1 / np.sqrt(kd)).astype(q_BxTxHxK.dtype)).reshape(
+      b, t, n, h // n, kd)
+
+  def row(args):
+    q_TxNxGxK, k_SxNxK, v_SxNxK, mask_TxS = args
+    # Plain matrix products per kv head over the row's T*G queries: (T*G)xK @ KxS.
+    q_NxMxK = q_TxNxGxK.transpose(1, 0, 2, 3).reshape(n, -1, kd)
+    logits = jnp.einsum('nmk,nks->nms', q_NxMxK, k_SxNxK.transpose(1, 2, 0),
+                        preferred_element_type=jnp.float32)
+    logits = jnp.where(jnp.repeat(mask_TxS, h // n, axis=0)[None], logits, _MASKED)
+    return attention_part(logits, lambda p: jnp.einsum(
+        'nms,nsk->nmk', p.astype(dtype), v_SxNxK.transpose(1, 0, 2)))
+
+  g = row_groups if row_groups > 0 and b % row_groups == 0 else 1
+  grouped = [x.reshape((g, b // g) + x.shape[1:])
+             for x in (q_BxTxNxGxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS)]
+  parts = jax.vmap(lambda *xs: jax.lax.map(row, xs))(*grouped)
+  # Back to one batch axis, queries as TxG: BxNxTxGx(1 or K).
+  parts = [jax.tree.map(lambda x: x.reshape((b, n, t, h // n, x.shape[-1])), parts)]
   if shared is not None:
-    shared_logits = jnp.einsum('btngk,pnk->bngtp', q_BxTxNxGxK, shared[0],
-                               preferred_element_type=jnp.float32) / jnp.sqrt(kd).astype(
-                                   jnp.float32)
-    out_BxNxGxTxK = cascade_attention(
-        (shared_logits, lambda p: jnp.einsum('bngtp,pnk->bngtk', p, shared[1])),
-        (logits, lambda p: jnp.einsum('bngts,bsnk->bngtk', p, v_BxSxNxK)),
-        dtype=v_BxSxNxK.dtype)
-    return out_BxNxGxTxK.transpose(0, 3, 1, 2, 4).reshape(b, t, h * kd)
-  weights = jax.nn.softmax(logits, axis=-1).astype(v_BxSxNxK.dtype)
-  out = jnp.einsum('bngts,bsnk->btngk', weights, v_BxSxNxK)
-  return out.reshape(b, t, h * kd)
+    shared_logits = jnp.einsum('btngk,pnk->bntgp', q_BxTxNxGxK, shared[0],
+                               preferred_element_type=jnp.float32)
+    parts.append(attention_part(shared_logits, lambda p: jnp.einsum(
+        'bntgp,pnk->bntgk', p.astype(dtype), shared[1])))
+  out_BxNxTxGxK = merge_parts(parts, dtype)
+  return out_BxNxTxGxK.transpose(0, 2, 1, 3, 4).reshape(b, t, h * kd)
+
+
+def attention_part(logits: jax.Array, values_of) -> tuple[jax.Array, ...]:
+  """Softmax attention over one set of keys, left unnormalised so that parts over other
+  keys can be merged with it (`merge_parts`): (max ...x1, sum of exp(logit - max) ...x1,
+  values_of(exp(logit - max)) ...xK), with `values_of` the weights' sum over the values."""
+  top = jnp.max(logits, axis=-1, keepdims=True)
+  e = jnp.exp(logits - top)
+  return top, jnp.sum(e, axis=-1, keepdims=True), values_of(e).astype(jnp.float32)
+
+
+def merge_parts(parts, dtype) -> jax.Array:
+  """The softmax attention over all the parts' keys at once from `attention_part`s, each
+  rebased to the common maximum: exact up to float rounding."""
+  top = functools.reduce(jnp.maximum, [p[0] for p in parts])
+  total, out = 0.0, 0.0
+  for part_top, part_total, part_out in parts:
+    scale = jnp.exp(part_top - top)
+    total = total + part_total * scale
+    out = out + part_out * scale
+  return (out / total).astype(dtype)
 
 
 def cascade_attention(*parts, dtype) -> jax.Array:
@@ -121,21 +158,15 @@ def cascade_attention(*parts, dtype) -> jax.Array:
   Each part is (logits ...xS_i, values_of: weights ...xS_i -> their values' sum ...xK);
   returns the attention output ...xK in `dtype`.
   """
-  top = functools.reduce(jnp.maximum, [jnp.max(logits, axis=-1, keepdims=True)
-                                       for logits, _ in parts])
-  total, out = 0.0, 0.0
-  for logits, values_of in parts:
-    e = jnp.exp(logits - top)  # Each part's sum of exps, rebased to the common maximum.
-    total = total + jnp.sum(e, axis=-1, keepdims=True)
-    out = out + values_of(e.astype(dtype)).astype(jnp.float32)
-  return (out / total).astype(dtype)
+  return merge_parts([attention_part(logits, lambda p, f=values_of: f(p.astype(dtype)))
+                      for logits, values_of in parts], dtype)
 
 
 def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
             pads_B: jax.Array, kv: dict[str, jax.Array] | None = None,
             start: jax.Array | int = 0, final_norm: bool = True,
-            shared: dict[str, Any] | None = None, position_offset: jax.Array | int = 0
-            ) -> tuple[jax.Array, dict[str, jax.Array] | None]:
+            shared: dict[str, Any] | None = None, position_offset: jax.Array | int = 0,
+            row_groups: int = 1) -> tuple[jax.Array, dict[str, jax.Array] | None]:
   """Hidden states (after the final norm) of tokens placed at cache columns start..start+T-1.
 
   With `kv`, the new keys/values are written into the cache and attention reads the whole
@@ -147,7 +178,8 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
   cut to the first L, the states of layer L (what a frozen encoder reads).
   `shared`: the keys and values of a prefix that every row continues (per layer, tuples
   of PxNxK arrays, with per-layer weights only), read once for the batch; the rows'
-  positions then start at `position_offset` = P.
+  positions then start at `position_offset` = P. `row_groups`: rows whose attention is
+  computed at once (the devices the batch is sharded over; see `_attention`).
   Returns (h_BxTxD, kv).
   """
   b, t = tokens_BxT.shape
@@ -170,7 +202,7 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
       cache_k = jax.lax.dynamic_update_slice_in_dim(cache_k, k.astype(cache_k.dtype), start, 1)
       cache_v = jax.lax.dynamic_update_slice_in_dim(cache_v, v.astype(cache_v.dtype), start, 1)
       k, v = cache_k, cache_v
-    x_BxTxD = x_BxTxD + dense(_attention(q, k, v, mask_BxTxS, prefix), w['wo'])
+    x_BxTxD = x_BxTxD + dense(_attention(q, k, v, mask_BxTxS, prefix, row_groups), w['wo'])
     y = rms_norm(x_BxTxD, w['ffn_norm'], config.rms_eps)
     x_BxTxD = x_BxTxD + dense(jax.nn.silu(dense(y, w['w_gate'])) * dense(y, w['w_up']), w['w_down'])
     return x_BxTxD, (cache_k, cache_v)
