@@ -457,3 +457,27 @@ def test_clean_reply_keeps_one_paragraph_without_role_prefixes():
   assert prompts.parse_judgement('Yes, clearly') == 1.0
   assert prompts.parse_judgement('I would say 7/10') == 0.7
   assert prompts.parse_judgement('hard to tell') is None
+
+
+def test_each_chunk_logs_the_engines_tokens_and_evictions_of_that_chunk(caplog):
+  """The line after a chunk reports that chunk's own counts (differences of the engine's
+  running totals, found through the response cache wrapping it), not the run's."""
+  import types  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.llm.engine import GenerationStats  # pylint: disable=g-import-not-at-top
+  from hirenet_jax.llm.prefix_cache import PrefixCache  # pylint: disable=g-import-not-at-top
+  engine = types.SimpleNamespace(totals=GenerationStats(prompt_tokens=1000, reused_tokens=600,
+                                                        generated_tokens=50),
+                                 prefix_cache=PrefixCache(32, 2 ** 30))
+  engine.prefix_cache.stats.evicted_blocks = 7
+  wrapped = types.SimpleNamespace(model=engine)
+  before = loop._engine_counts(wrapped)
+  engine.totals.prompt_tokens += 400
+  engine.totals.reused_tokens += 300
+  engine.totals.generated_tokens += 20
+  engine.prefix_cache.stats.evicted_blocks += 5
+  with caplog.at_level('INFO'):
+    loop._log_chunk(32, 96, 12.3, before, loop._engine_counts(wrapped))
+  assert ('32 interviews (96 in all) in 12 s: 100 of 400 prompt tokens computed (75.0% from '
+          'the prefix cache), 20 generated; prefix cache 0.0 of 1.0 GiB, 5 blocks evicted'
+          ) in caplog.text
+  assert loop._engine_counts(ScriptedModel()) is None

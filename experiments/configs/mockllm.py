@@ -34,6 +34,10 @@ def get_config() -> ml_collections.ConfigDict:
   # jax: weights of the matrix products, float32 | bfloat16 ('': bfloat16, or float32 on a
   # CPU without bf16 dot products).
   config.backend.weight_dtype = ''
+  # jax: the prefix cache's budget in MiB (0: off). A chunk's interviews keep their
+  # prompts' blocks between turns; when they outgrow it, turns recompute evicted blocks
+  # (the log line after each chunk counts them).
+  config.backend.prefix_cache_mb = 4096
   config.backend.base_url = ''  # openai: the API root, e.g. http://localhost:8000/v1.
   config.backend.model = ''  # openai: the served model's name (GET /v1/models).
   config.backend.server = 'vllm'  # openai: vllm | llamacpp | ollama | openai (spelling).

@@ -27,6 +27,7 @@ class BackendOptions:
   gguf: str | None = None          # jax: a Llama-family GGUF; None = embedded SmolLM2.
   max_batch: int = 32              # jax: sequences decoded at once.
   weight_dtype: str | None = None  # jax: float32 | bfloat16; None = the engine's default.
+  prefix_cache_mb: int = 4096      # jax: the prefix cache's budget (0 turns it off).
   base_url: str | None = None      # openai: e.g. http://localhost:8000/v1
   model: str | None = None         # openai: the served model's name.
   server: str = 'vllm'             # openai: vllm, llamacpp, ollama or openai.
@@ -62,7 +63,8 @@ def make_model(options: BackendOptions, cache_path: str | None = None) -> Langua
   elif options.backend == 'jax':
     from hirenet_jax.llm.engine import JaxLanguageModel
     model = JaxLanguageModel(options.gguf, max_batch=options.max_batch,
-                             weight_dtype=options.weight_dtype)
+                             weight_dtype=options.weight_dtype,
+                             prefix_cache_bytes=options.prefix_cache_mb * 2 ** 20)
   elif options.backend == 'openai':
     if not options.base_url or not options.model:
       raise ConfigError('--backend=openai needs --base_url (e.g. http://localhost:8000/v1) '

@@ -731,7 +731,8 @@ def backend_options(config) -> 'backends.BackendOptions':
       backend=b.name, gguf=b.gguf or None, weight_dtype=b.weight_dtype or None,
       base_url=b.base_url or None, model=b.model or None, server=b.server,
       api_key=b.api_key or None, api_key_file=b.api_key_file or None,
-      max_concurrency=b.max_concurrency, timeout_s=b.timeout_s, max_batch=config.chunk_size)
+      max_concurrency=b.max_concurrency, timeout_s=b.timeout_s, max_batch=config.chunk_size,
+      prefix_cache_mb=b.prefix_cache_mb)
 
 
 def loop_config(config) -> loop.LoopConfig:

@@ -236,9 +236,12 @@ class MockInterviewer:
     self._steps = StepProgress(self.model, -(-len(todo) // size) * (
         2 * self.config.num_turns + 1 + (learn and self.config.reflection)))
     for start in range(0, len(todo), size):
+      before, began = _engine_counts(self.model), time.perf_counter()
       chunk = self._chunk(todo[start:start + size], learn)
       self.interviews.extend(chunk)
       self._save_chunk(chunk)
+      _log_chunk(len(chunk), len(self.interviews), time.perf_counter() - began, before,
+                 _engine_counts(self.model))
       if progress:
         progress(len(chunk))
     self._steps.close()
@@ -336,6 +339,39 @@ class MockInterviewer:
           pairs[n].job_id, key, prompts.Case(resumes[n], tuple(iv.dialogue), i_strategy))
       self.memories['candidate'].add(
           pairs[n].candidate_id, key, prompts.Case(jobs[n], tuple(iv.dialogue), c_strategy))
+
+
+def _engine_counts(model: LanguageModel) -> dict[str, int] | None:
+  """The embedded engine's running totals (None for other backends), found through the
+  response cache that wraps it."""
+  while model is not None and not hasattr(model, 'totals'):
+    model = getattr(model, 'model', None)
+  if model is None:
+    return None
+  totals = model.totals
+  counts = {'prompt': totals.prompt_tokens, 'reused': totals.reused_tokens,
+            'generated': totals.generated_tokens}
+  cache = getattr(model, 'prefix_cache', None)
+  if cache is not None:
+    counts.update(evicted=cache.stats.evicted_blocks, cache_bytes=cache.bytes,
+                  max_bytes=cache.max_bytes)
+  return counts
+
+
+def _log_chunk(interviews: int, total: int, seconds: float, before, after) -> None:
+  """One line per chunk: its time and, for the embedded engine, the tokens it computed
+  and how well the prefix cache held the chunk's prompts (evictions mean recomputing)."""
+  line = f'{interviews} interviews ({total} in all) in {seconds:.0f} s'
+  if before is not None and after is not None:
+    d = {key: after[key] - before[key] for key in ('prompt', 'reused', 'generated')}
+    line += (f': {d["prompt"] - d["reused"]} of {d["prompt"]} prompt tokens computed '
+             f'({d["reused"] / max(d["prompt"], 1):.1%} from the prefix cache), '
+             f'{d["generated"]} generated')
+    if 'evicted' in after:
+      line += (f'; prefix cache {after["cache_bytes"] / 2 ** 30:.1f} of '
+               f'{after["max_bytes"] / 2 ** 30:.1f} GiB, '
+               f'{after["evicted"] - before["evicted"]} blocks evicted')
+  logging.info(line)
 
 
 class StepProgress:
