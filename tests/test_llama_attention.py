@@ -4,6 +4,7 @@ plain float64 softmax over all keys, and a batch sharded over devices is not gat
 from __future__ import annotations
 
 import textwrap
+import types
 
 import jax.numpy as jnp
 import numpy as np
@@ -31,11 +32,12 @@ def _reference(q, k, v, mask, shared=None):
   return np.einsum('btngs,bsnk->btngk', p, v).reshape(B, T, N * G * K)
 
 
-@pytest.mark.parametrize('row_groups', [1, 2, 3])
+@pytest.mark.parametrize('row_groups', [0, 1, 2, 3])
 @pytest.mark.parametrize('with_shared', [False, True])
 def test_attention_equals_a_plain_softmax(row_groups, with_shared):
   """Left-padded rows (one of them all padding, whose queries see no key), causal within
-  the window; row_groups 3 does not divide the batch and falls back to one group."""
+  the window; row_groups 0 is the whole batch at once, 3 does not divide the batch and
+  falls back to one group."""
   r = np.random.default_rng(0)
   q = r.standard_normal((B, T, N * G, K)).astype(np.float32) * 3
   k = r.standard_normal((B, S, N, K)).astype(np.float32)
@@ -57,8 +59,8 @@ def test_attention_equals_a_plain_softmax(row_groups, with_shared):
 
 def test_attention_of_a_sharded_batch_stays_on_its_devices():
   """With the batch sharded over 8 devices, attention computed in one group per device
-  needs no collective; in one group for the whole batch, XLA gathers the rows (what
-  `row_groups` is there to avoid)."""
+  (or for the whole batch at once) needs no collective; one loop over the whole batch
+  makes XLA gather the rows (what grouping by device avoids)."""
   script = textwrap.dedent("""
       import json, os
       os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=8'
@@ -71,7 +73,7 @@ def test_attention_of_a_sharded_batch_stays_on_its_devices():
       args = (put((16, 4, 6, 8)), put((16, 12, 2, 8)), put((16, 12, 2, 8)),
               put((16, 4, 12), bool))
       counts = {}
-      for groups in (1, 8):
+      for groups in (0, 1, 8):
         text = jax.jit(lambda *a: llama._attention(*a, row_groups=groups)).lower(
             *args).compile().as_text()
         counts[groups] = sum(text.count(op) for op in (
@@ -79,5 +81,12 @@ def test_attention_of_a_sharded_batch_stays_on_its_devices():
       print(json.dumps(counts))
   """)
   counts = helpers.run_python_json(script, timeout=300)
-  assert counts['8'] == 0
+  assert counts['8'] == counts['0'] == 0
   assert counts['1'] > 0
+
+
+def test_rows_are_looped_over_on_cpus_only():
+  """One group per CPU device; accelerators take the whole batch at once."""
+  cpu, gpu = types.SimpleNamespace(platform='cpu'), types.SimpleNamespace(platform='gpu')
+  assert llama.row_groups_for([cpu] * 8) == 8
+  assert llama.row_groups_for([gpu] * 4) == 0

@@ -95,6 +95,7 @@ class Encoder:
     self.weights = model.weights
     self.mesh = model.mesh
     self.num_devices = model.num_devices
+    self._row_groups = llama.row_groups_for(self.mesh.devices.flat)
     self.num_layers = self.config.num_layers
     self.dim = self.config.dim
     self.max_batch = max_batch
@@ -119,7 +120,7 @@ class Encoder:
     """float32 states of `layer` (0..n), left-padded rows."""
     cut = dict(weights, layers=tuple(weights['layers'])[:min(layer, self.num_layers)])
     h, _ = llama.forward(cut, self.config, tokens_BxT, pads_B,
-                         final_norm=layer == self.num_layers, row_groups=self.num_devices)
+                         final_norm=layer == self.num_layers, row_groups=self._row_groups)
     return h.astype(jnp.float32)
 
   def tokenize(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:

@@ -388,6 +388,7 @@ class JaxLanguageModel:
                  f'({self.weight_dtype.name} weights, {self.dtype.name} activations)')
     self.mesh = sharding.make_mesh() if mesh is None else mesh
     self.num_devices = self.mesh.devices.size
+    self._row_groups = llama.row_groups_for(self.mesh.devices.flat)
     self.max_batch = bucket_batch(max_batch, self.num_devices)
     self.decode_chunk = decode_chunk
     self.weights = sharding.replicate(
@@ -450,7 +451,7 @@ class JaxLanguageModel:
     kv = self._with_prefix(prefix_kv, b, t)
     h, kv = llama.forward(weights, self.config, tokens_BxT[:, c:], pads_B, kv, start=c,
                           shared=shared, position_offset=0 if shared is None
-                          else shared['k'][0].shape[0], row_groups=self.num_devices)
+                          else shared['k'][0].shape[0], row_groups=self._row_groups)
     new = None
     if keep_window:
       new = jnp.stack([jnp.stack([k[:, c:], v[:, c:]]) for k, v in zip(kv['k'], kv['v'])])
@@ -544,7 +545,7 @@ class JaxLanguageModel:
     new = None
     if window is None:
       h, _ = llama.forward(weights, self.config, tokens_BxT, pads_B,
-                           row_groups=self.num_devices)
+                           row_groups=self._row_groups)
     else:
       h, _, new = self._forward_window(weights, prefix_kv, tokens_BxT, pads_B, window,
                                        keep_window)

@@ -87,13 +87,15 @@ def init_kv(config: LlamaConfig, batch: int, length: int, dtype: Any) -> dict[st
   return {'k': jnp.zeros(shape, dtype), 'v': jnp.zeros(shape, dtype)}
 
 
-def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS, shared=None, row_groups=1):
+def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS, shared=None, row_groups=0):
   """Grouped-query attention: each of the N kv heads serves H/N query heads.
 
-  Rows are computed one at a time (`lax.map`; `row_groups` rows at once, one per device,
-  so a sharded batch stays sharded): a row's TxS logits stay in the CPU's cache, where
-  the whole batch's spill to memory and the softmax passes over them dominate (4x
-  slower at 128 queries over 2,048 keys on 2 cores).
+  `row_groups` > 0 (for CPUs: `row_groups_for`): the rows are computed one after another
+  (`lax.map`) in that many groups side by side, one per device, so a sharded batch stays
+  sharded; a row's TxS logits then stay in the CPU's cache, where the whole batch's spill
+  to memory and the softmax's passes over them dominate (4x slower at 128 queries over
+  2,048 keys on 2 cores). 0: the whole batch at once (accelerators). A count that does
+  not divide the batch falls back to one group.
   `shared` (k_PxNxK, v_PxNxK): a prefix that every row sees before its own columns,
   stored once for the whole batch (`cascade_attention`).
   """
@@ -114,10 +116,13 @@ def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS, shared=None, row_gro
     return attention_part(logits, lambda p: jnp.einsum(
         'nms,nsk->nmk', p.astype(dtype), v_SxNxK.transpose(1, 0, 2)))
 
-  g = row_groups if row_groups > 0 and b % row_groups == 0 else 1
-  grouped = [x.reshape((g, b // g) + x.shape[1:])
-             for x in (q_BxTxNxGxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS)]
-  parts = jax.vmap(lambda *xs: jax.lax.map(row, xs))(*grouped)
+  inputs = (q_BxTxNxGxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS)
+  if row_groups == 0:
+    parts = jax.vmap(lambda *xs: row(xs))(*inputs)
+  else:
+    g = row_groups if b % row_groups == 0 else 1
+    grouped = [x.reshape((g, b // g) + x.shape[1:]) for x in inputs]
+    parts = jax.vmap(lambda *xs: jax.lax.map(row, xs))(*grouped)
   # Back to one batch axis, queries as TxG: BxNxTxGx(1 or K).
   parts = [jax.tree.map(lambda x: x.reshape((b, n, t, h // n, x.shape[-1])), parts)]
   if shared is not None:
@@ -127,6 +132,14 @@ def _attention(q_BxTxHxK, k_BxSxNxK, v_BxSxNxK, mask_BxTxS, shared=None, row_gro
         'bntgp,pnk->bntgk', p.astype(dtype), shared[1])))
   out_BxNxTxGxK = merge_parts(parts, dtype)
   return out_BxNxTxGxK.transpose(0, 2, 1, 3, 4).reshape(b, t, h * kd)
+
+
+def row_groups_for(devices) -> int:
+  """`forward`'s `row_groups` for a batch sharded over `devices`: one group per device,
+  row by row, on CPUs (cache-sized pieces); the whole batch at once on accelerators,
+  where a loop over rows would leave the chip idle."""
+  devices = list(devices)
+  return len(devices) if devices and devices[0].platform == 'cpu' else 0
 
 
 def attention_part(logits: jax.Array, values_of) -> tuple[jax.Array, ...]:
@@ -166,7 +179,7 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
             pads_B: jax.Array, kv: dict[str, jax.Array] | None = None,
             start: jax.Array | int = 0, final_norm: bool = True,
             shared: dict[str, Any] | None = None, position_offset: jax.Array | int = 0,
-            row_groups: int = 1) -> tuple[jax.Array, dict[str, jax.Array] | None]:
+            row_groups: int = 0) -> tuple[jax.Array, dict[str, jax.Array] | None]:
   """Hidden states (after the final norm) of tokens placed at cache columns start..start+T-1.
 
   With `kv`, the new keys/values are written into the cache and attention reads the whole
@@ -178,8 +191,8 @@ def forward(weights: dict[str, Any], config: LlamaConfig, tokens_BxT: jax.Array,
   cut to the first L, the states of layer L (what a frozen encoder reads).
   `shared`: the keys and values of a prefix that every row continues (per layer, tuples
   of PxNxK arrays, with per-layer weights only), read once for the batch; the rows'
-  positions then start at `position_offset` = P. `row_groups`: rows whose attention is
-  computed at once (the devices the batch is sharded over; see `_attention`).
+  positions then start at `position_offset` = P. `row_groups`: 0 computes attention for
+  the whole batch at once, n > 0 row by row in n groups (`row_groups_for`, `_attention`).
   Returns (h_BxTxD, kv).
   """
   b, t = tokens_BxT.shape
