@@ -34,10 +34,12 @@ def _reference(q, k, v, mask, shared=None):
 
 @pytest.mark.parametrize('row_groups', [0, 1, 2, 3])
 @pytest.mark.parametrize('with_shared', [False, True])
-def test_attention_equals_a_plain_softmax(row_groups, with_shared):
+@pytest.mark.parametrize('loop_above', [0, 2 ** 30])
+def test_attention_equals_a_plain_softmax(row_groups, with_shared, loop_above, monkeypatch):
   """Left-padded rows (one of them all padding, whose queries see no key), causal within
   the window; row_groups 0 is the whole batch at once, 3 does not divide the batch and
-  falls back to one group."""
+  falls back to one group; rows looped over (`ROW_LOOP_BYTES` 0) or batched."""
+  monkeypatch.setattr(llama, 'ROW_LOOP_BYTES', loop_above)
   r = np.random.default_rng(0)
   q = r.standard_normal((B, T, N * G, K)).astype(np.float32) * 3
   k = r.standard_normal((B, S, N, K)).astype(np.float32)
@@ -68,6 +70,7 @@ def test_attention_of_a_sharded_batch_stays_on_its_devices():
       import numpy as np
       from jax.sharding import Mesh, NamedSharding, PartitionSpec
       from hirenet_jax.llm import llama
+      llama.ROW_LOOP_BYTES = 0  # Tiny shapes: loop over rows all the same.
       rows = NamedSharding(Mesh(np.array(jax.devices()), ('data',)), PartitionSpec('data'))
       put = lambda shape, dtype=np.float32: jax.device_put(np.ones(shape, dtype), rows)
       args = (put((16, 4, 6, 8)), put((16, 12, 2, 8)), put((16, 12, 2, 8)),
