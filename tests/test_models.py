@@ -402,3 +402,34 @@ def test_states_model_trains_every_parameter_with_dropout():
     assert np.any(np.asarray(g) != 0.0), f'no gradient reaches {jax.tree_util.keystr(path)}'
   # Dropout on the projected states: two draws differ in training, never in evaluation.
   assert loss_fn(params, jax.random.key(1)) != loss_fn(params, jax.random.key(2))
+
+
+def test_lexical_dimensions_read_the_ids_beside_the_states_and_all_train():
+  """With `lexical_dim`, a word's id reaches the score besides its state (the model
+  above ignores ids), padding and packing still change nothing, and the id table
+  trains."""
+  model = models.HireNet(variant='hirenet', states_input=True, state_projection=6,
+                         lexical_dim=3, state_dropout=0.5, **_SIZES)
+  batch = with_states(make_batch())
+  params = model.init(jax.random.key(0), batch, train=False)['params']
+  assert params['lexical']['embedding'].shape == (_SIZES['vocab_size'], 3)
+
+  def scores(b):
+    return np.asarray(models.candidate_scores(model.apply({'params': params}, b, train=False),
+                                              b))
+
+  base = scores(batch)
+  other_ids = dict(batch, answers=np.where(batch['answers'] > 0, 2, 0).astype(np.int32))
+  assert np.abs(scores(other_ids) - base)[[0, 2]].max() > 1e-6
+  padded = make_padded()
+  packed = scores(with_states(packing.pack_padded(padded, row_multiple=1)))
+  alone = with_states(one_answer_per_row(
+      pad_batch(padded, extra_t=5, extra_q=3, extra_l=4, extra_b=2), width=12, extra_rows=3))
+  np.testing.assert_allclose(scores(alone)[:3], packed, atol=1e-5)
+
+  def loss_fn(p):
+    logits = model.apply({'params': p}, batch, train=True, rngs={'dropout': jax.random.key(1)})
+    total, count = models.candidate_loss(logits, batch)
+    return total / count
+
+  assert np.any(np.asarray(jax.grad(loss_fn)(params)['lexical']['embedding']) != 0.0)

@@ -77,7 +77,10 @@ class HireNet(nn.Module):
       embedding table: one shared projection reads them for answers, questions and
       job titles.
     state_projection: output size of that projection.
-    state_dropout: dropout on the projected states.
+    state_dropout: dropout on the projected states (and on the lexical vectors).
+    lexical_dim: with states_input, a trainable embedding of each word's id of this size
+      is concatenated to its projected state (0: none): the words themselves, which a
+      frozen model's states make hard to read off linearly (names, topics).
     unroll: `lax.scan` unroll factor of the GRUs.
     dtype: computation dtype; softmaxes, pooling and the loss stay float32.
   """
@@ -93,6 +96,7 @@ class HireNet(nn.Module):
   states_input: bool = False
   state_projection: int = 128
   state_dropout: float = 0.0
+  lexical_dim: int = 0
   unroll: int = 1
   dtype: jnp.dtype = jnp.float32
 
@@ -116,13 +120,23 @@ class HireNet(nn.Module):
     projection = []  # Created on first use, shared by answers, questions and titles.
 
     def words(ids, states_key):
-      """Word vectors: the embedded ids, or the projection of the words' states."""
+      """Word vectors: the embedded ids, or the projection of the words' states (with
+      `lexical_dim` trainable dimensions of the word's id beside it)."""
       if not self.states_input:
         return embed(ids)
       if not projection:
         projection.append(StateProjection(self.state_projection, self.state_dropout,
                                           dtype=self.dtype, name='state_projection'))
-      return projection[0](batch[states_key], train=train)
+        if self.lexical_dim:
+          projection.append(nn.Embed(self.vocab_size, self.lexical_dim,
+                                     embedding_init=nn.initializers.normal(0.1),
+                                     name='lexical'))
+          projection.append(nn.Dropout(self.state_dropout))
+      vectors = projection[0](batch[states_key], train=train)
+      if self.lexical_dim:
+        lexical = projection[2](projection[1](ids).astype(self.dtype), deterministic=not train)
+        vectors = jnp.concatenate([vectors, lexical], axis=-1)
+      return vectors
 
     # Answers arrive packed (hirenet_jax/hirenet/packing.py): rows [R, W] hold several answers
     # each, `answer_segments` names the slot b * Q + q of every step (-1 = padding).
@@ -273,6 +287,7 @@ def create_model(model_config, *, vocab_size: int, features_input: bool,
       states_input=states_input,
       state_projection=model_config.get('state_projection', 128),
       state_dropout=model_config.get('state_dropout', 0.0),
+      lexical_dim=model_config.get('lexical_dim', 0),
       unroll=model_config.get('unroll', 1),
       dtype=dtype,
   )
