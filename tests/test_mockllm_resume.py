@@ -29,9 +29,10 @@ class _KilledEngine:
   backend = 'jax'
   log_path, kill_after = '', 0
 
-  def __init__(self, gguf=None, *, max_batch=32, weight_dtype=None):
+  def __init__(self, gguf=None, *, max_batch=32, weight_dtype=None,
+               prefix_cache_bytes=4 * 2 ** 30):
     from hirenet_jax.mockllm import scripted  # pylint: disable=g-import-not-at-top
-    del gguf, max_batch, weight_dtype
+    del gguf, max_batch, weight_dtype, prefix_cache_bytes
     self.double = scripted.ScriptedModel()
     self.name = f'killed engine over {scripted.NAME}'
     self.asked = 0
