@@ -343,7 +343,7 @@ class MockInterviewer:
 
 def _engine_counts(model: LanguageModel) -> dict[str, int] | None:
   """The embedded engine's running totals (None for other backends), found through the
-  response cache that wraps it."""
+  response cache that wraps it; the chunk log line and the progress bar read them."""
   while model is not None and not hasattr(model, 'totals'):
     model = getattr(model, 'model', None)
   if model is None:
@@ -388,14 +388,11 @@ class StepProgress:
     self._first = self._tokens()
 
   def _tokens(self) -> tuple[int, int] | None:
-    """(prompt, generated) tokens so far, from the model or the one it wraps."""
-    model = self._model
-    while model is not None:
-      totals = getattr(model, 'totals', None)
-      if totals is not None:
-        return totals.prompt_tokens - totals.reused_tokens, totals.generated_tokens
-      model = getattr(model, 'model', None)
-    return None
+    """(computed prompt, generated) tokens so far, from the model or the one it wraps."""
+    counts = _engine_counts(self._model)
+    if counts is None:
+      return None
+    return counts['prompt'] - counts['reused'], counts['generated']
 
   def done(self, what: str) -> None:
     self._bar.set_description_str(what, refresh=False)
