@@ -481,3 +481,43 @@ def test_each_chunk_logs_the_engines_tokens_and_evictions_of_that_chunk(caplog):
           'the prefix cache), 20 generated; prefix cache 0.0 of 1.0 GiB, 5 blocks evicted'
           ) in caplog.text
   assert loop._engine_counts(ScriptedModel()) is None
+
+
+class _Clocked:
+  """A backend wrapper whose every chat batch takes 10 s of a fake clock."""
+
+  def __init__(self, clock, fail_after=None):
+    self.inner, self.clock = Recording(ScriptedModel(), fail_after), clock
+    self.name, self.calls = 'scripted', 0
+
+  def chat(self, requests):
+    out = self.inner.chat(requests)
+    self.calls += 1
+    self.clock[0] += 10.0
+    return out
+
+  def score(self, requests):
+    return self.inner.score(requests)
+
+
+def test_generation_time_is_the_chunks_time_summed_over_resumes(corpus, tmp_path,
+                                                                 monkeypatch):
+  """progress.json keeps the seconds of the chunks saved so far; a resumed run adds its
+  own, and a chunk lost to the kill counts nothing."""
+  clock = [0.0]
+  monkeypatch.setattr(loop.time, 'perf_counter', lambda: clock[0])
+  whole = _Clocked(clock)
+  runner = _run(corpus, tmp_path / 'whole', model=whole)
+  assert runner.seconds == 10.0 * whole.calls > 0
+  again = loop.MockInterviewer(ScriptedModel(), corpus, loop.LoopConfig(chunk_size=8),
+                               str(tmp_path / 'whole'))
+  assert again.seconds == runner.seconds
+  killed = _Clocked(clock, fail_after=150)
+  with pytest.raises(KeyboardInterrupt):
+    _run(corpus, tmp_path / 'resumed', model=killed)
+  saved = loop.MockInterviewer(ScriptedModel(), corpus, loop.LoopConfig(chunk_size=8),
+                               str(tmp_path / 'resumed')).seconds
+  assert 0 < saved < 10.0 * killed.calls
+  rest = _Clocked(clock)
+  resumed = _run(corpus, tmp_path / 'resumed', model=rest)
+  assert resumed.seconds == saved + 10.0 * rest.calls

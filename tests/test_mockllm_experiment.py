@@ -174,6 +174,25 @@ def test_table3_cells_are_the_generation_metrics_of_the_saved_interviews(command
                                             for c in header]
 
 
+def test_table3_states_each_runs_generation_time_as_its_progress_files_keep_it(
+    command_run):
+  workdir = command_run[0]
+  with open(os.path.join(workdir, 'table3.md'), encoding='utf-8') as f:
+    text = f.read()
+  with open(os.path.join(workdir, 'results.json'), encoding='utf-8') as f:
+    per_seed = json.load(f)['per_seed']
+  for name, row in (('mockllm', 'MockLLM'), ('k0', 'k0')):
+    n, seconds = 0, 0.0
+    for seed, result in enumerate(per_seed):
+      with open(os.path.join(workdir, f'seed_{seed}', 'runs', name, loop.PROGRESS_FILE),
+                encoding='utf-8') as f:
+        saved = json.load(f)
+      assert result['timing'][name] == {'interviews': saved['num_interviews'],
+                                        'seconds': saved['seconds']}
+      n, seconds = n + saved['num_interviews'], seconds + saved['seconds']
+    assert f'- {row}: {n} interviews in {seconds / 3600:.2f} h' in text
+
+
 def test_table2_carries_paired_tests_of_mockllm_against_its_ablation(command_run):
   workdir, table, _, _ = command_run
   tests = table.split('Paired tests of Table 2')[1]

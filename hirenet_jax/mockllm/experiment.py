@@ -167,7 +167,7 @@ def run_seed(model: LanguageModel, corpus: Corpus, workdir: str, *, seed: int,
   """Every generation run and variant of one seed; returns its results."""
   pairs = {(p.candidate_id, p.job_id): p for p in corpus.pairs}
   runs = run_plan(variants, base.num_cases)
-  interviews, out = {}, {'variants': {}, 'generation': {}}
+  interviews, out = {}, {'variants': {}, 'generation': {}, 'timing': {}}
   for name, changes in runs.items():
     config = dataclasses.replace(base, seed=seed, **changes)
     run_dir = os.path.join(workdir, 'runs', name)
@@ -182,6 +182,7 @@ def run_seed(model: LanguageModel, corpus: Corpus, workdir: str, *, seed: int,
         **quality([i for i in runner.interviews if i.split == 'test'], corpus),
         'memory_cases': len(runner.memories['interviewer'].cases),
         'unparsed_judgements': sum(i.unparsed_judgements for i in runner.interviews)}
+    out['timing'][name] = {'interviews': len(runner.interviews), 'seconds': runner.seconds}
   for v in variants:
     run = 'mockllm' if v in ('mockllm', 'wo_mi') or v == f'k{base.num_cases}' else v
     add_variant(out, v, interviews[run], pairs, workdir, use_dialogue=v != 'wo_mi',
@@ -299,6 +300,22 @@ def table3(per_seed: Sequence[dict]) -> tuple[list[dict], list[str]]:
       row[c] = _mean_std([s['generation'][name][c] for s in per_seed])
     rows.append(row)
   return rows, columns
+
+
+def timing_markdown(per_seed: Sequence[dict]) -> str:
+  """One line per generation run: its interviews and the seconds its chunks took, summed
+  over seeds and resumes (a replay from the response cache counts its own time)."""
+  lines = []
+  for name in per_seed[0].get('timing', {}):
+    n = sum(s['timing'][name]['interviews'] for s in per_seed)
+    seconds = sum(s['timing'][name]['seconds'] for s in per_seed)
+    rate = f', {n * 3600 / seconds:.0f} an hour' if seconds > 0 else ''
+    lines.append(f'- {ROW_NAMES.get(name, name)}: {n} interviews in {seconds / 3600:.2f} h'
+                 f'{rate}')
+  if not lines:
+    return ''
+  return ('\nGeneration time (the generation runs\' chunks, summed over seeds and '
+          'resumes):\n\n' + '\n'.join(lines) + '\n')
 
 
 # ---------------------------------------------------------------- paired tests
@@ -825,7 +842,8 @@ def run(config, corpus: Corpus, workdir: str, *, seeds: Sequence[int],
   table_csv(os.path.join(workdir, 'table2.csv'), rows, TABLE2_COLUMNS)
   rows3, columns3 = table3(per_seed)
   with open(os.path.join(workdir, 'table3.md'), 'w', encoding='utf-8') as f:
-    f.write(table_markdown(table_title('Table 3', label, seeds), rows3, columns3))
+    f.write(table_markdown(table_title('Table 3', label, seeds), rows3, columns3)
+            + timing_markdown(per_seed))
   table_csv(os.path.join(workdir, 'table3.csv'), rows3, columns3)
   has_figure = figure5(per_seed, config.num_cases, os.path.join(workdir, 'figure5.png'),
                        label)

@@ -182,6 +182,9 @@ class MockInterviewer:
         'interviewer': ReflectionMemory('interviewer', prompts.INITIAL_QUESTIONING),
         'candidate': ReflectionMemory('candidate', prompts.INITIAL_ANSWERING)}
     self.interviews: list[Interview] = []
+    # Seconds spent in this directory's chunks, summed over resumes (a replay from the
+    # response cache counts its own, shorter, time).
+    self.seconds = 0.0
     self._resume()
 
   # ---------------------------------------------------------------- persistence
@@ -192,7 +195,8 @@ class MockInterviewer:
     if not os.path.exists(path):
       return
     with open(path, encoding='utf-8') as f:
-      done = json.load(f)['num_interviews']
+      saved = json.load(f)
+    done, self.seconds = saved['num_interviews'], float(saved.get('seconds', 0.0))
     for side in self.memories:
       loaded = ReflectionMemory.load(os.path.join(self.workdir, MEMORY_DIR), side)
       if loaded is not None:
@@ -217,7 +221,8 @@ class MockInterviewer:
     for memory in self.memories.values():
       memory.save(os.path.join(self.workdir, MEMORY_DIR))
     run_log.write_json(os.path.join(self.workdir, PROGRESS_FILE),
-                       {'num_interviews': len(self.interviews)}, indent=None, sort_keys=False)
+                       {'num_interviews': len(self.interviews),
+                        'seconds': self.seconds}, indent=None, sort_keys=False)
 
   # ---------------------------------------------------------------- the loop
 
@@ -238,10 +243,11 @@ class MockInterviewer:
     for start in range(0, len(todo), size):
       before, began = _engine_counts(self.model), time.perf_counter()
       chunk = self._chunk(todo[start:start + size], learn)
+      seconds = time.perf_counter() - began
       self.interviews.extend(chunk)
+      self.seconds += seconds
       self._save_chunk(chunk)
-      _log_chunk(len(chunk), len(self.interviews), time.perf_counter() - began, before,
-                 _engine_counts(self.model))
+      _log_chunk(len(chunk), len(self.interviews), seconds, before, _engine_counts(self.model))
       if progress:
         progress(len(chunk))
     self._steps.close()
