@@ -76,6 +76,28 @@ def test_eviction_keeps_the_budget_and_drops_the_deepest_least_recent_blocks():
   assert all(key in cache for key in new)
 
 
+def test_reused_slots_hold_each_keys_own_block_through_evictions():
+  """Blocks live in the slots of one array, reused after evictions: every cached key
+  still reads the block inserted under it, and a block of another shape is refused."""
+  size = _block(0).nbytes
+  cache = prefix_cache_lib.PrefixCache(block_size=4, max_bytes=5 * size)
+  rng = np.random.default_rng(0)
+  inserted = {}
+  for prompt in range(12):
+    tokens = [prompt] + list(rng.integers(0, 50, size=4 * int(rng.integers(1, 4)) - 1))
+    keys = cache.keys(tokens)
+    _, found = cache.match(tokens)
+    blocks = [_block(100 * prompt + j) for j in range(len(found), len(keys))]
+    cache.insert(keys, blocks)
+    inserted.update(zip(keys[len(found):], blocks))
+    assert cache.bytes == len(cache) * size <= 5 * size
+  assert cache.stats.evicted_blocks > 0
+  for key, slot in cache._blocks.items():  # pylint: disable=protected-access
+    np.testing.assert_array_equal(cache._slab[slot], inserted[key])  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match='does not fit'):
+    cache.insert(cache.keys([99] * 4), [_block(0, size=2)])
+
+
 # ------------------------------------------------------------------ the engine
 
 

@@ -4,7 +4,11 @@ As in vLLM, a prompt is cut into blocks of `block_size` tokens; block j is keyed
 hash of block j-1's key and block j's tokens, so a key names the whole prefix up to the
 end of its block, and two prompts share exactly the blocks of their common prefix. A
 block holds the keys and values of its tokens at their own positions (RoPE applied), as
-one host array `[layers, 2 (k, v), block_size, kv_heads, head_dim]`.
+one host array `[layers, 2 (k, v), block_size, kv_heads, head_dim]`, kept in a slot of
+one array allocated at the first insert: thousands of separately allocated blocks,
+evicted and replaced between a prefill's large temporaries, would fragment the heap that
+`core.host_memory` keeps, and a MockLLM run's resident size grew past 24 GB on a 4 GiB
+cache that way.
 
 The engine owns one `PrefixCache`: before a prefill it asks `match` for the longest
 cached run of blocks of each prompt (the prefill then starts after it) and afterwards
@@ -53,7 +57,9 @@ class PrefixCache:
     self.block_size = block_size
     self.max_bytes = max_bytes
     self.bytes = 0
-    self._blocks: collections.OrderedDict[bytes, np.ndarray] = collections.OrderedDict()
+    self._blocks: collections.OrderedDict[bytes, int] = collections.OrderedDict()  # Slots.
+    self._slab: np.ndarray | None = None  # [slots, *block shape], made at the first insert.
+    self._free: list[int] = []
     self.stats = PrefixCacheStats()
 
   def __len__(self) -> int:
@@ -83,15 +89,16 @@ class PrefixCache:
 
   def lookup(self, tokens: Sequence[int], limit: int | None = None
              ) -> tuple[list[bytes], list[np.ndarray]]:
-    """`match` without counting or touching anything."""
+    """`match` without counting or touching anything. The blocks are views of the
+    cache's slots, valid until the next `insert`: copy what must outlive it."""
     keys = self.keys(tokens)
     most = len(keys) if limit is None else min(len(keys), max(limit, 0) // self.block_size)
     blocks = []
     for key in keys[:most]:
-      block = self._blocks.get(key)
-      if block is None:
+      slot = self._blocks.get(key)
+      if slot is None:
         break
-      blocks.append(block)
+      blocks.append(self._slab[slot])
     return keys, blocks
 
   def count_reused(self, tokens: int) -> None:
@@ -105,17 +112,31 @@ class PrefixCache:
     """Stores the blocks of one prompt's last `len(blocks)` keys of `keys` (its run of
     blocks from the start; `keys[i]` extends `keys[i - 1]`), makes the whole run the most
     recently used, then evicts the least recently used blocks beyond `max_bytes`."""
-    for key, block in zip(keys[len(keys) - len(blocks):], blocks):
-      if key in self._blocks or block.nbytes > self.max_bytes:
-        continue
-      self._blocks[key] = block
+    new = [(key, block) for key, block in zip(keys[len(keys) - len(blocks):], blocks)
+           if key not in self._blocks]
+    if not new or new[0][1].nbytes > self.max_bytes:
+      self._touch(keys)
+      return
+    if self._slab is None:
+      shape, dtype = new[0][1].shape, new[0][1].dtype
+      self._slab = np.empty((self.max_bytes // new[0][1].nbytes, *shape), dtype)
+      self._free = list(range(len(self._slab) - 1, -1, -1))
+    self._touch(keys)  # This prompt's cached blocks are evicted last.
+    for key, block in new[:len(self._slab)]:
+      if block.shape != self._slab.shape[1:] or block.dtype != self._slab.dtype:
+        raise ValueError(f'a block of shape {block.shape} {block.dtype} does not fit the '
+                         f'cache\'s {self._slab.shape[1:]} {self._slab.dtype}')
+      if not self._free:  # The least recently used block makes room.
+        _, slot = self._blocks.popitem(last=False)
+        self._free.append(slot)
+        self.bytes -= block.nbytes
+        self.stats.evicted_blocks += 1
+      slot = self._free.pop()
+      self._slab[slot] = block
+      self._blocks[key] = slot
       self.bytes += block.nbytes
       self.stats.stored_blocks += 1
     self._touch(keys)
-    while self.bytes > self.max_bytes:
-      _, block = self._blocks.popitem(last=False)
-      self.bytes -= block.nbytes
-      self.stats.evicted_blocks += 1
 
   def _touch(self, keys: Sequence[bytes]) -> None:
     """Most recently used: the first block last, so a prefix outlives its extensions."""
