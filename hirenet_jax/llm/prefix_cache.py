@@ -5,10 +5,9 @@ hash of block j-1's key and block j's tokens, so a key names the whole prefix up
 end of its block, and two prompts share exactly the blocks of their common prefix. A
 block holds the keys and values of its tokens at their own positions (RoPE applied), as
 one host array `[layers, 2 (k, v), block_size, kv_heads, head_dim]`, kept in a slot of
-one array allocated at the first insert: thousands of separately allocated blocks,
-evicted and replaced between a prefill's large temporaries, would fragment the heap that
-`core.host_memory` keeps, and a MockLLM run's resident size grew past 24 GB on a 4 GiB
-cache that way.
+one array allocated at the first insert, so that thousands of separately allocated
+blocks, evicted and replaced between a prefill's large temporaries, do not add to the
+fragments of the heap that `core.host_memory` keeps.
 
 The engine owns one `PrefixCache`: before a prefill it asks `match` for the longest
 cached run of blocks of each prompt (the prefill then starts after it) and afterwards
