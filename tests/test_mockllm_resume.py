@@ -74,14 +74,21 @@ def _cached_keys(workdir: str) -> list[str]:
 
 
 def _outputs(workdir: str) -> dict[str, str]:
-  """results.json and every decisions.csv, by path under the workdir."""
+  """results.json and every decisions.csv, by path under the workdir; of each run's
+  timing only its interview count (its seconds are wall-clock time)."""
   out = {}
   for root, _, files in os.walk(workdir):
     for name in files:
       if name in ('results.json', 'decisions.csv'):
         path = os.path.join(root, name)
         with open(path, encoding='utf-8') as f:
-          out[os.path.relpath(path, workdir)] = f.read()
+          text = f.read()
+        if name == 'results.json' and root == workdir:
+          results = json.loads(text)
+          for seed in results['per_seed']:
+            seed['timing'] = {run: t['interviews'] for run, t in seed['timing'].items()}
+          text = json.dumps(results, sort_keys=True)
+        out[os.path.relpath(path, workdir)] = text
   return out
 
 
