@@ -55,7 +55,6 @@ class PrefixCache:
                        f'{max_bytes}')
     self.block_size = block_size
     self.max_bytes = max_bytes
-    self.bytes = 0
     self._blocks: collections.OrderedDict[bytes, int] = collections.OrderedDict()  # Slots.
     self._slab: np.ndarray | None = None  # [slots, *block shape], made at the first insert.
     self._free: list[int] = []
@@ -63,6 +62,11 @@ class PrefixCache:
 
   def __len__(self) -> int:
     return len(self._blocks)
+
+  @property
+  def bytes(self) -> int:
+    """Bytes of the blocks held (the slots in use, not the whole array)."""
+    return 0 if self._slab is None else len(self._blocks) * self._slab[0].nbytes
 
   def keys(self, tokens: Sequence[int]) -> list[bytes]:
     """The key of every full block of `tokens`, in order."""
@@ -128,12 +132,10 @@ class PrefixCache:
       if not self._free:  # The least recently used block makes room.
         _, slot = self._blocks.popitem(last=False)
         self._free.append(slot)
-        self.bytes -= block.nbytes
         self.stats.evicted_blocks += 1
       slot = self._free.pop()
       self._slab[slot] = block
       self._blocks[key] = slot
-      self.bytes += block.nbytes
       self.stats.stored_blocks += 1
     self._touch(keys)
 

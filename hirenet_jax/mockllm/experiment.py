@@ -306,14 +306,12 @@ def timing_markdown(per_seed: Sequence[dict]) -> str:
   """One line per generation run: its interviews and the seconds its chunks took, summed
   over seeds and resumes (a replay from the response cache counts its own time)."""
   lines = []
-  for name in per_seed[0].get('timing', {}):
+  for name in per_seed[0]['timing']:
     n = sum(s['timing'][name]['interviews'] for s in per_seed)
     seconds = sum(s['timing'][name]['seconds'] for s in per_seed)
     rate = f', {n * 3600 / seconds:.0f} an hour' if seconds > 0 else ''
     lines.append(f'- {ROW_NAMES.get(name, name)}: {n} interviews in {seconds / 3600:.2f} h'
                  f'{rate}')
-  if not lines:
-    return ''
   return ('\nGeneration time (the generation runs\' chunks, summed over seeds and '
           'resumes):\n\n' + '\n'.join(lines) + '\n')
 
